@@ -1,0 +1,85 @@
+"""Chronik's one error tree.
+
+Every failure a caller can act on is a :class:`ChronikError`. Each subclass names the gRPC
+status it stands for; the HTTP status and each surface's body are derived from that in one
+place (``chronik.api``), so the core never thinks in HTTP.
+
+    ChronikError
+    ├── InvalidArgument      the request itself is wrong (400)
+    ├── NotFound             no such object for this tenant (404)
+    ├── AlreadyExists        a unique key is taken (409)
+    ├── Conflict             an expected version did not hold (409)
+    ├── FailedPrecondition   the system is not in a state to do this (400)
+    ├── PermissionDenied     authenticated, but not allowed (403)
+    ├── ResourceExhausted    a size limit was passed (413)
+    ├── Unauthenticated      no valid credentials (401)
+    └── Unavailable          the database or a dependency cannot be reached (503)
+
+Driver exceptions never leave a storage backend: each backend translates them in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ChronikError(Exception):
+    """Base of every error Chronik raises on purpose."""
+
+    grpc_code: ClassVar[int] = 2  # UNKNOWN
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class InvalidArgument(ChronikError):
+    grpc_code = 3
+    http_status = 400
+
+
+class NotFound(ChronikError):
+    grpc_code = 5
+    http_status = 404
+
+
+class AlreadyExists(ChronikError):
+    grpc_code = 6
+    http_status = 409
+
+
+class Conflict(ChronikError):
+    """An optimistic-concurrency check failed; ``details`` names what was expected and found."""
+
+    grpc_code = 10  # ABORTED
+    http_status = 409
+
+
+class FailedPrecondition(ChronikError):
+    grpc_code = 9
+    http_status = 400
+
+
+class PermissionDenied(ChronikError):
+    grpc_code = 7
+    http_status = 403
+
+
+class ResourceExhausted(ChronikError):
+    grpc_code = 8
+    http_status = 413
+
+
+class Unauthenticated(ChronikError):
+    grpc_code = 16
+    http_status = 401
+
+
+class Unavailable(ChronikError):
+    grpc_code = 14
+    http_status = 503

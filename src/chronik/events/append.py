@@ -1,0 +1,165 @@
+"""Validation of an append: everything that can be refused is refused before it queues."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from chronik.errors import InvalidArgument
+from chronik.ids import is_ulid, new_ulid, new_ulids
+from chronik.records import Editor, ExpectedVersion, NewEvent, PendingAppend, PreparedEvent
+
+MAX_NAME = 200
+# A JSON NUL escape is a backslash-u-0000 preceded by an even number of other backslashes.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_encode = msgspec.json.Encoder().encode
+
+
+def _name(value: object, field: str, *, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{field} must be a string", field=field)
+    if required and not value:
+        raise InvalidArgument(f"{field} must not be empty", field=field)
+    if len(value) > MAX_NAME:
+        raise InvalidArgument(
+            f"{field} is {len(value)} characters long; at most {MAX_NAME} are allowed",
+            field=field,
+        )
+    if "\x00" in value:
+        raise InvalidArgument(f"{field} must not contain NUL characters", field=field)
+    return value
+
+
+def _payload(payload: Any, index: int, max_bytes: int) -> str:
+    if not isinstance(payload, dict):
+        raise InvalidArgument(
+            f"events[{index}].payload must be a JSON object", field=f"events[{index}].payload"
+        )
+    try:
+        encoded = _encode(payload)
+    except (TypeError, msgspec.EncodeError, OverflowError) as exc:
+        raise InvalidArgument(
+            f"events[{index}].payload is not valid JSON: {exc}", field=f"events[{index}].payload"
+        ) from exc
+    if b"\\u0000" in encoded and _NUL_ESCAPE.search(encoded):
+        # PostgreSQL's jsonb cannot hold NUL; refusing it everywhere keeps the backends alike.
+        raise InvalidArgument(
+            f"events[{index}].payload must not contain NUL characters",
+            field=f"events[{index}].payload",
+        )
+    if len(encoded) > max_bytes:
+        raise InvalidArgument(
+            f"events[{index}].payload is {len(encoded)} bytes; at most {max_bytes} are allowed",
+            field=f"events[{index}].payload",
+            limit=max_bytes,
+        )
+    return encoded.decode()
+
+
+def prepare(
+    tenant_id: str,
+    events: Sequence[NewEvent],
+    *,
+    expected: Iterable[ExpectedVersion] = (),
+    request_id: str | None = None,
+    editor: Editor | None = None,
+    max_payload_bytes: int,
+    max_events: int,
+) -> PendingAppend:
+    """Check an append against every rule the log has and encode it once."""
+    if not events:
+        raise InvalidArgument("an append needs at least one event", field="events")
+    if len(events) > max_events:
+        raise InvalidArgument(
+            f"an append may hold at most {max_events} events, not {len(events)}",
+            field="events",
+            limit=max_events,
+        )
+    if request_id is None:
+        request_id = new_ulid()
+    elif not (isinstance(request_id, str) and is_ulid(request_id)):
+        raise InvalidArgument("requestId must be a ULID", field="requestId")
+    editor = editor or Editor()
+    _name(editor.user_id, "editor.userId", required=False)
+    _name(editor.service, "editor.service", required=False)
+
+    given = [e.locator for e in events if e.locator is not None]
+    if given and len(given) != len(events):
+        raise InvalidArgument(
+            "give every event of an append a locator, or none", field="events.locator"
+        )
+    if given:
+        for i, loc in enumerate(given):
+            if not (isinstance(loc, str) and is_ulid(loc)):
+                raise InvalidArgument(
+                    f"events[{i}].locator must be a ULID", field=f"events[{i}].locator"
+                )
+        if len(set(given)) != len(given):
+            raise InvalidArgument("the locators of an append must differ", field="events.locator")
+        locators = given
+    else:
+        locators = new_ulids(len(events))
+
+    prepared = []
+    aggregates: dict[tuple[str, str], None] = {}
+    for i, (e, locator) in enumerate(zip(events, locators, strict=True)):
+        if not isinstance(e, NewEvent):
+            raise InvalidArgument(f"events[{i}] must be a NewEvent", field=f"events[{i}]")
+        aggregate = (
+            _name(e.aggregate_type, f"events[{i}].aggregateType"),
+            _name(e.aggregate_id, f"events[{i}].aggregateId"),
+        )
+        aggregates[aggregate] = None
+        revision = e.revision
+        if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+            raise InvalidArgument(
+                f"events[{i}].revision must be a whole number >= 0",
+                field=f"events[{i}].revision",
+            )
+        prepared.append(
+            PreparedEvent(
+                locator=locator,
+                aggregate_type=aggregate[0],
+                aggregate_id=aggregate[1],
+                resource_owner=_name(
+                    e.resource_owner, f"events[{i}].resourceOwner", required=False
+                ),
+                type=_name(e.type, f"events[{i}].type"),
+                revision=revision,
+                payload=e.payload,
+                payload_json=_payload(e.payload, i, max_payload_bytes),
+            )
+        )
+
+    versions: dict[tuple[str, str], int] = {}
+    for i, x in enumerate(expected):
+        aggregate = (
+            _name(x.aggregate_type, f"expectedVersions[{i}].aggregateType"),
+            _name(x.aggregate_id, f"expectedVersions[{i}].aggregateId"),
+        )
+        if not isinstance(x.version, int) or isinstance(x.version, bool) or x.version < 0:
+            raise InvalidArgument(
+                f"expectedVersions[{i}].version must be a whole number >= 0",
+                field=f"expectedVersions[{i}].version",
+            )
+        if versions.get(aggregate, x.version) != x.version:
+            raise InvalidArgument(
+                f"expectedVersions names {aggregate[0]}/{aggregate[1]} twice, with different "
+                "versions",
+                field=f"expectedVersions[{i}]",
+            )
+        versions[aggregate] = x.version
+        aggregates[aggregate] = None
+
+    return PendingAppend(
+        tenant_id=tenant_id,
+        request_id=request_id,
+        events=prepared,
+        expected=versions,
+        editor=editor,
+        client_locators=bool(given),
+        aggregates=list(aggregates),
+    )

@@ -1,0 +1,152 @@
+"""The event log: append, read, search and follow, for every capability built on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import msgspec
+
+from chronik.errors import NotFound
+from chronik.events import paging
+from chronik.events.append import prepare
+from chronik.events.commit import GroupCommitter
+from chronik.events.query import EventQuery, page_filter, search_cursor, stream_cursor
+from chronik.ids import is_ulid
+from chronik.records import Editor, Event, ExpectedVersion, NewEvent
+from chronik.settings import Settings
+from chronik.storage.ports import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a search. ``paging_token`` continues after it; it is there on every page,
+    the empty last one too, so a client can poll a stream for what comes next."""
+
+    events: list[Event]
+    paging_token: str
+
+
+class EventLog:
+    """The async core of the log; :class:`chronik.sync.SyncChronik` wraps it for sync code."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._store = db.events
+        self._settings = settings
+        self._committer = GroupCommitter(db.events, max_events=settings.max_batch_events)
+        self._paging_key: bytes | None = None
+
+    async def append(
+        self,
+        tenant_id: str,
+        events: Sequence[NewEvent],
+        *,
+        expected: Iterable[ExpectedVersion] = (),
+        request_id: str | None = None,
+        editor: Editor | None = None,
+    ) -> list[Event]:
+        """Append ``events`` atomically and return them as stored.
+
+        Raises :class:`~chronik.errors.Conflict` (writing nothing) when an aggregate is not
+        at its expected version. With client-chosen locators a retry returns the events the
+        first attempt stored.
+        """
+        pending = prepare(
+            tenant_id,
+            events,
+            expected=expected,
+            request_id=request_id,
+            editor=editor,
+            max_payload_bytes=self._settings.max_payload_bytes,
+            max_events=self._settings.max_batch_events,
+        )
+        return await self._committer.submit(pending)
+
+    async def get(self, tenant_id: str, locator: str) -> Event:
+        event = await self._store.get(tenant_id, locator) if is_ulid(locator) else None
+        if event is None:
+            raise NotFound(f"event {locator!r} not found")
+        return event
+
+    async def of_request(self, tenant_id: str, request_id: str) -> list[Event]:
+        """The events one append stored, in order; empty for an unknown request."""
+        if not is_ulid(request_id):
+            return []
+        return await self._store.of_request(tenant_id, request_id)
+
+    async def _key(self) -> bytes:
+        if self._paging_key is None:
+            self._paging_key = await self._db.secret("paging")
+        return self._paging_key
+
+    async def _page(self, cursor: paging.Cursor) -> Page:
+        events = await self._store.search(await page_filter(self._store, cursor))
+        if events:
+            cursor = msgspec.structs.replace(cursor, position=events[-1].sequence)
+        return Page(events, paging.encode(cursor, await self._key()))
+
+    async def search(self, tenant_id: str, query: EventQuery) -> Page:
+        """One page of ZITADEL ListEvents semantics."""
+        s = self._settings
+        cursor = search_cursor(
+            tenant_id, query, default_limit=s.search_default_limit, max_limit=s.search_max_limit
+        )
+        return await self._page(cursor)
+
+    async def stream(
+        self,
+        tenant_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        event_type: str | None = None,
+        page_size: int | None = None,
+    ) -> Page:
+        """The first page of a Socotra event stream, in sequence order."""
+        s = self._settings
+        cursor = stream_cursor(
+            tenant_id,
+            start=start,
+            end=end,
+            event_type=event_type,
+            page_size=page_size,
+            default_limit=s.search_default_limit,
+            max_limit=s.search_max_limit,
+        )
+        return await self._page(cursor)
+
+    async def next_page(self, tenant_id: str, paging_token: str) -> Page:
+        """The page after the one ``paging_token`` came with (the same filters)."""
+        return await self._page(paging.decode(paging_token, await self._key(), tenant_id))
+
+    async def follow_batches(
+        self, tenant_id: str | None = None, *, after: int = 0, batch: int = 1000
+    ) -> AsyncGenerator[list[Event], None]:
+        """Every event after ``after`` in sequence order, in batches, forever: woken by
+        commits (in this process, or by NOTIFY on PostgreSQL) and polling as a fallback."""
+        poll = self._settings.follow_poll_seconds
+        while True:
+            signal = self._store.commit_signal()
+            events = await self._store.read_after(after, batch, tenant_id)
+            if events:
+                after = events[-1].sequence
+                yield events
+                if len(events) == batch:
+                    continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), poll)
+
+    async def follow(self, tenant_id: str | None = None, *, after: int = 0) -> AsyncIterator[Event]:
+        async for events in self.follow_batches(tenant_id, after=after):
+            for event in events:
+                yield event
+
+    async def head(self) -> int:
+        return await self._store.head()
+
+    async def close(self) -> None:
+        await self._committer.close()

@@ -1,0 +1,126 @@
+"""Immutable records shared by the storage backends and the capabilities built on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class Event(msgspec.Struct, frozen=True):
+    """One stored fact. ``sequence`` is its global position in the log, in commit order.
+
+    (Positional construction is allowed because the backends decode rows into events on the
+    hot path of following the log; everywhere else, name the fields.)"""
+
+    sequence: int
+    locator: str
+    tenant_id: str
+    aggregate_type: str
+    aggregate_id: str
+    aggregate_version: int
+    resource_owner: str
+    type: str
+    revision: int
+    payload: dict[str, Any]
+    editor_user_id: str
+    editor_service: str
+    request_id: str
+    created_at: datetime
+
+
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event to append. A client-chosen ``locator`` (a ULID) makes a retried append
+    idempotent: the same locators again return the stored events and write nothing."""
+
+    aggregate_type: str
+    aggregate_id: str
+    type: str
+    payload: dict[str, Any] = msgspec.field(default_factory=dict)
+    resource_owner: str = ""
+    revision: int = 1
+    locator: str | None = None
+
+
+class ExpectedVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """The version an aggregate must have before an append; 0 means it must not exist yet."""
+
+    aggregate_type: str
+    aggregate_id: str
+    version: int
+
+
+class Editor(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: str = ""
+    service: str = ""
+
+
+class Tenant(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class PreparedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated :class:`NewEvent` with its locator chosen and its payload encoded once."""
+
+    locator: str
+    aggregate_type: str
+    aggregate_id: str
+    resource_owner: str
+    type: str
+    revision: int
+    payload: dict[str, Any]
+    payload_json: str
+
+
+@dataclass(slots=True)
+class PendingAppend:
+    """One caller's atomic append, waiting to be committed, perhaps in a group with others."""
+
+    tenant_id: str
+    request_id: str
+    events: list[PreparedEvent]
+    expected: dict[tuple[str, str], int]
+    editor: Editor
+    client_locators: bool
+    aggregates: list[tuple[str, str]] = field(default_factory=list)
+
+
+class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
+    """A search the storage executes as one keyset scan: every time bound already resolved
+    to sequence bounds, lists already validated. ``after``/``before`` are exclusive."""
+
+    tenant_id: str
+    asc: bool
+    limit: int
+    after: int = 0
+    before: int | None = None
+    event_types: tuple[str, ...] = ()
+    aggregate_types: tuple[str, ...] = ()
+    aggregate_id: str = ""
+    editor_user_id: str = ""
+    resource_owner: str = ""
+
+
+class TypeCount(msgspec.Struct, frozen=True, kw_only=True):
+    """A name in the event-type catalogue of one tenant."""
+
+    kind: str  # "event" or "aggregate"
+    name: str
+
+
+class TokenRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored personal access token: the hash of its secret, never the secret."""
+
+    id: str
+    tenant_id: str
+    name: str
+    secret_hash: bytes
+    organisation_id: str
+    roles: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -1,0 +1,68 @@
+"""Everything one Chronik process serves, built from one :class:`Settings`.
+
+The CLI and the HTTP app construct this once and pass it down; nothing is a module-level
+singleton.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chronik.auth.oidc import Authenticator, OidcVerifier
+from chronik.auth.tokens import Tokens
+from chronik.errors import AlreadyExists, NotFound
+from chronik.events import Catalogue, EventLog
+from chronik.records import Tenant
+from chronik.settings import Settings
+from chronik.storage import Database, TenantStore, open_database
+
+DEFAULT_TENANT = "default"
+
+
+@dataclass(slots=True)
+class Chronik:
+    """The async Python API: ``chronik = await Chronik.open(Settings())``."""
+
+    settings: Settings
+    db: Database
+    events: EventLog
+    tenants: TenantStore
+    catalogue: Catalogue
+    tokens: Tokens
+    authenticator: Authenticator
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True) -> Chronik:
+        oidc = OidcVerifier(settings) if settings.oidc_issuer else None
+        db = await open_database(settings, migrate=migrate)
+        tokens = Tokens(db.tokens, db.tenants)
+        return cls(
+            settings=settings,
+            db=db,
+            events=EventLog(db, settings),
+            tenants=db.tenants,
+            catalogue=Catalogue(db.events),
+            tokens=tokens,
+            authenticator=Authenticator(tokens, oidc),
+        )
+
+    async def default_tenant(self) -> Tenant:
+        """The tenant named ``default``, created on first use (the embedded install's)."""
+        try:
+            return await self.tenants.get(DEFAULT_TENANT)
+        except NotFound:
+            pass
+        try:
+            return await self.tenants.create(DEFAULT_TENANT)
+        except AlreadyExists:
+            return await self.tenants.get(DEFAULT_TENANT)
+
+    async def close(self) -> None:
+        await self.events.close()
+        await self.db.close()
+
+    async def __aenter__(self) -> Chronik:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

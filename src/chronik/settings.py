@@ -1,0 +1,47 @@
+"""The one settings object, parsed once (by the CLI) and passed down explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Durability = Literal["OFF", "NORMAL", "FULL"]
+
+DEFAULT_DATA_DIR = Path("chronik-data")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How one Chronik process reaches its database and which limits it enforces.
+
+    ``database_url`` picks the backend: ``sqlite:///path/to/file.db`` or
+    ``postgresql://...``. When it is empty, the embedded SQLite file under ``data_dir``
+    is used.
+    """
+
+    database_url: str = ""
+    data_dir: Path = DEFAULT_DATA_DIR
+    sqlite_durability: Durability = "NORMAL"
+    max_payload_bytes: int = 1024 * 1024
+    max_batch_events: int = 10_000
+    search_default_limit: int = 1000
+    search_max_limit: int = 5000
+    follow_poll_seconds: float = 0.5
+    postgres_pool_size: int = 10
+    max_body_bytes: int = 4 * 1024 * 1024
+    bootstrap_token: str | None = None
+    """Used as the bootstrap admin token at first start (``CHRONIK_BOOTSTRAP_TOKEN``)."""
+    oidc_issuer: str = ""
+    """When set, JWT access tokens of this issuer are accepted besides Chronik's tokens."""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_tenant_claim: str = "urn:chronik:tenant"
+    oidc_organisation_claim: str = "urn:zitadel:iam:user:resourceowner:id"
+    oidc_roles_claim: str = "urn:zitadel:iam:org:project:roles"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chronik.db').as_posix()}"

@@ -1,0 +1,47 @@
+"""Decisions both backends make the same way while committing a group of appends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chronik.errors import Conflict
+from chronik.records import Event, PendingAppend, PreparedEvent
+
+
+def check_expected(append: PendingAppend, versions: dict[tuple[str, str], int]) -> None:
+    """Refuse the append when an aggregate is not at the version its caller expected."""
+    for aggregate, expected in append.expected.items():
+        if versions[aggregate] != expected:
+            raise Conflict(
+                f"aggregate {aggregate[0]}/{aggregate[1]} is at version "
+                f"{versions[aggregate]}, not the expected {expected}",
+                aggregate_type=aggregate[0],
+                aggregate_id=aggregate[1],
+                expected_version=expected,
+                current_version=versions[aggregate],
+            )
+
+
+def stored(
+    append: PendingAppend, e: PreparedEvent, sequence: int, version: int, created_at: datetime
+) -> Event:
+    """The event as it will read back once the group commits."""
+    return Event(
+        sequence=sequence,
+        locator=e.locator,
+        tenant_id=append.tenant_id,
+        aggregate_type=e.aggregate_type,
+        aggregate_id=e.aggregate_id,
+        aggregate_version=version,
+        resource_owner=e.resource_owner,
+        type=e.type,
+        revision=e.revision,
+        payload=e.payload,
+        editor_user_id=append.editor.user_id,
+        editor_service=append.editor.service,
+        request_id=append.request_id,
+        created_at=created_at,
+    )
+
+
+LOCATOR_TAKEN = "some event locators of this append are already used by other events"

@@ -1,0 +1,65 @@
+"""Opens the backend a database URL names."""
+
+from __future__ import annotations
+
+from chronik.errors import InvalidArgument
+from chronik.settings import Settings
+from chronik.storage.ports import Database
+
+
+async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
+    """Connect to the database of ``settings`` and, unless told otherwise, migrate it.
+
+    A database written by a newer Chronik is refused with :class:`FailedPrecondition`.
+    """
+    url = settings.resolved_database_url
+    db: Database
+    if url.startswith("sqlite:///"):
+        from chronik.storage.sqlite.database import SQLiteDatabase, path_from_url
+
+        db = SQLiteDatabase(
+            path_from_url(url),
+            durability=settings.sqlite_durability,
+            poll_seconds=settings.follow_poll_seconds,
+        )
+    elif url.startswith(("postgresql://", "postgres://")):
+        from chronik.storage.postgres.database import PostgresDatabase
+
+        pg = PostgresDatabase(
+            url, pool_size=settings.postgres_pool_size, poll_seconds=settings.follow_poll_seconds
+        )
+        await pg.open()
+        db = pg
+    else:
+        raise InvalidArgument(
+            f"unsupported database URL {url.split(':', 1)[0]!r}: "
+            "use sqlite:///path/to/file.db or postgresql://user@host/db"
+        )
+    try:
+        if migrate:
+            await db.migrate()
+        else:
+            await _check_current(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def _check_current(db: Database) -> None:
+    from chronik.errors import FailedPrecondition
+
+    version = await db.schema_version()
+    latest = _latest(db)
+    if version > latest:
+        raise FailedPrecondition(
+            f"the database has schema version {version}, newer than this Chronik knows "
+            f"({latest}); upgrade Chronik to use it"
+        )
+
+
+def _latest(db: Database) -> int:
+    from chronik.storage import queries
+
+    package = type(db).__module__.rsplit(".", 1)[0]
+    return queries.migrations(package)[-1][0]

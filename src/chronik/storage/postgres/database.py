@@ -1,0 +1,211 @@
+"""Pool, migrations, secrets and tenants of the PostgreSQL backend."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.types.json import set_json_loads
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from chronik.errors import AlreadyExists, ChronikError, FailedPrecondition, NotFound, Unavailable
+from chronik.records import Tenant
+from chronik.storage import queries as sql_files
+
+PACKAGE = "chronik.storage.postgres"
+log = logging.getLogger(__name__)
+Q = sql_files.load(PACKAGE)
+
+
+def translate(exc: Exception) -> ChronikError:
+    """The one place where psycopg's exceptions become Chronik's. Messages never carry the
+    driver's text (it may quote the data); the log has it."""
+    if isinstance(exc, pg_errors.UniqueViolation):
+        return AlreadyExists("a unique key is already taken", cause=str(exc))
+    if isinstance(exc, PoolTimeout | psycopg.OperationalError):
+        log.warning("PostgreSQL is unavailable: %s", exc)
+        return Unavailable("PostgreSQL is unavailable; try again", cause=str(exc))
+    log.error("PostgreSQL refused a statement: %s", exc)
+    return Unavailable("the database refused the request; the server log has the details")
+
+
+class TenantKeys:
+    """Maps tenant ids to the integer keys the tables use; the map only grows."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, int] = {}
+        self.ids: dict[int, str] = {}
+
+    async def key(self, conn: psycopg.AsyncConnection[Any], tenant_id: str) -> int:
+        key = self.keys.get(tenant_id)
+        if key is None:
+            cur = await conn.execute(Q["tenant_key"], (tenant_id,))
+            row = await cur.fetchone()
+            if row is None:
+                raise NotFound(f"tenant {tenant_id!r} not found")
+            key = row[0]
+            self.keys[tenant_id] = key
+            self.ids[key] = tenant_id
+        return key
+
+    async def learn(self, conn: psycopg.AsyncConnection[Any], keys: Iterable[int]) -> None:
+        missing = [k for k in set(keys) if k not in self.ids]
+        if missing:
+            cur = await conn.execute(Q["tenant_ids"], (missing,))
+            for key, tenant_id in await cur.fetchall():
+                self.keys[tenant_id] = key
+                self.ids[key] = tenant_id
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    import msgspec
+
+    set_json_loads(msgspec.json.decode, conn)
+    await conn.execute("SET timezone = 'UTC'")
+
+
+class PostgresDatabase:
+    """A pool of connections to one PostgreSQL database."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, poll_seconds: float = 0.5) -> None:
+        from chronik.storage.postgres.events import PostgresEventStore
+        from chronik.storage.postgres.tokens import PostgresTokenStore
+
+        self.url = url
+        self.poll_seconds = poll_seconds
+        self.keys = TenantKeys()
+        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(pool_size, 4),
+            open=False,
+            configure=_configure,
+            kwargs={"autocommit": True},
+            name="chronik",
+        )
+        self.events = PostgresEventStore(self)
+        self.tenants = PostgresTenantStore(self)
+        self.tokens = PostgresTokenStore(self)
+        self._opened = False
+
+    async def open(self) -> None:
+        if self._opened:
+            return
+        try:
+            await self.pool.open(wait=True, timeout=10)
+        except PoolTimeout as exc:
+            await self.pool.close()
+            raise Unavailable(f"cannot connect to PostgreSQL at {_safe(self.url)}") from exc
+        self._opened = True
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; driver errors leave as Chronik errors."""
+        await self.open()
+        try:
+            async with self.pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+        except PoolTimeout as exc:
+            raise translate(exc) from exc
+
+    async def schema_version(self) -> int:
+        async with self.connection() as conn:
+            return await self._schema_version(conn)
+
+    @staticmethod
+    async def _schema_version(conn: psycopg.AsyncConnection[Any]) -> int:
+        cur = await conn.execute(Q["schema_table_exists"])
+        row = await cur.fetchone()
+        if not row or not row[0]:
+            return 0
+        cur = await conn.execute(Q["schema_version"])
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> list[int]:
+        steps = sql_files.migrations(PACKAGE)
+        latest = steps[-1][0]
+        applied = []
+        async with self.connection() as conn, conn.transaction():
+            await conn.execute(Q["migration_lock"])
+            current = await self._schema_version(conn)
+            if current > latest:
+                raise FailedPrecondition(
+                    f"the database has schema version {current}, newer than this Chronik "
+                    f"knows ({latest}); upgrade Chronik to use it"
+                )
+            if current == 0:
+                await conn.execute(Q["create_schema_table"])
+                await conn.execute(Q["insert_schema_version"], (0,))
+            for version, _name, script in steps:
+                if version > current:
+                    await conn.execute(script.encode())
+                    await conn.execute(Q["set_schema_version"], (version,))
+                    applied.append(version)
+        return applied
+
+    async def secret(self, name: str) -> bytes:
+        async with self.connection() as conn, conn.transaction():
+            await conn.execute(Q["insert_meta"], (f"secret:{name}", secrets.token_bytes(32)))
+            cur = await conn.execute(Q["get_meta"], (f"secret:{name}",))
+            row = await cur.fetchone()
+            assert row is not None
+            return bytes(row[0])
+
+    async def close(self) -> None:
+        await self.events.close()
+        if self._opened:
+            await self.pool.close()
+            self._opened = False
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<invalid URL>"
+    info.pop("password", None)
+    return " ".join(f"{k}={v}" for k, v in info.items())
+
+
+class PostgresTenantStore:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+
+    async def create(self, name: str, tenant_id: str | None = None) -> Tenant:
+        new_id = tenant_id or str(uuid.uuid4())
+        now = datetime.now(UTC)
+        try:
+            async with self._db.connection() as conn:
+                await conn.execute(Q["insert_tenant"], (new_id, name, now))
+        except AlreadyExists as exc:
+            raise AlreadyExists(
+                f"a tenant named {name!r} exists"
+                if tenant_id is None
+                else f"a tenant named {name!r} or with id {tenant_id!r} exists"
+            ) from exc
+        return Tenant(id=new_id, name=name, created_at=now)
+
+    async def get(self, id_or_name: str) -> Tenant:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(Q["get_tenant"], (id_or_name, id_or_name))
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound(f"tenant {id_or_name!r} not found")
+        return Tenant(id=row[0], name=row[1], created_at=row[2])
+
+    async def list(self) -> list[Tenant]:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(Q["list_tenants"])
+            rows = await cur.fetchall()
+        return [Tenant(id=r[0], name=r[1], created_at=r[2]) for r in rows]

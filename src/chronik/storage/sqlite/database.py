@@ -1,0 +1,311 @@
+"""Connections, migrations, secrets and tenants of the SQLite backend."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from chronik.errors import AlreadyExists, ChronikError, FailedPrecondition, NotFound, Unavailable
+from chronik.records import Tenant
+from chronik.settings import Durability
+from chronik.storage import queries as sql_files
+
+PACKAGE = "chronik.storage.sqlite"
+log = logging.getLogger(__name__)
+Q = sql_files.load(PACKAGE)
+T = TypeVar("T")
+
+_BUSY_DEADLINE = 10.0
+
+
+def micros(at: datetime) -> int:
+    return (
+        int(at.timestamp() * 1_000_000)
+        if at.tzinfo
+        else int(at.replace(tzinfo=UTC).timestamp() * 1_000_000)
+    )
+
+
+def from_micros(value: int) -> datetime:
+    return datetime.fromtimestamp(value / 1_000_000, UTC)
+
+
+def translate(exc: sqlite3.Error) -> ChronikError:
+    """The one place where sqlite3's exceptions become Chronik's."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return Unavailable("the database is busy; try again", cause=text)
+    if isinstance(exc, sqlite3.IntegrityError):
+        return AlreadyExists("a unique key is already taken", cause=text)
+    log.error("SQLite refused a statement: %s", text)
+    return Unavailable("the database refused the request; the server log has the details")
+
+
+class TenantKeys:
+    """Maps tenant ids to the small integer keys the tables use; tenants are never renamed
+    or removed, so the map only grows."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, int] = {}
+        self.ids: dict[int, str] = {}
+
+    def key(self, con: sqlite3.Connection, tenant_id: str) -> int:
+        key = self._keys.get(tenant_id)
+        if key is None:
+            row = con.execute(Q["tenant_key"], (tenant_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"tenant {tenant_id!r} not found")
+            key = self._remember(tenant_id, row[0])
+        return key
+
+    def id(self, con: sqlite3.Connection, key: int) -> str:
+        tenant_id = self.ids.get(key)
+        if tenant_id is None:
+            tenant_id = con.execute(Q["tenant_id"], (key,)).fetchone()[0]
+            self._remember(tenant_id, key)
+        return tenant_id
+
+    def _remember(self, tenant_id: str, key: int) -> int:
+        self._keys[tenant_id] = key
+        self.ids[key] = tenant_id
+        return key
+
+
+class SQLiteDatabase:
+    """One SQLite file: the writer connection lives on the event loop's thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        durability: Durability = "NORMAL",
+        readers: int = 4,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        from chronik.storage.sqlite.events import SQLiteEventStore
+        from chronik.storage.sqlite.tokens import SQLiteTokenStore
+
+        self.path = path
+        self.url = f"sqlite:///{path.as_posix()}"
+        self.durability = durability
+        self.poll_seconds = poll_seconds
+        self.keys = TenantKeys()
+        self._local = threading.local()
+        self._reader_cons: list[sqlite3.Connection] = []
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="chronik-sqlite")
+        self._lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._dirty = asyncio.Event()
+        self.events = SQLiteEventStore(self)
+        self.tenants = SQLiteTenantStore(self)
+        self.tokens = SQLiteTokenStore(self)
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA busy_timeout = 5000")
+        con.execute(f"PRAGMA synchronous = {self.durability}")
+        return con
+
+    @property
+    def writer(self) -> sqlite3.Connection:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = self._connect()
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise Unavailable(f"{self.path}: cannot switch SQLite to WAL mode ({mode})")
+            con.execute("PRAGMA wal_autocheckpoint = 0")
+            con.execute("PRAGMA busy_timeout = 0")
+            self._writer = con
+        return self._writer
+
+    def _reader(self) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = self._connect()
+            con.execute("PRAGMA query_only = 1")
+            self._local.con = con
+            with self._lock:
+                self._reader_cons.append(con)
+        return con
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` with a reader connection on the reader pool."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._readers, lambda: fn(self._reader()))
+        except sqlite3.Error as exc:
+            raise translate(exc) from exc
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one ``BEGIN IMMEDIATE`` transaction on the writer, on this thread.
+
+        When another process holds the write lock, wait without blocking the loop.
+        """
+        con = self.writer
+        delay = 0.001
+        deadline = asyncio.get_running_loop().time() + _BUSY_DEADLINE
+        while True:
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise translate(exc) from exc
+                if asyncio.get_running_loop().time() > deadline:
+                    raise Unavailable("the database stayed locked by another process") from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        try:
+            result = fn(con)
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            con.execute("ROLLBACK")
+            raise translate(exc) from exc
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._dirty.set()
+        if self._checkpointer is None:
+            self._checkpointer = asyncio.create_task(self._checkpoint_loop())
+        return result
+
+    async def _checkpoint_loop(self) -> None:
+        """Move WAL pages into the database file from a reader thread, never on the loop."""
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            await self.read(lambda con: con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+            await asyncio.sleep(1.0)
+
+    # -- schema ---------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        return self._schema_version(self.writer)
+
+    @staticmethod
+    def _schema_version(con: sqlite3.Connection) -> int:
+        exists = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chronik_schema'"
+        ).fetchone()
+        if not exists:
+            return 0
+        row = con.execute(Q["schema_version"]).fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> list[int]:
+        steps = sql_files.migrations(PACKAGE)
+        latest = steps[-1][0]
+
+        def apply(con: sqlite3.Connection) -> list[int]:
+            current = self._schema_version(con)
+            if current > latest:
+                raise FailedPrecondition(
+                    f"the database {self.path} has schema version {current}, newer than this "
+                    f"Chronik knows ({latest}); upgrade Chronik to use it"
+                )
+            if current == 0:
+                con.execute(Q["create_schema_table"])
+                con.execute(Q["insert_schema_version"], (0,))
+            applied = []
+            for version, _name, script in steps:
+                if version <= current:
+                    continue
+                for statement in _statements(script):
+                    con.execute(statement)
+                con.execute(Q["set_schema_version"], (version,))
+                applied.append(version)
+            return applied
+
+        return await self.write(apply)
+
+    async def secret(self, name: str) -> bytes:
+        def get_or_create(con: sqlite3.Connection) -> bytes:
+            con.execute(Q["insert_meta"], (f"secret:{name}", secrets.token_bytes(32)))
+            return bytes(con.execute(Q["get_meta"], (f"secret:{name}",)).fetchone()[0])
+
+        return await self.write(get_or_create)
+
+    async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointer
+            self._checkpointer = None
+        if self._writer is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._writer.close()
+            self._writer = None
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for con in self._reader_cons:
+                con.close()
+            self._reader_cons.clear()
+
+
+def _statements(script: str) -> Iterator[str]:
+    for part in script.split(";"):
+        body = "\n".join(
+            line for line in part.splitlines() if not line.lstrip().startswith("--")
+        ).strip()
+        if body:
+            yield body
+
+
+class SQLiteTenantStore:
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+
+    async def create(self, name: str, tenant_id: str | None = None) -> Tenant:
+        new_id = tenant_id or str(uuid.uuid4())
+        now = datetime.now(UTC)
+
+        def insert(con: sqlite3.Connection) -> None:
+            con.execute(Q["insert_tenant"], (new_id, name, micros(now)))
+
+        try:
+            await self._db.write(insert)
+        except AlreadyExists as exc:
+            raise AlreadyExists(
+                f"a tenant named {name!r} exists"
+                if tenant_id is None
+                else f"a tenant named {name!r} or with id {tenant_id!r} exists"
+            ) from exc
+        return Tenant(id=new_id, name=name, created_at=from_micros(micros(now)))
+
+    async def get(self, id_or_name: str) -> Tenant:
+        row = await self._db.read(
+            lambda con: con.execute(Q["get_tenant"], (id_or_name, id_or_name)).fetchone()
+        )
+        if row is None:
+            raise NotFound(f"tenant {id_or_name!r} not found")
+        return _tenant(row)
+
+    async def list(self) -> list[Tenant]:
+        rows = await self._db.read(lambda con: con.execute(Q["list_tenants"]).fetchall())
+        return [_tenant(r) for r in rows]
+
+
+def _tenant(row: Any) -> Tenant:
+    return Tenant(id=row[0], name=row[1], created_at=from_micros(row[2]))
+
+
+def path_from_url(url: str) -> Path:
+    """``sqlite:///relative.db`` and ``sqlite:////absolute.db`` as in SQLAlchemy."""
+    rest = url.removeprefix("sqlite:///")
+    return Path(os.path.expanduser(rest))

@@ -1,0 +1,257 @@
+"""The event log on SQLite: group commits on the writer, keyset scans on the readers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from chronik.errors import ChronikError, Conflict
+from chronik.records import Event, EventFilter, PendingAppend
+from chronik.storage import search
+from chronik.storage.append import LOCATOR_TAKEN, check_expected
+from chronik.storage.append import stored as stored_event
+from chronik.storage.ports import AppendOutcome
+from chronik.storage.sqlite.database import Q, TenantKeys, from_micros, micros
+
+if TYPE_CHECKING:
+    from chronik.storage.sqlite.database import SQLiteDatabase
+
+_decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
+
+
+def _events(keys: TenantKeys, con: sqlite3.Connection, rows: list[Any]) -> list[Event]:
+    """Rows in the column order of the queries to events: the hot loop of following."""
+    ids = keys.ids
+    decode = _decode_payload
+    out: list[Event] = []
+    last_micros = -1
+    created_at = _EPOCH
+    for r in rows:
+        tenant = ids.get(r[1]) or keys.id(con, r[1])
+        if r[13] != last_micros:
+            last_micros = r[13]
+            created_at = datetime.fromtimestamp(last_micros / 1_000_000, UTC)
+        out.append(
+            Event(
+                r[0],
+                r[2],
+                tenant,
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                decode(r[9]),
+                r[10],
+                r[11],
+                r[12],
+                created_at,
+            )
+        )
+    return out
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+class SQLiteEventStore:
+    committers = 1
+
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self._db = db
+        self._keys = db.keys
+        self._known_names: set[tuple[int, str, str]] = set()
+        self._head = 0
+        self._committed = asyncio.Event()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def commit_group(self, appends: Sequence[PendingAppend]) -> list[AppendOutcome]:
+        outcomes: list[AppendOutcome] = []
+        new_names: set[tuple[int, str, str]] = set()
+
+        def commit(con: sqlite3.Connection) -> int:
+            outcomes.clear()
+            new_names.clear()
+            head = con.execute(Q["head"]).fetchone()
+            sequence, last_at = head if head else (0, 0)
+            now = max(time.time_ns() // 1000, last_at)
+            created_at = from_micros(now)
+            versions: dict[tuple[int, str, str], int] = {}
+            for append in appends:
+                try:
+                    stored = self._append_one(
+                        con, append, sequence, now, created_at, versions, new_names
+                    )
+                except ChronikError as err:
+                    outcomes.append(err)
+                    continue
+                outcomes.append(stored)
+                if stored and stored[-1].sequence > sequence:
+                    sequence = stored[-1].sequence
+            return sequence
+
+        head = await self._db.write(commit)
+        self._known_names |= new_names
+        if head > self._head:
+            self._head = head
+            self._committed.set()
+            self._committed = asyncio.Event()
+        return outcomes
+
+    def _append_one(
+        self,
+        con: sqlite3.Connection,
+        append: PendingAppend,
+        sequence: int,
+        now: int,
+        created_at: datetime,
+        versions: dict[tuple[int, str, str], int],
+        new_names: set[tuple[int, str, str]],
+    ) -> list[Event]:
+        tenant = self._keys.key(con, append.tenant_id)
+        if append.client_locators:
+            existing = self._existing(con, tenant, append)
+            if existing is not None:
+                return existing
+        current: dict[tuple[str, str], int] = {}
+        for aggregate in append.aggregates:
+            key = (tenant, *aggregate)
+            version = versions.get(key)
+            if version is None:
+                version = con.execute(Q["aggregate_version"], key).fetchone()[0] or 0
+            current[aggregate] = version
+        check_expected(append, current)
+        rows = []
+        stored = []
+        editor = append.editor
+        for e in append.events:
+            sequence += 1
+            version = current[(e.aggregate_type, e.aggregate_id)] + 1
+            current[(e.aggregate_type, e.aggregate_id)] = version
+            rows.append(
+                (
+                    sequence,
+                    tenant,
+                    e.locator,
+                    e.aggregate_type,
+                    e.aggregate_id,
+                    version,
+                    e.resource_owner,
+                    e.type,
+                    e.revision,
+                    e.payload_json,
+                    editor.user_id,
+                    editor.service,
+                    append.request_id,
+                    now,
+                )
+            )
+            stored.append(stored_event(append, e, sequence, version, created_at))
+        names = {(tenant, "event", e.type) for e in append.events}
+        names |= {(tenant, "aggregate", e.aggregate_type) for e in append.events}
+        names -= self._known_names
+        con.execute("SAVEPOINT append")
+        try:
+            con.executemany(Q["insert_event"], rows)
+            if names:
+                con.executemany(Q["insert_name"], names)
+        except sqlite3.IntegrityError as exc:
+            con.execute("ROLLBACK TO append")
+            con.execute("RELEASE append")
+            raise Conflict("an event locator of this append is already used") from exc
+        con.execute("RELEASE append")
+        new_names |= names
+        for aggregate, version in current.items():
+            versions[(tenant, *aggregate)] = version
+        return stored
+
+    def _existing(
+        self, con: sqlite3.Connection, tenant: int, append: PendingAppend
+    ) -> list[Event] | None:
+        """The stored events of an earlier append with the same locators, if this is a retry."""
+        locators = [e.locator for e in append.events]
+        rows = con.execute(Q["events_by_locators"], (json.dumps(locators),)).fetchall()
+        if not rows:
+            return None
+        if len(rows) == len(locators) and all(r[1] == tenant for r in rows):
+            by_locator = {r[2]: r for r in rows}
+            return _events(self._keys, con, [by_locator[loc] for loc in locators])
+        raise Conflict(LOCATOR_TAKEN)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def search(self, query: EventFilter) -> list[Event]:
+        lead, scans = search.split(query)
+
+        def run(con: sqlite3.Connection) -> list[Event]:
+            tenant = self._keys.key(con, query.tenant_id)
+            pages = []
+            for scan in scans:
+                sql, params = search.compose(Q, lead, scan, json.dumps)
+                params["tenant_key"] = tenant
+                pages.append(_events(self._keys, con, con.execute(sql, params).fetchall()))
+            return search.merge(pages, query.asc, query.limit)
+
+        return await self._db.read(run)
+
+    async def read_after(self, after: int, limit: int, tenant_id: str | None = None) -> list[Event]:
+        def run(con: sqlite3.Connection) -> list[Event]:
+            if tenant_id is None:
+                rows = con.execute(Q["read_after"], (after, limit)).fetchall()
+            else:
+                tenant = self._keys.key(con, tenant_id)
+                rows = con.execute(Q["read_after_tenant"], (tenant, after, limit)).fetchall()
+            return _events(self._keys, con, rows)
+
+        return await self._db.read(run)
+
+    async def get(self, tenant_id: str, locator: str) -> Event | None:
+        def run(con: sqlite3.Connection) -> Event | None:
+            tenant = self._keys.key(con, tenant_id)
+            row = con.execute(Q["get_event"], (locator, tenant)).fetchone()
+            return _events(self._keys, con, [row])[0] if row else None
+
+        return await self._db.read(run)
+
+    async def of_request(self, tenant_id: str, request_id: str) -> list[Event]:
+        def run(con: sqlite3.Connection) -> list[Event]:
+            tenant = self._keys.key(con, tenant_id)
+            rows = con.execute(Q["events_of_request"], (request_id, tenant)).fetchall()
+            return _events(self._keys, con, rows)
+
+        return await self._db.read(run)
+
+    async def sequence_at(self, at: datetime, *, inclusive: bool) -> int:
+        name = "sequence_at_or_after" if inclusive else "sequence_after"
+
+        def run(con: sqlite3.Connection) -> int:
+            row = con.execute(Q[name], (micros(at),)).fetchone()
+            if row:
+                return int(row[0])
+            head = con.execute(Q["head"]).fetchone()
+            return (head[0] if head else 0) + 1
+
+        return await self._db.read(run)
+
+    async def head(self) -> int:
+        row = await self._db.read(lambda con: con.execute(Q["head"]).fetchone())
+        return int(row[0]) if row else 0
+
+    def commit_signal(self) -> asyncio.Event:
+        return self._committed
+
+    async def names(self, tenant_id: str, kind: str) -> list[str]:
+        def run(con: sqlite3.Connection) -> list[str]:
+            tenant = self._keys.key(con, tenant_id)
+            return [r[0] for r in con.execute(Q["names"], (tenant, kind)).fetchall()]
+
+        return await self._db.read(run)

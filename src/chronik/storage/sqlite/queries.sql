@@ -1,0 +1,172 @@
+-- Every SQL statement of the SQLite backend, looked up by name.
+
+-- name: schema_version
+SELECT version FROM chronik_schema;
+
+-- name: create_schema_table
+CREATE TABLE IF NOT EXISTS chronik_schema (version INTEGER NOT NULL);
+
+-- name: set_schema_version
+UPDATE chronik_schema SET version = ?;
+
+-- name: insert_schema_version
+INSERT INTO chronik_schema (version) VALUES (?);
+
+-- name: get_meta
+SELECT value FROM chronik_meta WHERE key = ?;
+
+-- name: insert_meta
+INSERT OR IGNORE INTO chronik_meta (key, value) VALUES (?, ?);
+
+-- name: head
+SELECT sequence, created_at FROM events ORDER BY sequence DESC LIMIT 1;
+
+-- name: aggregate_version
+SELECT max(aggregate_version) FROM events
+WHERE tenant_key = ? AND aggregate_type = ? AND aggregate_id = ?;
+
+-- name: events_by_locators
+SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+       created_at
+FROM events WHERE locator IN (SELECT value FROM json_each(?)) ORDER BY sequence;
+
+-- name: insert_event
+INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
+                    aggregate_version, resource_owner, type, revision, payload,
+                    editor_user_id, editor_service, request_id, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert_name
+INSERT OR IGNORE INTO event_names (tenant_key, kind, name) VALUES (?, ?, ?);
+
+-- name: names
+SELECT name FROM event_names WHERE tenant_key = ? AND kind = ? ORDER BY name;
+
+-- name: read_after
+SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+       created_at
+FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?;
+
+-- name: read_after_tenant
+SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+       created_at
+FROM events INDEXED BY events_tenant
+WHERE tenant_key = ? AND sequence > ? ORDER BY sequence LIMIT ?;
+
+-- name: get_event
+SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+       created_at
+FROM events WHERE locator = ? AND tenant_key = ?;
+
+-- name: events_of_request
+SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+       created_at
+FROM events WHERE request_id = ? AND tenant_key = ? ORDER BY sequence;
+
+-- name: sequence_at_or_after
+SELECT sequence FROM events WHERE created_at >= ? ORDER BY created_at, sequence LIMIT 1;
+
+-- name: sequence_after
+SELECT sequence FROM events WHERE created_at > ? ORDER BY created_at, sequence LIMIT 1;
+
+-- name: tenant_key
+SELECT key FROM tenants WHERE id = ?;
+
+-- name: tenant_id
+SELECT id FROM tenants WHERE key = ?;
+
+-- name: insert_tenant
+INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?);
+
+-- name: get_tenant
+SELECT id, name, created_at FROM tenants WHERE id = ? OR name = ?;
+
+-- name: list_tenants
+SELECT id, name, created_at FROM tenants ORDER BY created_at, key;
+
+-- The search is one template and fixed fragments: the backend picks fragments by the filter's
+-- shape and binds every value as a parameter. {index}, {where} and {direction} are filled
+-- only from the named fragments below.
+
+-- name: search
+SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+       created_at
+FROM events {index}
+WHERE tenant_key = :tenant_key {where}
+ORDER BY sequence {direction} LIMIT :limit;
+
+-- name: index_aggregate_id
+INDEXED BY events_aggregate_id
+
+-- name: index_event_type
+INDEXED BY events_type
+
+-- name: index_editor
+INDEXED BY events_editor
+
+-- name: index_resource_owner
+INDEXED BY events_resource_owner
+
+-- name: index_aggregate_type
+INDEXED BY events_aggregate_type
+
+-- name: index_none
+INDEXED BY events_tenant
+
+-- name: where_after
+AND sequence > :after
+
+-- name: where_before
+AND sequence < :before
+
+-- name: where_aggregate_id
+AND aggregate_id = :aggregate_id
+
+-- name: where_event_type
+AND type = :event_type
+
+-- name: where_event_types
+AND type IN (SELECT value FROM json_each(:event_types))
+
+-- name: where_aggregate_type
+AND aggregate_type = :aggregate_type
+
+-- name: where_aggregate_types
+AND aggregate_type IN (SELECT value FROM json_each(:aggregate_types))
+
+-- name: where_editor
+AND editor_user_id = :editor_user_id
+
+-- name: where_resource_owner
+AND resource_owner = :resource_owner
+
+-- name: direction_asc
+ASC
+
+-- name: direction_desc
+DESC
+
+-- name: insert_token
+INSERT INTO tokens (id, tenant_key, name, secret_hash, organisation_id, roles, created_at,
+                    expires_at, revoked_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL);
+
+-- name: token_by_hash
+SELECT t.id, n.id, t.name, t.secret_hash, t.organisation_id, t.roles, t.created_at,
+       t.expires_at, t.revoked_at
+FROM tokens t JOIN tenants n ON n.key = t.tenant_key WHERE t.secret_hash = ?;
+
+-- name: list_tokens
+SELECT t.id, n.id, t.name, t.secret_hash, t.organisation_id, t.roles, t.created_at,
+       t.expires_at, t.revoked_at
+FROM tokens t JOIN tenants n ON n.key = t.tenant_key
+WHERE t.tenant_key = ? ORDER BY t.created_at, t.id;
+
+-- name: revoke_token
+UPDATE tokens SET revoked_at = ? WHERE id = ? AND tenant_key = ? AND revoked_at IS NULL;
