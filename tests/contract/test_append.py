@@ -1,0 +1,257 @@
+"""Appending: atomicity, expected versions, idempotent retries, group commit, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from chronik.errors import Conflict, InvalidArgument, NotFound
+from chronik.events import EventQuery
+from chronik.ids import new_ulid, new_ulids
+from chronik.records import Editor, Event, ExpectedVersion, NewEvent
+from chronik.services import Chronik
+
+
+def ev(aggregate_id: str = "u1", type: str = "user.added", **payload: object) -> NewEvent:
+    return NewEvent(aggregate_type="user", aggregate_id=aggregate_id, type=type, payload=payload)
+
+
+async def all_events(chronik: Chronik, tenant: str) -> list[Event]:
+    return (await chronik.events.search(tenant, EventQuery(asc=True))).events
+
+
+async def test_append_stores_events_with_sequence_version_and_request(
+    chronik: Chronik, tenant: str
+) -> None:
+    stored = await chronik.events.append(
+        tenant,
+        [ev("u1", name="Ada"), ev("u1", "user.renamed", name="Ada L."), ev("u2")],
+        editor=Editor(user_id="admin", service="tests"),
+    )
+    assert [e.aggregate_version for e in stored] == [1, 2, 1]
+    assert [e.sequence for e in stored] == sorted(e.sequence for e in stored)
+    assert len({e.request_id for e in stored}) == 1
+    assert len({e.locator for e in stored}) == 3
+    read = await chronik.events.get(tenant, stored[1].locator)
+    assert read == stored[1]
+    assert read.payload == {"name": "Ada L."}
+    assert read.editor_user_id == "admin" and read.editor_service == "tests"
+    assert await chronik.events.of_request(tenant, stored[0].request_id) == stored
+
+
+async def test_versions_continue_across_appends(chronik: Chronik, tenant: str) -> None:
+    await chronik.events.append(tenant, [ev("u1"), ev("u1")])
+    [third] = await chronik.events.append(tenant, [ev("u1")])
+    assert third.aggregate_version == 3
+
+
+async def test_stale_expected_version_writes_nothing(chronik: Chronik, tenant: str) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    with pytest.raises(Conflict) as caught:
+        await chronik.events.append(
+            tenant,
+            [ev("u1", "user.renamed"), ev("u2")],
+            expected=[ExpectedVersion(aggregate_type="user", aggregate_id="u1", version=0)],
+        )
+    assert caught.value.details["current_version"] == 1
+    assert len(await all_events(chronik, tenant)) == 1
+
+
+async def test_batch_is_atomic_when_a_second_aggregate_conflicts(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u2"), ev("u2")])
+    with pytest.raises(Conflict):
+        await chronik.events.append(
+            tenant,
+            [ev("u1"), ev("u2", "user.renamed")],
+            expected=[
+                ExpectedVersion(aggregate_type="user", aggregate_id="u1", version=0),
+                ExpectedVersion(aggregate_type="user", aggregate_id="u2", version=1),
+            ],
+        )
+    events = await all_events(chronik, tenant)
+    assert [e.aggregate_id for e in events] == ["u2", "u2"]
+
+
+async def test_matching_expected_versions_append(chronik: Chronik, tenant: str) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    stored = await chronik.events.append(
+        tenant,
+        [ev("u1", "user.renamed"), ev("u9")],
+        expected=[
+            ExpectedVersion(aggregate_type="user", aggregate_id="u1", version=1),
+            ExpectedVersion(aggregate_type="user", aggregate_id="u9", version=0),
+        ],
+    )
+    assert [e.aggregate_version for e in stored] == [2, 1]
+
+
+async def test_racing_appends_have_one_winner_per_version(chronik: Chronik, tenant: str) -> None:
+    async def attempt(version: int, who: int) -> bool:
+        try:
+            await chronik.events.append(
+                tenant,
+                [ev("hot", "user.touched", who=who)],
+                expected=[
+                    ExpectedVersion(aggregate_type="user", aggregate_id="hot", version=version)
+                ],
+            )
+        except Conflict:
+            return False
+        return True
+
+    for version in range(5):
+        outcomes = await asyncio.gather(*(attempt(version, who) for who in range(12)))
+        assert sum(outcomes) == 1
+    events = await all_events(chronik, tenant)
+    assert [e.aggregate_version for e in events] == [1, 2, 3, 4, 5]
+
+
+async def test_group_commit_keeps_each_appends_own_outcome(chronik: Chronik, tenant: str) -> None:
+    await chronik.events.append(tenant, [ev("taken")])
+    good = [chronik.events.append(tenant, [ev(f"g{i}")]) for i in range(20)]
+    bad = [
+        chronik.events.append(
+            tenant,
+            [ev(f"b{i}"), ev("taken", "user.renamed")],
+            expected=[ExpectedVersion(aggregate_type="user", aggregate_id="taken", version=0)],
+        )
+        for i in range(5)
+    ]
+    results = await asyncio.gather(*good, *bad, return_exceptions=True)
+    assert all(isinstance(r, list) for r in results[:20])
+    assert all(isinstance(r, Conflict) for r in results[20:])
+    ids = {e.aggregate_id for e in await all_events(chronik, tenant)}
+    assert ids == {"taken"} | {f"g{i}" for i in range(20)}
+
+
+async def test_retry_with_same_locators_returns_stored_events_and_writes_nothing(
+    chronik: Chronik, tenant: str
+) -> None:
+    locators = new_ulids(2)
+    batch = [
+        NewEvent(
+            aggregate_type="order", aggregate_id="o1", type="order.placed", locator=locators[0]
+        ),
+        NewEvent(aggregate_type="order", aggregate_id="o1", type="order.paid", locator=locators[1]),
+    ]
+    first = await chronik.events.append(tenant, batch)
+    again = await chronik.events.append(tenant, batch)
+    assert again == first
+    assert len(await all_events(chronik, tenant)) == 2
+
+
+async def test_concurrent_retries_of_one_append_store_it_once(
+    chronik: Chronik, tenant: str
+) -> None:
+    batch = [
+        NewEvent(aggregate_type="order", aggregate_id="o1", type="order.placed", locator=new_ulid())
+    ]
+    results = await asyncio.gather(*(chronik.events.append(tenant, batch) for _ in range(6)))
+    assert all(r == results[0] for r in results)
+    assert len(await all_events(chronik, tenant)) == 1
+
+
+async def test_locators_reused_by_a_different_append_conflict(
+    chronik: Chronik, tenant: str
+) -> None:
+    a, b = new_ulids(2)
+    await chronik.events.append(
+        tenant, [NewEvent(aggregate_type="order", aggregate_id="o1", type="x", locator=a)]
+    )
+    with pytest.raises(Conflict):
+        await chronik.events.append(
+            tenant,
+            [
+                NewEvent(aggregate_type="order", aggregate_id="o1", type="x", locator=a),
+                NewEvent(aggregate_type="order", aggregate_id="o1", type="y", locator=b),
+            ],
+        )
+    assert len(await all_events(chronik, tenant)) == 1
+
+
+async def test_another_tenants_locator_is_refused_without_revealing_it(
+    chronik: Chronik, tenant: str, other_tenant: str
+) -> None:
+    locator = new_ulid()
+    await chronik.events.append(
+        other_tenant,
+        [NewEvent(aggregate_type="order", aggregate_id="o1", type="x", locator=locator)],
+    )
+    with pytest.raises(Conflict) as caught:
+        await chronik.events.append(
+            tenant, [NewEvent(aggregate_type="order", aggregate_id="o1", type="x", locator=locator)]
+        )
+    assert other_tenant not in str(caught.value)
+    assert await all_events(chronik, tenant) == []
+
+
+async def test_unknown_tenant_is_not_found(chronik: Chronik) -> None:
+    with pytest.raises(NotFound):
+        await chronik.events.append("no-such-tenant", [ev()])
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        ([], "at least one event"),
+        (
+            [NewEvent(aggregate_type="", aggregate_id="1", type="x")],
+            "aggregateType must not be empty",
+        ),
+        ([NewEvent(aggregate_type="user", aggregate_id="1" * 201, type="x")], "at most 200"),
+        ([NewEvent(aggregate_type="user", aggregate_id="1", type="t" * 201)], "at most 200"),
+        ([NewEvent(aggregate_type="user", aggregate_id="1", type="x", payload=[1])], "JSON object"),  # type: ignore[arg-type]
+        (
+            [NewEvent(aggregate_type="user", aggregate_id="1", type="x", payload={"a": object()})],
+            "not valid JSON",
+        ),
+        ([NewEvent(aggregate_type="user", aggregate_id="1", type="x", locator="nope")], "ULID"),
+        ([NewEvent(aggregate_type="user", aggregate_id="1", type="x", revision=-1)], "revision"),
+        ([NewEvent(aggregate_type="user", aggregate_id="1\x00", type="x")], "NUL"),
+        (
+            [NewEvent(aggregate_type="user", aggregate_id="1", type="x", payload={"a": "b\x00"})],
+            "NUL",
+        ),
+    ],
+)
+async def test_bad_events_are_refused_and_nothing_is_written(
+    chronik: Chronik, tenant: str, events: list[NewEvent], message: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        await chronik.events.append(tenant, events)
+    assert await all_events(chronik, tenant) == []
+
+
+async def test_oversized_payload_is_refused(chronik: Chronik, tenant: str) -> None:
+    limit = chronik.settings.max_payload_bytes
+    with pytest.raises(InvalidArgument, match=f"at most {limit} are allowed"):
+        await chronik.events.append(tenant, [ev(blob="x" * limit)])
+    assert await all_events(chronik, tenant) == []
+
+
+async def test_negative_expected_version_is_refused(chronik: Chronik, tenant: str) -> None:
+    with pytest.raises(InvalidArgument, match="version must be a whole number >= 0"):
+        await chronik.events.append(
+            tenant,
+            [ev()],
+            expected=[ExpectedVersion(aggregate_type="user", aggregate_id="u1", version=-1)],
+        )
+
+
+async def test_malformed_request_id_is_refused(chronik: Chronik, tenant: str) -> None:
+    with pytest.raises(InvalidArgument, match="requestId must be a ULID"):
+        await chronik.events.append(tenant, [ev()], request_id="req-1")
+
+
+async def test_partial_locators_are_refused(chronik: Chronik, tenant: str) -> None:
+    with pytest.raises(InvalidArgument, match="a locator, or none"):
+        await chronik.events.append(
+            tenant,
+            [
+                NewEvent(aggregate_type="user", aggregate_id="1", type="x", locator=new_ulid()),
+                NewEvent(aggregate_type="user", aggregate_id="1", type="y"),
+            ],
+        )
