@@ -1,0 +1,189 @@
+"""The ASGI application: the three surfaces, health, metrics and OpenAPI on one core."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chronik.api import errors, health
+from chronik.api.http import JSON
+from chronik.api.metrics import Metrics
+from chronik.errors import ChronikError, ResourceExhausted, Unauthenticated
+from chronik.services import Chronik
+from chronik.settings import Settings
+
+log = logging.getLogger("chronik.api")
+
+_STATUS_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 415: 3, 422: 3}
+
+
+def _error(
+    request: Request, status: int, grpc: int, message: str, details: dict[str, Any] | None = None
+) -> JSON:
+    surface = errors.surface_of(request.url.path)
+    return JSON(errors.body(surface, status, grpc, message, details or {}), status_code=status)
+
+
+def create_app(settings: Settings, *, chronik: Chronik | None = None) -> FastAPI:
+    """The app. Without ``chronik`` it opens one for ``settings`` in its lifespan (and closes
+    it, after the in-flight appends have committed); tests pass one in."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if chronik is not None:
+            app.state.chronik = chronik
+            yield
+            return
+        opened = await Chronik.open(settings)
+        app.state.chronik = opened
+        try:
+            yield
+        finally:
+            await opened.close()
+
+    app = FastAPI(
+        title="Chronik",
+        version="0.1.0",
+        description="Event log, views, schedules and actions: ZITADEL- and Socotra-compatible "
+        "surfaces and a native API.",
+        lifespan=lifespan,
+    )
+    if chronik is not None:
+        app.state.chronik = chronik
+    app.state.metrics = Metrics(app)
+
+    @app.exception_handler(ChronikError)
+    async def chronik_error(request: Request, exc: ChronikError) -> JSON:
+        surface = errors.surface_of(request.url.path)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        return JSON(errors.error_body(surface, exc), status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSON:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return _error(request, 400, 3, f"invalid request: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSON:
+        grpc = _STATUS_CODES.get(exc.status_code, 2)
+        return _error(request, exc.status_code, grpc, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSON:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(request, 500, 13, "internal error; the server log has the details")
+
+    app.include_router(health.router)
+    from chronik.api import native, socotra_events, zitadel_admin
+
+    app.include_router(zitadel_admin.router)
+    app.include_router(socotra_events.router)
+    app.include_router(native.router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, told the truth: bearer tokens guard the API routes, and invalid
+    input answers 400 in the surface's format (FastAPI would announce 422)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer"}
+    }
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+            if path not in _OPEN_PATHS:
+                operation["security"] = [{"bearer": []}]
+    if path_metrics := schema["paths"].get("/metrics", {}).get("get"):
+        path_metrics["responses"]["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema
+
+
+_OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413 in the surface's own error format, before a
+    handler reads them; a body without a Content-Length is cut off at the limit too."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            surface = errors.surface_of(scope["path"])
+            too_large = ResourceExhausted(
+                f"the request body is larger than {self.limit} bytes", limit=self.limit
+            )
+            response = JSON(errors.error_body(surface, too_large), status_code=413)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise ResourceExhausted(
+                        f"the request body is larger than {self.limit} bytes", limit=self.limit
+                    )
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class RequestMetrics:
+    """Counts requests by route template and status, and times them."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)

@@ -1,0 +1,74 @@
+"""Prometheus metrics of one app: requests, latency, appended events, database pool use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """One registry per app: no process-wide singletons, so tests can build many apps."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "chronik_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "chronik_http_request_duration_seconds",
+            "HTTP request latency by route template and method.",
+            ["route", "method"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.appended = Counter(
+            "chronik_events_appended",
+            "Events appended through this server.",
+            registry=self.registry,
+        )
+        self.registry.register(_PoolCollector(app))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route, method).observe(seconds)
+
+
+class _PoolCollector(Collector):
+    """Connections of the PostgreSQL pool in use and waiting (nothing on SQLite)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        chronik = getattr(self._app.state, "chronik", None)
+        pool = getattr(getattr(chronik, "db", None), "pool", None)
+        if pool is None:
+            return
+        stats = pool.get_stats()
+        size = stats.get("pool_size", 0)
+        available = stats.get("pool_available", 0)
+        yield GaugeMetricFamily(
+            "chronik_db_pool_connections_in_use",
+            "Pooled connections in use.",
+            value=size - available,
+        )
+        yield GaugeMetricFamily(
+            "chronik_db_pool_connections", "Pooled connections open.", value=size
+        )
+        yield GaugeMetricFamily(
+            "chronik_db_pool_requests_waiting",
+            "Requests waiting for a connection.",
+            value=stats.get("requests_waiting", 0),
+        )

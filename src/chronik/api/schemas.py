@@ -1,0 +1,148 @@
+"""The response shapes of every surface, for the OpenAPI document.
+
+Handlers build their answers directly (and msgspec encodes them); these models only describe
+them, and the schemathesis test checks that every answer fits its description.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Localized(Shape):
+    key: str
+    localizedMessage: str
+
+
+class TypeName(Shape):
+    type: str
+    localized: Localized
+
+
+class ZitadelEditor(Shape):
+    userId: str | None = None
+    displayName: str | None = None
+    service: str | None = None
+
+
+class ZitadelAggregate(Shape):
+    id: str | None = None
+    type: TypeName
+    resourceOwner: str | None = None
+
+
+class ZitadelEvent(Shape):
+    editor: ZitadelEditor
+    aggregate: ZitadelAggregate
+    sequence: str
+    creationDate: str
+    payload: dict[str, Any]
+    type: TypeName
+
+
+class ListEventsResponse(Shape):
+    events: list[ZitadelEvent]
+
+
+class ListEventTypesResponse(Shape):
+    eventTypes: list[TypeName]
+
+
+class ListAggregateTypesResponse(Shape):
+    aggregateTypes: list[TypeName]
+
+
+class ZitadelError(Shape):
+    code: int
+    message: str
+    details: list[dict[str, Any]]
+
+
+class SocotraEvent(Shape):
+    locator: str
+    userLocator: str
+    requestId: str
+    timestamp: str
+    type: str
+    data: dict[str, Any]
+
+
+class EventStreamResponse(Shape):
+    pagingToken: str
+    events: list[SocotraEvent]
+
+
+class SocotraError(Shape):
+    httpStatus: int
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class NativeEditor(Shape):
+    userId: str
+    service: str
+
+
+class NativeEvent(Shape):
+    locator: str
+    sequence: str
+    tenantId: str
+    aggregateType: str
+    aggregateId: str
+    aggregateVersion: int
+    resourceOwner: str
+    type: str
+    revision: int
+    payload: dict[str, Any]
+    editor: NativeEditor
+    requestId: str
+    creationDate: str
+
+
+class AppendResponse(Shape):
+    events: list[NativeEvent]
+
+
+class Me(Shape):
+    tenantId: str
+    organisationId: str
+    roles: list[str]
+    permissions: list[str]
+
+
+class NativeErrorBody(Shape):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class NativeError(Shape):
+    error: NativeErrorBody
+
+
+def answers(
+    ok: type[BaseModel] | None, error: type[BaseModel], *statuses: int
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: its 200 shape and its surface's error shape."""
+    declared: dict[int | str, dict[str, Any]] = {}
+    if ok is not None:
+        declared[200] = {"model": ok, "description": "Success"}
+    for status in (400, 401, 403, 413, *statuses):
+        declared[status] = {"model": error, "description": _WHY.get(status, "Error")}
+    return declared
+
+
+_WHY = {
+    400: "Invalid argument",
+    401: "Missing or invalid token",
+    403: "The token lacks the permission",
+    404: "Not found (also for other tenants' objects)",
+    409: "An expected version did not hold",
+    413: "The body is larger than the configured cap",
+}

@@ -1,0 +1,90 @@
+"""Socotra's Events API: fetch one event, the events of a request, and the event stream.
+
+The tenant in the path must be the caller's own: any other answers 404, exactly as an
+unknown one would, so nothing is learnt about other tenants.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from chronik.api.encoding import socotra_event
+from chronik.api.http import JSON, UtcTime, permission, services
+from chronik.api.schemas import EventStreamResponse, SocotraError, SocotraEvent, answers
+from chronik.auth import permissions as p
+from chronik.auth.principal import Principal
+from chronik.errors import InvalidArgument, NotFound
+
+router = APIRouter(prefix="/event/{tenantLocator}/events", tags=["Socotra Events API"])
+
+
+def own_tenant(tenant_locator: str, caller: Principal) -> str:
+    if tenant_locator != caller.tenant_id:
+        raise NotFound(f"tenant {tenant_locator!r} not found")
+    return tenant_locator
+
+
+@router.get(
+    "/list",
+    summary="Fetch Multiple Events (the event stream)",
+    responses=answers(EventStreamResponse, SocotraError, 404),
+)
+async def event_stream(
+    request: Request,
+    tenantLocator: str,
+    caller: Annotated[Principal, Depends(permission(p.EVENTS_LIST))],
+    startTimestamp: Annotated[UtcTime | None, Query()] = None,
+    endTimestamp: Annotated[UtcTime | None, Query()] = None,
+    type: Annotated[str | None, Query(max_length=200)] = None,
+    pageSize: Annotated[int | None, Query(ge=1)] = None,
+    pagingToken: Annotated[str | None, Query(max_length=8192)] = None,
+) -> JSON:
+    caller.require(p.EVENTS_READ)
+    tenant = own_tenant(tenantLocator, caller)
+    if type is not None and "\x00" in type:
+        raise InvalidArgument("type holds a NUL (\\u0000) character", field="type")
+    events = services(request).events
+    if pagingToken:
+        if any(v is not None for v in (startTimestamp, endTimestamp, type, pageSize)):
+            raise InvalidArgument(
+                "pagingToken carries its filters: give it alone", field="pagingToken"
+            )
+        page = await events.next_page(tenant, pagingToken)
+    else:
+        page = await events.stream(
+            tenant, start=startTimestamp, end=endTimestamp, event_type=type, page_size=pageSize
+        )
+    return JSON(
+        {"pagingToken": page.paging_token, "events": [socotra_event(e) for e in page.events]}
+    )
+
+
+@router.get(
+    "/request/{locator}",
+    summary="Fetch Events for an API Request",
+    responses=answers(list[SocotraEvent], SocotraError, 404),  # type: ignore[arg-type]
+)
+async def request_events(
+    request: Request,
+    tenantLocator: str,
+    locator: str,
+    caller: Annotated[Principal, Depends(permission(p.EVENTS_READ))],
+) -> JSON:
+    tenant = own_tenant(tenantLocator, caller)
+    found = await services(request).events.of_request(tenant, locator)
+    return JSON([socotra_event(e) for e in found])
+
+
+@router.get(
+    "/{locator}", summary="Fetch an Event", responses=answers(SocotraEvent, SocotraError, 404)
+)
+async def get_event(
+    request: Request,
+    tenantLocator: str,
+    locator: str,
+    caller: Annotated[Principal, Depends(permission(p.EVENTS_READ))],
+) -> JSON:
+    tenant = own_tenant(tenantLocator, caller)
+    return JSON(socotra_event(await services(request).events.get(tenant, locator)))
