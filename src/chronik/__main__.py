@@ -1,0 +1,5 @@
+"""``python -m chronik``: the ``chronik`` command."""
+
+from chronik.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""What every command shares: the database options, the settings built from them, and the
+one place that turns a :class:`~chronik.errors.ChronikError` into ``error: ...`` and exit 1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, TypeVar
+
+import typer
+
+from chronik.errors import ChronikError, InvalidArgument
+from chronik.records import Tenant
+from chronik.services import Chronik
+from chronik.settings import Settings
+
+T = TypeVar("T")
+
+DataOption = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        metavar="DIR",
+        help="Directory of the embedded SQLite database (used when no --database-url is given).",
+        file_okay=False,
+    ),
+]
+DatabaseUrlOption = Annotated[
+    str,
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        envvar="CHRONIK_DATABASE_URL",
+        help="sqlite:///path/to/file.db or postgresql://user@host/db; picks the backend.",
+        show_default=False,
+    ),
+]
+TenantOption = Annotated[
+    str,
+    typer.Option(
+        "--tenant",
+        metavar="ID_OR_NAME",
+        help="The tenant to work in (default: the tenant named 'default', created on first use).",
+        show_default=False,
+    ),
+]
+
+
+def settings_from(data: Path, database_url: str) -> Settings:
+    """The one settings object of this invocation."""
+    return Settings(database_url=database_url, data_dir=data)
+
+
+def say(message: str) -> None:
+    """A message for the person at the terminal: always stderr, so stdout stays data."""
+    typer.echo(message, err=True)
+
+
+def counted(count: int) -> str:
+    """``1 event``, ``2 events``."""
+    return f"{count} event" if count == 1 else f"{count} events"
+
+
+def run(main: Callable[[], Coroutine[Any, Any, T]], *, interrupted: int = 130) -> T:
+    """Run a command's coroutine; a ChronikError becomes ``error: <message>`` and exit 1,
+    Ctrl-C exit ``interrupted`` (0 for commands that only stop when told to)."""
+    try:
+        return asyncio.run(main())
+    except ChronikError as exc:
+        say(f"error: {exc.message}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        if interrupted:
+            say("interrupted")
+        raise typer.Exit(interrupted) from None
+    except BrokenPipeError:
+        # The reader went away (``| head``): silence the flush at interpreter exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(1) from None
+
+
+async def tenant_of(chronik: Chronik, id_or_name: str) -> Tenant:
+    if id_or_name:
+        return await chronik.tenants.get(id_or_name)
+    return await chronik.default_tenant()
+
+
+@contextmanager
+def reading(path: str) -> Iterator[BinaryIO]:
+    """The input ``path`` names, ``-`` for stdin; an unreadable file is the user's error."""
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        stream = open(path, "rb")  # noqa: SIM115 (closed below; opening is what may fail)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
+    with stream:
+        yield stream

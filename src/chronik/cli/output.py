@@ -1,0 +1,149 @@
+"""How results are written: NDJSON/JSON of the records as they are, or tables for people.
+
+Stored events are encoded by msgspec straight from :class:`~chronik.records.Event`: snake_case
+field names, ``created_at`` in RFC 3339. That is also the format of ``export`` and ``import``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from chronik.records import Event, Tenant
+
+_encoder = msgspec.json.Encoder()
+
+
+class Output(StrEnum):
+    """Formats of a bounded result."""
+
+    table = "table"
+    json = "json"
+    ndjson = "ndjson"
+
+
+class Listing(StrEnum):
+    """Formats of a result printed whole or as a stream of JSON lines."""
+
+    table = "table"
+    json = "json"
+
+
+class Stream(StrEnum):
+    """Formats of an endless stream."""
+
+    ndjson = "ndjson"
+    table = "table"
+
+
+def write(data: bytes) -> None:
+    """Write to stdout now: a follower reading our output should not wait for a buffer."""
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def ndjson(events: Sequence[Event]) -> bytes:
+    return _encoder.encode_lines(events)
+
+
+def json_document(value: Any) -> bytes:
+    return _encoder.encode(value) + b"\n"
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console that never reads markup from data and, when not a terminal, never wraps."""
+    out = Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    if not out.is_terminal:
+        out.width = 1 << 12
+    return out
+
+
+def progress(out: Console) -> Progress:
+    """A progress bar on ``out``, shown only on a terminal (logs get the summary alone)."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=out,
+        disable=not out.is_terminal,
+        transient=True,
+    )
+
+
+def _aggregate(e: Event) -> str:
+    return f"{e.aggregate_type}/{e.aggregate_id}"
+
+
+class EventTable:
+    """Tables of events printed batch by batch (so a stream needs no memory): the header
+    comes with the first batch only.
+
+    ``brief`` shows what an append returns (where each event went); otherwise what
+    happened, when and by whom.
+    """
+
+    def __init__(self, out: Console, *, brief: bool = False, tenants: bool = False) -> None:
+        self._out = out
+        self._brief = brief
+        self._tenants = tenants
+        self._header = True
+
+    def print(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        table = Table(box=None, show_header=self._header, pad_edge=False)
+        self._header = False
+        table.add_column("sequence", justify="right", min_width=8)
+        if self._brief:
+            table.add_column("locator", min_width=26)
+            table.add_column("aggregate", min_width=16)
+            table.add_column("version", justify="right", min_width=7)
+            for e in events:
+                table.add_row(str(e.sequence), e.locator, _aggregate(e), str(e.aggregate_version))
+        else:
+            if self._tenants:
+                table.add_column("tenant", min_width=36)
+            table.add_column("created at", min_width=32)
+            table.add_column("type", min_width=16)
+            table.add_column("aggregate", min_width=16)
+            table.add_column("version", justify="right", min_width=7)
+            table.add_column("editor", min_width=8)
+            table.add_column("payload", overflow="ellipsis", no_wrap=True, max_width=60)
+            for e in events:
+                cells = [str(e.sequence)]
+                if self._tenants:
+                    cells.append(e.tenant_id)
+                cells += [
+                    e.created_at.isoformat(),
+                    e.type,
+                    _aggregate(e),
+                    str(e.aggregate_version),
+                    e.editor_user_id or e.editor_service,
+                    _encoder.encode(e.payload).decode(),
+                ]
+                table.add_row(*cells)
+        self._out.print(table)
+
+
+def tenant_table(out: Console, tenants: Sequence[Tenant]) -> None:
+    table = Table(box=None, pad_edge=False)
+    table.add_column("id")
+    table.add_column("name")
+    table.add_column("created at")
+    for t in tenants:
+        table.add_row(t.id, t.name, t.created_at.isoformat())
+    out.print(table)

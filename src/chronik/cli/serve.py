@@ -1,0 +1,87 @@
+"""``chronik serve``: the HTTP API (and, as they arrive, the workers) in one process."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+
+from chronik.auth.bootstrap import FILE_NAME, bootstrap
+from chronik.cli.context import DatabaseUrlOption, DataOption, run, say, settings_from
+from chronik.services import Chronik
+from chronik.settings import DEFAULT_DATA_DIR, Settings
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8080,
+    data: DataOption = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrlOption = "",
+    oidc_issuer: Annotated[
+        str, typer.Option(envvar="CHRONIK_OIDC_ISSUER", help="Accept JWTs of this issuer.")
+    ] = "",
+    oidc_audience: Annotated[str, typer.Option(envvar="CHRONIK_OIDC_AUDIENCE")] = "",
+    oidc_jwks_url: Annotated[
+        str, typer.Option(envvar="CHRONIK_OIDC_JWKS_URL", help="The issuer's JWKS URL.")
+    ] = "",
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Largest request body accepted (413 above).", min=1)
+    ] = 4 * 1024 * 1024,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+) -> None:
+    """Serve the ZITADEL-compatible, Socotra-compatible and native APIs.
+
+    The first start creates the tenant 'default' and a bootstrap admin token, printed once
+    and written to DATA/bootstrap-token (mode 0600); CHRONIK_BOOTSTRAP_TOKEN, if set then,
+    becomes that token. OpenAPI is at /openapi.json, its docs at /docs.
+    """
+    settings = dataclasses.replace(
+        settings_from(data, database_url),
+        bootstrap_token=os.environ.get("CHRONIK_BOOTSTRAP_TOKEN") or None,
+        oidc_issuer=oidc_issuer,
+        oidc_audience=oidc_audience,
+        oidc_jwks_url=oidc_jwks_url,
+        max_body_bytes=max_body_bytes,
+    )
+    if oidc_issuer and not oidc_jwks_url:
+        say("error: --oidc-issuer needs --oidc-jwks-url")
+        raise typer.Exit(1)
+    token = run(lambda: _first_start(settings))
+    if token:
+        say(f"bootstrap admin token (shown once; also in {settings.data_dir / FILE_NAME}):")
+        say(f"  {token}")
+    import uvicorn
+
+    from chronik.api import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises the SIGTERM it caught once it has shut down, so the process
+        would die by the signal; a graceful stop asked for by a signal is a success."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    Server(config).run()
+
+
+async def _first_start(settings: Settings) -> str | None:
+    async with await Chronik.open(settings) as chronik:
+        tenant = await chronik.default_tenant()
+        return await bootstrap(chronik.tokens, tenant, settings.data_dir, settings.bootstrap_token)

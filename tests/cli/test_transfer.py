@@ -1,0 +1,110 @@
+"""``chronik events export`` and ``chronik events import``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from chronik import Editor, EventQuery, Settings
+from tests.cli.conftest import Cli, new
+
+# What the importing database assigns anew; everything else must survive the round trip.
+ASSIGNED = ("sequence", "tenant_id", "created_at")
+
+
+def kept(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k not in ASSIGNED} for e in events]
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    return [msgspec.json.decode(line) for line in path.read_bytes().splitlines()]
+
+
+def fill(cli: Cli) -> list[dict[str, Any]]:
+    """Appends of several shapes (one by an editor over two aggregates, three more on one of
+    them, and one of another tenant in between); returns the default tenant's events."""
+    with cli.api() as chronik:
+        default = chronik.default_tenant().id
+        editor = Editor(user_id="u", service="svc")
+        stored = chronik.append(default, [new("1", payload={"a": 1}), new("2")], editor=editor)
+        chronik.append(chronik.create_tenant("other").id, [new("1")])
+        for first in (0, 2, 4):
+            changes = range(first, min(first + 2, 5))
+            stored += chronik.append(
+                default,
+                [new("1", "user.changed", resource_owner="o", payload={"i": i}) for i in changes],
+            )
+    return [msgspec.to_builtins(e) for e in stored]
+
+
+def test_export_then_import_into_another_database_keeps_every_append(
+    cli: Cli, other_cli: Cli, tmp_path: Path
+) -> None:
+    source = fill(cli)
+    exported = cli("events", "export", str(tmp_path / "a.ndjson"))
+    assert exported.stdout == ""
+    assert exported.stderr == "exported 7 events\n"
+    assert read(tmp_path / "a.ndjson") == source
+
+    imported = other_cli("events", "import", str(tmp_path / "a.ndjson"))
+    assert imported.stderr == "imported 7 events; 0 were already present\n"
+    copy = other_cli.lines("events", "export")
+    assert kept(copy) == kept(source)
+    assert [e["sequence"] for e in copy] == list(range(1, 8))
+
+
+def test_importing_twice_writes_nothing_the_second_time(
+    cli: Cli, other_cli: Cli, tmp_path: Path
+) -> None:
+    fill(cli)
+    export = tmp_path / "a.ndjson"
+    cli("events", "export", str(export))
+    other_cli("events", "import", stdin=export.read_bytes())
+    again = other_cli("events", "import", "--in-flight", "1", stdin=export.read_bytes())
+    assert again.stderr == "imported 0 events; 7 were already present\n"
+    with other_cli.api() as chronik:
+        assert chronik.search(chronik.default_tenant().id, EventQuery()).events[0].sequence == 7
+
+
+def test_export_of_all_tenants_holds_every_event_in_sequence_order(sqlite_cli: Cli) -> None:
+    fill(sqlite_cli)
+    everything = sqlite_cli.lines("events", "export", "--all-tenants")
+    assert [e["sequence"] for e in everything] == list(range(1, 9))
+    assert len({e["tenant_id"] for e in everything}) == 2
+
+
+def test_import_into_another_tenant_of_the_same_database_needs_new_locators(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    source = fill(sqlite_cli)
+    with sqlite_cli.api() as chronik:
+        chronik.create_tenant("copy")
+    export = sqlite_cli("events", "export").stdout
+    refused = sqlite_cli("events", "import", "--tenant", "copy", stdin=export, code=1)
+    assert "import with --new-locators" in refused.stderr
+    for summary in ("imported 7 events; 0", "imported 0 events; 7"):
+        copied = sqlite_cli("events", "import", "--tenant", "copy", "--new-locators", stdin=export)
+        assert copied.stderr.startswith(summary)
+    copy = sqlite_cli.lines("events", "export", "--tenant", "copy")
+    assert kept(copy) != kept(source)
+    assert [{**e, "locator": ""} for e in kept(copy)] == [
+        {**e, "locator": ""} for e in kept(source)
+    ]
+
+
+def test_import_refuses_an_aggregate_whose_history_differs(sqlite_cli: Cli, tmp_path: Path) -> None:
+    source = Cli(Settings(data_dir=tmp_path / "source"))
+    fill(source)
+    sqlite_cli.append(new("1"))
+    refused = sqlite_cli("events", "import", stdin=source("events", "export").stdout, code=1)
+    assert refused.stderr.splitlines() == [
+        "imported 0 events; 0 were already present",
+        "error: line 1: aggregate user/1 is at version 1, not the expected 0",
+    ]
+
+
+def test_a_malformed_export_line_is_named(sqlite_cli: Cli) -> None:
+    refused = sqlite_cli("events", "import", stdin=b'{"sequence": 1}\n', code=1)
+    assert refused.stderr.endswith("error: line 1: Object missing required field `locator`\n")
