@@ -1,20 +1,39 @@
-"""How events look on each surface."""
+"""How events look on each surface.
+
+These run once per event of every page, so they build plain dicts directly and reuse what
+repeats (localized type names); msgspec encodes the result.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from chronik.events.catalogue import localize
 from chronik.records import Event
 
+_last_stamp: tuple[datetime | None, str] = (None, "")
+
 
 def timestamp(at: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``, as grpc-gateway writes it."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 in UTC with a ``Z`` and six fractional digits, as the seeds write it.
+
+    The events of one commit share one ``datetime`` object when the backends decode them, so
+    the last conversion is kept and reused for the same object."""
+    global _last_stamp
+    last = _last_stamp
+    if at is last[0]:
+        return last[1]
+    utc = at if at.tzinfo is UTC else at.astimezone(UTC)
+    text = utc.isoformat(timespec="microseconds")[:-6] + "Z"
+    _last_stamp = (at, text)
+    return text
 
 
+@lru_cache(maxsize=8192)
 def _localized(kind: str, name: str, language: str) -> dict[str, Any]:
+    """Shared between events, so never mutated after it is built."""
     found = localize(kind, name, language)
     return {
         "type": name,
@@ -22,21 +41,18 @@ def _localized(kind: str, name: str, language: str) -> dict[str, Any]:
     }
 
 
-def _drop_empty(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in fields.items() if v not in ("", None)}
-
-
 def zitadel_event(e: Event, language: str) -> dict[str, Any]:
     """An event as ZITADEL's Admin API ListEvents answers it (empty fields omitted)."""
+    editor: dict[str, str] = {"userId": e.editor_user_id} if e.editor_user_id else {}
+    if e.editor_service:
+        editor["service"] = e.editor_service
+    aggregate: dict[str, Any] = {"id": e.aggregate_id} if e.aggregate_id else {}
+    aggregate["type"] = _localized("aggregate", e.aggregate_type, language)
+    if e.resource_owner:
+        aggregate["resourceOwner"] = e.resource_owner
     return {
-        "editor": _drop_empty({"userId": e.editor_user_id, "service": e.editor_service}),
-        "aggregate": _drop_empty(
-            {
-                "id": e.aggregate_id,
-                "type": _localized("aggregate", e.aggregate_type, language),
-                "resourceOwner": e.resource_owner,
-            }
-        ),
+        "editor": editor,
+        "aggregate": aggregate,
         "sequence": str(e.sequence),
         "creationDate": timestamp(e.created_at),
         "payload": e.payload,
