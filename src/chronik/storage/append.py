@@ -12,14 +12,18 @@ def check_expected(append: PendingAppend, versions: dict[tuple[str, str], int]) 
     """Refuse the append when an aggregate is not at the version its caller expected."""
     for aggregate, expected in append.expected.items():
         if versions[aggregate] != expected:
-            raise Conflict(
-                f"aggregate {aggregate[0]}/{aggregate[1]} is at version "
-                f"{versions[aggregate]}, not the expected {expected}",
-                aggregate_type=aggregate[0],
-                aggregate_id=aggregate[1],
-                expected_version=expected,
-                current_version=versions[aggregate],
-            )
+            raise version_conflict(aggregate, expected, versions[aggregate])
+
+
+def version_conflict(aggregate: tuple[str, str], expected: int, current: int) -> Conflict:
+    return Conflict(
+        f"aggregate {aggregate[0]}/{aggregate[1]} is at version {current}, "
+        f"not the expected {expected}",
+        aggregate_type=aggregate[0],
+        aggregate_id=aggregate[1],
+        expected_version=expected,
+        current_version=current,
+    )
 
 
 def stored(

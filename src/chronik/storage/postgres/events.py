@@ -1,4 +1,4 @@
-"""The event log on PostgreSQL: pipelined group commits under the head-row lock."""
+"""The event log on PostgreSQL: each group commit is one call of ``chronik_append``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from chronik.errors import AlreadyExists, ChronikError, Conflict, NotFound
+from chronik.errors import AlreadyExists, Conflict, NotFound
 from chronik.records import Event, EventFilter, PendingAppend
 from chronik.storage import search
-from chronik.storage.append import LOCATOR_TAKEN, check_expected
+from chronik.storage.append import LOCATOR_TAKEN, version_conflict
 from chronik.storage.append import stored as stored_event
 from chronik.storage.ports import AppendOutcome
 from chronik.storage.postgres.database import Q, TenantKeys
@@ -49,18 +49,70 @@ def _events(keys: TenantKeys, rows: list[Any]) -> list[Event]:
     ]
 
 
-_COPY_ABOVE = 16
-"""Groups with more events than this are written with COPY, smaller ones with INSERTs."""
+class _Call:
+    """The arguments of one ``chronik_append`` call: parallel arrays per append, per event,
+    per expected version and per name not known to be recorded yet (see its migration)."""
 
+    def __init__(
+        self, appends: list[tuple[int, PendingAppend, int]], known: set[tuple[int, str, str]]
+    ) -> None:
+        self.appends = appends
+        self.new_names: list[set[tuple[int, str, str]]] = []
+        for _, append, tenant in appends:
+            names = {(tenant, "event", e.type) for e in append.events}
+            names |= {(tenant, "aggregate", e.aggregate_type) for e in append.events}
+            self.new_names.append(names - known)
+        self.written_names: set[tuple[int, str, str]] = set()
+        self.last_sequence = 0
 
-class _Plan:
-    """What one group commit decided under the lock: rows to write, outcomes, new names."""
+    def params(self) -> tuple[list[Any], ...]:
+        a: tuple[list[Any], ...] = ([], [], [], [], [], [])
+        e: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
+        x: tuple[list[Any], ...] = ([], [], [], [])
+        n: tuple[list[Any], ...] = ([], [], [])
+        for number, (_, append, tenant) in enumerate(self.appends, 1):
+            for column, value in zip(
+                a,
+                (
+                    tenant,
+                    append.request_id,
+                    append.editor.user_id,
+                    append.editor.service,
+                    append.client_locators,
+                    len(append.events),
+                ),
+                strict=True,
+            ):
+                column.append(value)
+            for ev in append.events:
+                for column, value in zip(
+                    e,
+                    (
+                        ev.locator,
+                        ev.aggregate_type,
+                        ev.aggregate_id,
+                        ev.resource_owner,
+                        ev.type,
+                        ev.revision,
+                        ev.payload_json,
+                    ),
+                    strict=True,
+                ):
+                    column.append(value)
+            for (aggregate_type, aggregate_id), version in append.expected.items():
+                for column, value in zip(
+                    x, (number, aggregate_type, aggregate_id, version), strict=True
+                ):
+                    column.append(value)
+            for _, kind, name in self.new_names[number - 1]:
+                for column, value in zip(n, (number, kind, name), strict=True):
+                    column.append(value)
+        return (*a, *e, *x, *n)
 
-    def __init__(self, size: int) -> None:
-        self.outcomes: list[AppendOutcome | None] = [None] * size
-        self.rows: list[tuple[Any, ...]] = []
-        self.names: set[tuple[int, str, str]] = set()
-        self.sequence = 0
+    def written(self, number: int, last_sequence: int) -> None:
+        """The append of ``number`` (0-based) was written, its last event at this sequence."""
+        self.written_names |= self.new_names[number]
+        self.last_sequence = max(self.last_sequence, last_sequence)
 
 
 class PostgresEventStore:
@@ -80,190 +132,72 @@ class PostgresEventStore:
         try:
             return await self._commit_group(appends)
         except AlreadyExists:
-            # A locator taken between our check and our insert, or by another tenant: commit
-            # the appends one by one so that only the guilty one fails.
+            # A locator of another tenant's append in the same group, or one a client chose
+            # that an event without client locators took: commit the appends one by one so
+            # that only the guilty one fails.
             if len(appends) == 1:
-                return [Conflict("an event locator of this append is already used")]
+                return [Conflict(LOCATOR_TAKEN)]
             outcomes: list[AppendOutcome] = []
             for append in appends:
                 outcomes.extend(await self.commit_group([append]))
             return outcomes
 
     async def _commit_group(self, appends: Sequence[PendingAppend]) -> list[AppendOutcome]:
+        """One call of ``chronik_append`` (one round trip, one transaction) for the group;
+        retries read their stored events back afterwards."""
+        outcomes: list[AppendOutcome | None] = [None] * len(appends)
         async with self._db.connection() as conn:
-            tenants = [await self._tenant_or_none(conn, a.tenant_id) for a in appends]
-            lookups = [
-                (tenant, *aggregate)
-                for append, tenant in zip(appends, tenants, strict=True)
-                if tenant is not None
-                for aggregate in append.aggregates
-            ]
-            locators = [
-                e.locator
-                for append, tenant in zip(appends, tenants, strict=True)
-                if tenant is not None and append.client_locators
-                for e in append.events
-            ]
-            try:
-                plan = await self._locked_plan(conn, appends, tenants, lookups, locators)
-                if plan.rows:
-                    await self._write(conn, plan)
-                else:
-                    await conn.execute(Q["commit"])
-            except BaseException:
-                if not conn.closed:
-                    with contextlib.suppress(psycopg.Error):
-                        await conn.execute(Q["rollback"])
-                raise
-        self._known_names |= plan.names
-        self._wake(plan.sequence)
-        return [o for o in plan.outcomes if o is not None]
+            known: list[tuple[int, PendingAppend, int]] = []
+            for i, append in enumerate(appends):
+                try:
+                    known.append((i, append, await self._keys.key(conn, append.tenant_id)))
+                except NotFound as err:
+                    outcomes[i] = err
+            if known:
+                call = _Call(known, self._known_names)
+                cur = await conn.execute(Q["append"], call.params())
+                rows = await cur.fetchall()
+                retries = self._decide(call, rows, outcomes)
+                self._known_names |= call.written_names
+                self._wake(call.last_sequence)
+                if retries:
+                    await self._read_retries(conn, retries, outcomes)
+        return [o for o in outcomes if o is not None]
 
-    async def _tenant_or_none(
-        self, conn: psycopg.AsyncConnection[Any], tenant_id: str
-    ) -> int | None:
-        try:
-            return await self._keys.key(conn, tenant_id)
-        except NotFound:
-            return None
+    def _decide(
+        self,
+        call: _Call,
+        rows: list[Any],
+        outcomes: list[AppendOutcome | None],
+    ) -> list[tuple[int, PendingAppend]]:
+        retries = []
+        for number, ((i, append, _), row) in enumerate(zip(call.appends, rows, strict=True)):
+            status, first, versions, created_at, agg_type, agg_id, expected, current = row
+            if status == "written":
+                outcomes[i] = [
+                    stored_event(append, e, first + k, versions[k], created_at)
+                    for k, e in enumerate(append.events)
+                ]
+                call.written(number, first + len(append.events) - 1)
+            elif status == "retry":
+                retries.append((i, append))
+            elif status == "locator_taken":
+                outcomes[i] = Conflict(LOCATOR_TAKEN)
+            else:
+                outcomes[i] = version_conflict((agg_type, agg_id), expected, current)
+        return retries
 
-    async def _locked_plan(
+    async def _read_retries(
         self,
         conn: psycopg.AsyncConnection[Any],
-        appends: Sequence[PendingAppend],
-        tenants: list[int | None],
-        lookups: list[tuple[int, str, str]],
-        locators: list[str],
-    ) -> _Plan:
-        """Phase one, one round trip: begin, take the append lock, read the head, the
-        aggregates' versions and any reused locators; then decide every append."""
-        async with conn.pipeline():
-            await conn.execute(Q["begin"])
-            await conn.execute(Q["lock_appends"])
-            head_cur = await conn.execute(Q["last_event"])
-            versions_cur = await conn.execute(
-                Q["aggregate_versions"],
-                ([k[0] for k in lookups], [k[1] for k in lookups], [k[2] for k in lookups]),
-            )
-            locators_cur = (
-                await conn.execute(Q["events_by_locators"], (locators,)) if locators else None
-            )
-            head = await head_cur.fetchone()
-            assert head is not None
-            last_sequence, last_created_at, now = head
-            current = {
-                key: row[0] or 0
-                for key, row in zip(lookups, await versions_cur.fetchall(), strict=True)
-            }
-            existing: dict[str, Any] = {}
-            if locators_cur is not None:
-                rows = await locators_cur.fetchall()
-                existing = {r[2]: r for r in rows}
-        if existing:
-            await self._keys.learn(conn, (r[1] for r in existing.values()))
-        created_at = max(now, last_created_at) if last_created_at else now
-        return self._plan(appends, tenants, current, existing, last_sequence or 0, created_at)
-
-    async def _write(self, conn: psycopg.AsyncConnection[Any], plan: _Plan) -> None:
-        """Phase two: insert (COPY for large groups), record new names, notify, commit."""
-        names = plan.names - self._known_names
-        if len(plan.rows) > _COPY_ABOVE:
-            async with conn.cursor().copy(Q["copy_events"]) as copy:
-                for row in plan.rows:
-                    await copy.write_row(row)
-        async with conn.pipeline():
-            if len(plan.rows) <= _COPY_ABOVE:
-                await conn.cursor().executemany(Q["insert_event"], plan.rows)
-            if names:
-                await conn.execute(
-                    Q["insert_names"],
-                    ([n[0] for n in names], [n[1] for n in names], [n[2] for n in names]),
-                )
-            await conn.execute(Q["notify_commit"], (str(plan.sequence),))
-            await conn.execute(Q["commit"])
-
-    def _plan(
-        self,
-        appends: Sequence[PendingAppend],
-        tenants: list[int | None],
-        current: dict[tuple[int, str, str], int],
-        existing: dict[str, Any],
-        sequence: int,
-        created_at: datetime,
-    ) -> _Plan:
-        plan = _Plan(len(appends))
-        taken: dict[str, Event] = {}
-        for i, (append, tenant) in enumerate(zip(appends, tenants, strict=True)):
-            if tenant is None:
-                plan.outcomes[i] = NotFound(f"tenant {append.tenant_id!r} not found")
-                continue
-            try:
-                retry = self._retried(tenant, append, existing, taken)
-                if retry is not None:
-                    plan.outcomes[i] = retry
-                    continue
-                versions = {a: current[(tenant, *a)] for a in append.aggregates}
-                check_expected(append, versions)
-            except ChronikError as err:
-                plan.outcomes[i] = err
-                continue
-            stored = []
-            editor = append.editor
-            for e in append.events:
-                sequence += 1
-                aggregate = (e.aggregate_type, e.aggregate_id)
-                versions[aggregate] += 1
-                plan.rows.append(
-                    (
-                        sequence,
-                        tenant,
-                        e.locator,
-                        e.aggregate_type,
-                        e.aggregate_id,
-                        versions[aggregate],
-                        e.resource_owner,
-                        e.type,
-                        e.revision,
-                        e.payload_json,
-                        editor.user_id,
-                        editor.service,
-                        append.request_id,
-                        created_at,
-                    )
-                )
-                event = stored_event(append, e, sequence, versions[aggregate], created_at)
-                stored.append(event)
-                taken[e.locator] = event
-                plan.names.add((tenant, "event", e.type))
-                plan.names.add((tenant, "aggregate", e.aggregate_type))
-            for aggregate, version in versions.items():
-                current[(tenant, *aggregate)] = version
-            plan.outcomes[i] = stored
-        plan.sequence = sequence
-        return plan
-
-    def _retried(
-        self,
-        tenant: int,
-        append: PendingAppend,
-        existing: dict[str, Any],
-        taken: dict[str, Event],
-    ) -> list[Event] | None:
-        """The stored events of an earlier append with the same locators, if this is a retry."""
-        if not append.client_locators:
-            return None
-        locators = [e.locator for e in append.events]
-        stored = [loc for loc in locators if loc in existing]
-        same_group = [loc for loc in locators if loc in taken]
-        if not stored and not same_group:
-            return None
-        if len(stored) == len(locators) and all(existing[loc][1] == tenant for loc in locators):
-            return _events(self._keys, [existing[loc] for loc in locators])
-        if len(same_group) == len(locators) and all(
-            taken[loc].tenant_id == append.tenant_id for loc in locators
-        ):
-            return [taken[loc] for loc in locators]
-        raise Conflict(LOCATOR_TAKEN)
+        retries: list[tuple[int, PendingAppend]],
+        outcomes: list[AppendOutcome | None],
+    ) -> None:
+        locators = [e.locator for _, append in retries for e in append.events]
+        cur = await conn.execute(Q["events_by_locators"], (locators,))
+        by_locator = {r[2]: r for r in await cur.fetchall()}
+        for i, append in retries:
+            outcomes[i] = _events(self._keys, [by_locator[e.locator] for e in append.events])
 
     def _wake(self, sequence: int) -> None:
         if sequence > self._head:

@@ -24,28 +24,13 @@ SELECT value FROM chronik_meta WHERE key = %s;
 -- name: insert_meta
 INSERT INTO chronik_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING;
 
--- Appenders hold this transaction-scoped lock from reading the head until they commit, so
--- sequences become visible in commit order (and creation dates never go backwards).
--- name: lock_appends
-SELECT pg_advisory_xact_lock(7283915641);
-
--- name: begin
-BEGIN;
-
--- name: commit
-COMMIT;
-
--- name: rollback
-ROLLBACK;
-
--- name: last_event
-SELECT h.sequence, h.created_at, clock_timestamp()
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (SELECT sequence, created_at FROM events ORDER BY sequence DESC LIMIT 1) AS h
-  ON true;
-
--- name: notify_commit
-SELECT pg_notify('chronik_events', %s);
+-- One group commit in one round trip; see migrations/0003_append_function.sql.
+-- name: append
+SELECT * FROM chronik_append(
+    %s::integer[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::integer[],
+    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::integer[], %s::text[],
+    %s::integer[], %s::text[], %s::text[], %s::integer[],
+    %s::integer[], %s::text[], %s::text[]);
 
 -- name: listen_commits
 LISTEN chronik_events;
@@ -53,36 +38,11 @@ LISTEN chronik_events;
 -- name: head
 SELECT coalesce(max(sequence), 0) FROM events;
 
--- name: aggregate_versions
-SELECT (SELECT e.aggregate_version FROM events e
-        WHERE e.tenant_key = a.tenant_key AND e.aggregate_type = a.aggregate_type
-          AND e.aggregate_id = a.aggregate_id
-        ORDER BY e.aggregate_version DESC LIMIT 1)
-FROM unnest(%s::integer[], %s::text[], %s::text[]) WITH ORDINALITY
-     AS a (tenant_key, aggregate_type, aggregate_id, ord)
-ORDER BY a.ord;
-
 -- name: events_by_locators
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
        created_at
 FROM events WHERE locator = ANY(%s::text[]) ORDER BY sequence;
-
--- name: insert_event
-INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
-                    aggregate_version, resource_owner, type, revision, payload,
-                    editor_user_id, editor_service, request_id, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s);
-
--- name: copy_events
-COPY events (sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
-             resource_owner, type, revision, payload, editor_user_id, editor_service,
-             request_id, created_at) FROM STDIN;
-
--- name: insert_names
-INSERT INTO event_names (tenant_key, kind, name)
-SELECT * FROM unnest(%s::integer[], %s::text[], %s::text[])
-ON CONFLICT DO NOTHING;
 
 -- name: names
 SELECT name FROM event_names WHERE tenant_key = %s AND kind = %s ORDER BY name;
