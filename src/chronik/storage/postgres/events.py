@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import psycopg
 
 from chronik.errors import AlreadyExists, Conflict, NotFound
-from chronik.records import Event, EventFilter, PendingAppend
+from chronik.records import Event, EventFilter, PendingAppend, PreparedEvent
 from chronik.storage import search
 from chronik.storage.append import LOCATOR_TAKEN, version_conflict
 from chronik.storage.append import stored as stored_event
@@ -50,69 +51,88 @@ def _events(keys: TenantKeys, rows: list[Any]) -> list[Event]:
 
 
 class _Call:
-    """The arguments of one ``chronik_append`` call: parallel arrays per append, per event,
-    per expected version and per name not known to be recorded yet (see its migration)."""
+    """The arguments of one ``chronik_append`` call (see its migration): parallel arrays per
+    append, per event, per distinct aggregate, per expected version and per type name that
+    is not known to be recorded yet."""
 
     def __init__(
         self, appends: list[tuple[int, PendingAppend, int]], known: set[tuple[int, str, str]]
     ) -> None:
         self.appends = appends
         self.new_names: list[set[tuple[int, str, str]]] = []
-        for _, append, tenant in appends:
-            names = {(tenant, "event", e.type) for e in append.events}
-            names |= {(tenant, "aggregate", e.aggregate_type) for e in append.events}
-            self.new_names.append(names - known)
         self.written_names: set[tuple[int, str, str]] = set()
         self.last_sequence = 0
-
-    def params(self) -> tuple[list[Any], ...]:
-        a: tuple[list[Any], ...] = ([], [], [], [], [], [])
-        e: tuple[list[Any], ...] = ([], [], [], [], [], [], [])
-        x: tuple[list[Any], ...] = ([], [], [], [])
-        n: tuple[list[Any], ...] = ([], [], [])
-        for number, (_, append, tenant) in enumerate(self.appends, 1):
-            for column, value in zip(
-                a,
-                (
-                    tenant,
-                    append.request_id,
-                    append.editor.user_id,
-                    append.editor.service,
-                    append.client_locators,
-                    len(append.events),
-                ),
-                strict=True,
-            ):
+        a: list[list[Any]] = [[] for _ in range(6)]
+        events: list[dict[str, Any]] = []
+        x: list[list[Any]] = [[] for _ in range(3)]
+        n: list[list[Any]] = [[] for _ in range(3)]
+        g: dict[tuple[int, str, str], int] = {}
+        for number, (_, append, tenant) in enumerate(appends, 1):
+            for column, value in zip(a, _append_columns(append, tenant), strict=True):
                 column.append(value)
-            for ev in append.events:
+            for aggregate, version in append.expected.items():
                 for column, value in zip(
-                    e,
-                    (
-                        ev.locator,
-                        ev.aggregate_type,
-                        ev.aggregate_id,
-                        ev.resource_owner,
-                        ev.type,
-                        ev.revision,
-                        ev.payload_json,
-                    ),
+                    x,
+                    (number, g.setdefault((tenant, *aggregate), len(g) + 1), version),
                     strict=True,
                 ):
                     column.append(value)
-            for (aggregate_type, aggregate_id), version in append.expected.items():
-                for column, value in zip(
-                    x, (number, aggregate_type, aggregate_id, version), strict=True
-                ):
-                    column.append(value)
-            for _, kind, name in self.new_names[number - 1]:
+            names: set[tuple[int, str, str]] = set()
+            for ev in append.events:
+                index = g.setdefault((tenant, ev.aggregate_type, ev.aggregate_id), len(g) + 1)
+                events.append(_event(ev, number, index))
+                names.add((tenant, "event", ev.type))
+                names.add((tenant, "aggregate", ev.aggregate_type))
+            names -= known
+            self.new_names.append(names)
+            for _, kind, name in names:
                 for column, value in zip(n, (number, kind, name), strict=True):
                     column.append(value)
-        return (*a, *e, *x, *n)
+        aggregates = [[k[0] for k in g], [k[1] for k in g], [k[2] for k in g]]
+        self.params = (*a, _encode(events).decode(), *aggregates, *x, *n)
 
     def written(self, number: int, last_sequence: int) -> None:
         """The append of ``number`` (0-based) was written, its last event at this sequence."""
         self.written_names |= self.new_names[number]
         self.last_sequence = max(self.last_sequence, last_sequence)
+
+
+def _append_columns(append: PendingAppend, tenant: int) -> tuple[Any, ...]:
+    return (
+        tenant,
+        append.request_id,
+        append.editor.user_id,
+        append.editor.service,
+        append.client_locators,
+        len(append.events),
+    )
+
+
+def _event(ev: PreparedEvent, number: int, aggregate: int) -> dict[str, Any]:
+    return {
+        "a": number,
+        "g": aggregate,
+        "l": ev.locator,
+        "o": ev.resource_owner,
+        "t": ev.type,
+        "r": ev.revision,
+        "p": msgspec.Raw(ev.payload_json.encode()),
+    }
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _first_repeat(appends: Sequence[PendingAppend]) -> int | None:
+    """The position of the first append whose client-chosen locators an earlier append of
+    the group also uses (``chronik_append`` checks locators against stored events only)."""
+    seen: set[str] = set()
+    for position, append in enumerate(appends):
+        locators = {e.locator for e in append.events}
+        if append.client_locators and not seen.isdisjoint(locators):
+            return position
+        seen |= locators
+    return None
 
 
 class PostgresEventStore:
@@ -145,6 +165,10 @@ class PostgresEventStore:
     async def _commit_group(self, appends: Sequence[PendingAppend]) -> list[AppendOutcome]:
         """One call of ``chronik_append`` (one round trip, one transaction) for the group;
         retries read their stored events back afterwards."""
+        split = _first_repeat(appends)
+        if split is not None:
+            first = await self._commit_group(appends[:split])
+            return first + await self._commit_group(appends[split:])
         outcomes: list[AppendOutcome | None] = [None] * len(appends)
         async with self._db.connection() as conn:
             known: list[tuple[int, PendingAppend, int]] = []
@@ -155,7 +179,7 @@ class PostgresEventStore:
                     outcomes[i] = err
             if known:
                 call = _Call(known, self._known_names)
-                cur = await conn.execute(Q["append"], call.params())
+                cur = await conn.execute(Q["append"], call.params)
                 rows = await cur.fetchall()
                 retries = self._decide(call, rows, outcomes)
                 self._known_names |= call.written_names

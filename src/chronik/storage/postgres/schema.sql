@@ -62,20 +62,29 @@ CREATE UNIQUE INDEX tokens_secret ON tokens (secret_hash);
 CREATE INDEX tokens_tenant ON tokens (tenant_key, created_at);
 
 -- A group of appends committed in one round trip: the function takes the append lock, reads
--- the head, decides each append (a retry, a taken locator, a version conflict, or new
--- events) and inserts, all in the caller's autocommit transaction. Appends are given as
--- parallel arrays: a_* one entry per append, e_* one per event (the appends' events one
--- after another, a_count of them each), x_* one per expected version (x_append is the
--- append's 1-based number), n_* the event and aggregate names to record if the append of
--- n_append is written. One row comes back per append, in order:
--- ('written', first sequence, versions, creation date, ...), ('retry', ...),
--- ('locator_taken', ...) or ('conflict', ..., aggregate type and id, expected, current).
+-- the head and the current version of every aggregate the group touches (one query),
+-- decides each append in memory (a retry, a taken locator, a version conflict, or new
+-- events), then inserts every accepted event with one INSERT, all in the caller's
+-- autocommit transaction. Arguments are parallel arrays:
+--   a_*  one entry per append;
+--   p_events  a JSON array of the events, the appends' events one after another (a_count
+--        of them each): {"a": append (1-based), "g": aggregate (in g_*), "l": locator,
+--        "o": resource owner, "t": type, "r": revision, "p": payload} (JSON, unlike the
+--        other arguments, because the driver writes one JSON text much faster than
+--        seven arrays of a hundred elements);
+--   g_*  one per distinct aggregate of the group (tenant, type, id);
+--   x_*  one per expected version, in the order of the appends: append, aggregate, version;
+--   n_*  event and aggregate type names to record if the append of n_append is written.
+-- The caller keeps appends whose client-chosen locators repeat an earlier append's of the
+-- same group for a later call. One row comes back per append, in order: ('written', first
+-- sequence, versions, creation date), ('retry'), ('locator_taken') or ('conflict', ...,
+-- aggregate type and id, expected version, current version).
 CREATE FUNCTION chronik_append(
     a_tenant integer[], a_request_id text[], a_editor_user_id text[],
     a_editor_service text[], a_client_locators boolean[], a_count integer[],
-    e_locator text[], e_aggregate_type text[], e_aggregate_id text[], e_resource_owner text[],
-    e_type text[], e_revision integer[], e_payload text[],
-    x_append integer[], x_aggregate_type text[], x_aggregate_id text[], x_version integer[],
+    p_events json,
+    g_tenant integer[], g_aggregate_type text[], g_aggregate_id text[],
+    x_append integer[], x_g integer[], x_version integer[],
     n_append integer[], n_kind text[], n_name text[]
 ) RETURNS TABLE (
     r_status text, r_first_sequence bigint, r_versions integer[], r_created_at timestamptz,
@@ -85,16 +94,26 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_sequence bigint;
     v_created_at timestamptz;
+    v_current integer[];
+    e_append integer[];
+    e_g integer[];
+    e_locator text[];
+    e_resource_owner text[];
+    e_type text[];
+    e_revision integer[];
+    e_payload jsonb[];
+    v_events integer;
+    v_expected integer := coalesce(array_length(x_append, 1), 0);
+    v_version integer[];
+    v_event_sequence bigint[];
     v_written boolean[] := '{}';
     v_first integer := 1;
     v_last integer;
+    v_x integer := 1;
     v_found bigint;
     v_same bigint;
-    v_current integer;
-    v_versions integer[];
-    v_conflict boolean;
     i integer;
-    j integer;
+    k integer;
 BEGIN
     PERFORM pg_advisory_xact_lock(7283915641);
     SELECT ev.sequence, greatest(ev.created_at, clock_timestamp())
@@ -102,6 +121,27 @@ BEGIN
       FROM events ev ORDER BY ev.sequence DESC LIMIT 1;
     v_sequence := coalesce(v_sequence, 0);
     v_created_at := coalesce(v_created_at, clock_timestamp());
+    SELECT array_agg(
+               coalesce((SELECT ev.aggregate_version FROM events ev
+                          WHERE ev.tenant_key = g.tenant_key
+                            AND ev.aggregate_type = g.aggregate_type
+                            AND ev.aggregate_id = g.aggregate_id
+                          ORDER BY ev.aggregate_version DESC LIMIT 1), 0)
+               ORDER BY g.ord)
+      INTO v_current
+      FROM unnest(g_tenant, g_aggregate_type, g_aggregate_id) WITH ORDINALITY
+           AS g (tenant_key, aggregate_type, aggregate_id, ord);
+    SELECT coalesce(array_agg(e.a ORDER BY e.ord), '{}'), array_agg(e.g ORDER BY e.ord),
+           array_agg(e.l ORDER BY e.ord), array_agg(e.o ORDER BY e.ord),
+           array_agg(e.t ORDER BY e.ord), array_agg(e.r ORDER BY e.ord),
+           array_agg(e.p ORDER BY e.ord)
+      INTO e_append, e_g, e_locator, e_resource_owner, e_type, e_revision, e_payload
+      FROM ROWS FROM (json_to_recordset(p_events)
+                      AS (a integer, g integer, l text, o text, t text, r integer, p jsonb))
+           WITH ORDINALITY AS e (a, g, l, o, t, r, p, ord);
+    v_events := coalesce(array_length(e_append, 1), 0);
+    v_version := array_fill(NULL::integer, ARRAY[v_events]);
+    v_event_sequence := array_fill(NULL::bigint, ARRAY[v_events]);
 
     FOR i IN 1 .. coalesce(array_length(a_tenant, 1), 0) LOOP
         v_last := v_first + a_count[i] - 1;
@@ -119,58 +159,28 @@ BEGIN
             END IF;
         END IF;
 
-        IF r_status IS NULL THEN
-            v_conflict := false;
-            FOR j IN 1 .. coalesce(array_length(x_append, 1), 0) LOOP
-                CONTINUE WHEN x_append[j] <> i;
-                SELECT coalesce(max(ev.aggregate_version), 0) INTO v_current
-                  FROM events ev
-                 WHERE ev.tenant_key = a_tenant[i] AND ev.aggregate_type = x_aggregate_type[j]
-                   AND ev.aggregate_id = x_aggregate_id[j];
-                IF v_current <> x_version[j] THEN
-                    r_status := 'conflict';
-                    r_aggregate_type := x_aggregate_type[j];
-                    r_aggregate_id := x_aggregate_id[j];
-                    r_expected := x_version[j];
-                    r_current := v_current;
-                    EXIT;
-                END IF;
-            END LOOP;
-        END IF;
+        WHILE v_x <= v_expected AND x_append[v_x] = i LOOP
+            IF r_status IS NULL AND v_current[x_g[v_x]] <> x_version[v_x] THEN
+                r_status := 'conflict';
+                r_aggregate_type := g_aggregate_type[x_g[v_x]];
+                r_aggregate_id := g_aggregate_id[x_g[v_x]];
+                r_expected := x_version[v_x];
+                r_current := v_current[x_g[v_x]];
+            END IF;
+            v_x := v_x + 1;
+        END LOOP;
 
         IF r_status IS NULL THEN
-            SELECT array_agg(
-                       coalesce((SELECT ev.aggregate_version FROM events ev
-                                  WHERE ev.tenant_key = a_tenant[i]
-                                    AND ev.aggregate_type = n.aggregate_type
-                                    AND ev.aggregate_id = n.aggregate_id
-                                  ORDER BY ev.aggregate_version DESC LIMIT 1), 0)
-                       + n.step ORDER BY n.ord)
-              INTO v_versions
-              FROM (SELECT u.aggregate_type, u.aggregate_id, u.ord,
-                           row_number() OVER (PARTITION BY u.aggregate_type, u.aggregate_id
-                                              ORDER BY u.ord)::integer AS step
-                      FROM unnest(e_aggregate_type[v_first:v_last],
-                                  e_aggregate_id[v_first:v_last]) WITH ORDINALITY
-                           AS u (aggregate_type, aggregate_id, ord)) AS n;
-            INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
-                                aggregate_version, resource_owner, type, revision, payload,
-                                editor_user_id, editor_service, request_id, created_at)
-            SELECT v_sequence + u.ord, a_tenant[i], u.locator, u.aggregate_type, u.aggregate_id,
-                   u.version, u.resource_owner, u.type, u.revision, u.payload::jsonb,
-                   a_editor_user_id[i], a_editor_service[i], a_request_id[i], v_created_at
-              FROM unnest(e_locator[v_first:v_last], e_aggregate_type[v_first:v_last],
-                          e_aggregate_id[v_first:v_last], v_versions,
-                          e_resource_owner[v_first:v_last], e_type[v_first:v_last],
-                          e_revision[v_first:v_last], e_payload[v_first:v_last])
-                   WITH ORDINALITY
-                   AS u (locator, aggregate_type, aggregate_id, version, resource_owner, type,
-                         revision, payload, ord);
+            FOR k IN v_first .. v_last LOOP
+                v_current[e_g[k]] := v_current[e_g[k]] + 1;
+                v_version[k] := v_current[e_g[k]];
+                v_sequence := v_sequence + 1;
+                v_event_sequence[k] := v_sequence;
+            END LOOP;
             r_status := 'written';
-            r_first_sequence := v_sequence + 1;
-            r_versions := v_versions;
+            r_first_sequence := v_event_sequence[v_first];
+            r_versions := v_version[v_first:v_last];
             r_created_at := v_created_at;
-            v_sequence := v_sequence + a_count[i];
             v_written[i] := true;
         END IF;
 
@@ -179,6 +189,18 @@ BEGIN
     END LOOP;
 
     IF true = ANY (v_written) THEN
+        INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
+                            aggregate_version, resource_owner, type, revision, payload,
+                            editor_user_id, editor_service, request_id, created_at)
+        SELECT u.sequence, a_tenant[u.append], u.locator, g_aggregate_type[u.g],
+               g_aggregate_id[u.g], u.version, u.resource_owner, u.type, u.revision,
+               u.payload, a_editor_user_id[u.append], a_editor_service[u.append],
+               a_request_id[u.append], v_created_at
+          FROM unnest(v_event_sequence, e_append, e_g, e_locator, v_version, e_resource_owner,
+                      e_type, e_revision, e_payload)
+               AS u (sequence, append, g, locator, version, resource_owner, type, revision,
+                     payload)
+         WHERE u.sequence IS NOT NULL;
         INSERT INTO event_names (tenant_key, kind, name)
         SELECT DISTINCT a_tenant[u.append], u.kind, u.name
           FROM unnest(n_append, n_kind, n_name) AS u (append, kind, name)

@@ -10,6 +10,7 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -101,6 +102,7 @@ class SQLiteDatabase:
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._checkpoints: sqlite3.Connection | None = None
+        self._checkpoint_thread = ThreadPoolExecutor(1, thread_name_prefix="chronik-checkpoint")
         self._checkpointer: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self.events = SQLiteEventStore(self)
@@ -184,7 +186,9 @@ class SQLiteDatabase:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            await asyncio.to_thread(self._checkpoint)
+            await asyncio.get_running_loop().run_in_executor(
+                self._checkpoint_thread, self._checkpoint
+            )
             await asyncio.sleep(1.0)
 
     def _checkpoint(self) -> None:
@@ -247,6 +251,7 @@ class SQLiteDatabase:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._checkpointer
             self._checkpointer = None
+        self._checkpoint_thread.shutdown(wait=True)  # a cancelled checkpoint may still run
         if self._writer is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
