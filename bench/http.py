@@ -1,6 +1,7 @@
 """HTTP benchmarks: a real ``chronik serve`` process on loopback, loaded by ``wrk``.
 
     python -m bench.http [--backend sqlite|postgres|all] [--events 1000000] [--quick]
+                         [--workers 1,2]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``). Per backend, in one run:
 
@@ -8,11 +9,11 @@ Needs ``wrk`` (Debian: ``apt-get install wrk``). Per backend, in one run:
   the biggest tenant is issued;
 - the library's own rate of single-event appends from 32 concurrent tasks is measured
   in-process, on uvloop like the server, against the same database;
-- the server is started, ``wrk`` (one thread, in its own process) sends
-  ``POST /admin/v1/events/_search`` returning 100 events from 16 connections (p50, p99,
-  requests/s), then single-event ``POST /v1/events`` from 32 connections (events/s, as a
-  ratio of the library rate);
-- the server's resident memory is read from ``/proc`` after the run.
+- for each worker count of ``--workers`` (default 1 and 2), the server is started and
+  ``wrk`` (one thread, in its own process) sends ``POST /admin/v1/events/_search``
+  returning 100 events from 16 connections (p50, p99, requests/s), then single-event
+  ``POST /v1/events`` from 32 connections (events/s, as a ratio of the library rate);
+- the server's resident memory (with its workers') is read from ``/proc`` after the run.
 """
 
 from __future__ import annotations
@@ -140,66 +141,62 @@ async def _prepare(settings: Settings, events: int, backend: str) -> tuple[str, 
     return tenant, token, loaded
 
 
-def run_backend(backend: str, events: int, seconds: float, admin_url: str) -> list[Result]:
-    data = Path(tempfile.mkdtemp(prefix="chronik-http-bench-"))
-    url = ""
-    if backend == "postgres":
-        url, _ = create_pg_database(admin_url, "chronik_bench_http")
-    settings = Settings(database_url=url, data_dir=data)
-    server: subprocess.Popen[bytes] | None = None
+def _serve(data: Path, url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    command = [
+        *(sys.executable, "-m", "chronik", "serve", "--port", str(port), "--data", str(data)),
+        *("--log-level", "warning", "--workers", str(workers)),
+        *(("--database-url", url) if url else ()),
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError("the server did not become ready")
+        time.sleep(0.2)
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the workers of ``--workers N``)."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0
+    for p in pids:
+        status = Path(f"/proc/{p}/status").read_text()
+        total += int(re.search(r"VmRSS:\s+(\d+) kB", status)[1])  # type: ignore[index]
+    return total / 1024
+
+
+def _measure(
+    backend: str, data: Path, url: str, token: str, workers: int, seconds: float, library: float
+) -> list[Result]:
+    server, base = _serve(data, url, workers)
     try:
-        log(f"{backend}: loading {events:,} events")
-        tenant, token, loaded = uvloop.run(_prepare(settings, events, backend))
-        log(f"{backend}: library rate, 32 concurrent single-event appends")
-        library = uvloop.run(_library_rate(settings, tenant, seconds))
-        port = _free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "chronik",
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            str(data),
-            "--log-level",
-            "warning",
-        ]
-        if url:
-            command += ["--database-url", url]
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not become ready")
-            time.sleep(0.2)
         _wrk(SEARCH_LUA, token, f"{base}/admin/v1/events/_search", 16, 2)  # warm-up
-        log(f"{backend}: search, 16 connections")
+        log(f"{backend}, {workers} worker(s): search, 16 connections")
         search = _wrk(SEARCH_LUA, token, f"{base}/admin/v1/events/_search", 16, seconds)
-        log(f"{backend}: appends, 32 connections")
+        log(f"{backend}, {workers} worker(s): appends, 32 connections")
         appends = _wrk(APPEND_LUA, token, base, 32, seconds)
-        status = Path(f"/proc/{server.pid}/status").read_text()
-        rss_mb = int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024  # type: ignore[index]
+        rss_mb = _rss_mb(server.pid)
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=60)
-        shutil.rmtree(data, ignore_errors=True)
-        if backend == "postgres":
-            drop_pg_database(admin_url, "chronik_bench_http")
-    p99_target = "p99 <= 25 ms" if backend == "sqlite" else "report"
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    label = f"{workers} worker" + ("s" if workers > 1 else "")
+    per_process = f"; {workers} processes and the parent" if workers > 1 else ""
     ratio = appends["rps"] / library
     return [
-        loaded,
         Result(
             backend,
-            "HTTP search, 100 events/page, 16 clients: p50",
+            f"HTTP search, 100 events/page, 16 clients, {label}: p50",
             "ms",
             None,
             search["p50"],
@@ -212,20 +209,20 @@ def run_backend(backend: str, events: int, seconds: float, admin_url: str) -> li
         ),
         Result(
             backend,
-            "HTTP search, 100 events/page, 16 clients: p99",
+            f"HTTP search, 100 events/page, 16 clients, {label}: p99",
             "ms",
             None,
             search["p99"],
             None,
             None,
-            p99_target,
+            "p99 <= 25 ms" if backend == "sqlite" else "report",
             check(search["p99"], "<=", 25.0) if backend == "sqlite" else "INFO",
             note=f"{search['rps']:,.0f} requests/s; {search['errors']:.0f} non-2xx",
             details=search,
         ),
         Result(
             backend,
-            "HTTP single-event appends, 32 clients",
+            f"HTTP single-event appends, 32 clients, {label}",
             "ev/s",
             library,
             appends["rps"],
@@ -238,7 +235,7 @@ def run_backend(backend: str, events: int, seconds: float, admin_url: str) -> li
         ),
         Result(
             backend,
-            "server resident memory after the run",
+            f"server resident memory after the run, {label}",
             "MB",
             None,
             rss_mb,
@@ -246,8 +243,32 @@ def run_backend(backend: str, events: int, seconds: float, admin_url: str) -> li
             None,
             "<= 250 MB",
             check(rss_mb, "<=", 250.0),
+            note=f"sum of VmRSS{per_process}",
         ),
     ]
+
+
+def run_backend(
+    backend: str, events: int, seconds: float, admin_url: str, workers: list[int]
+) -> list[Result]:
+    data = Path(tempfile.mkdtemp(prefix="chronik-http-bench-"))
+    url = ""
+    if backend == "postgres":
+        url, _ = create_pg_database(admin_url, "chronik_bench_http")
+    settings = Settings(database_url=url, data_dir=data)
+    try:
+        log(f"{backend}: loading {events:,} events")
+        tenant, token, loaded = uvloop.run(_prepare(settings, events, backend))
+        log(f"{backend}: library rate, 32 concurrent single-event appends")
+        library = uvloop.run(_library_rate(settings, tenant, seconds))
+        results = [loaded]
+        for count in workers:
+            results += _measure(backend, data, url, token, count, seconds, library)
+        return results
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+        if backend == "postgres":
+            drop_pg_database(admin_url, "chronik_bench_http")
 
 
 def main() -> None:
@@ -257,6 +278,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument(
+        "--workers",
+        default="1,2",
+        help="comma-separated worker counts of chronik serve to measure (default 1,2)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -265,7 +291,8 @@ def main() -> None:
     backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
     results: list[Result] = []
     for backend in backends:
-        results += run_backend(backend, events, seconds, args.admin_url)
+        workers = [int(w) for w in args.workers.split(",")]
+        results += run_backend(backend, events, seconds, args.admin_url, workers)
     print(common.table(results))
     print()
     print(common.markdown_table(results))

@@ -9,11 +9,13 @@ from typing import Any
 import msgspec
 
 
-class Event(msgspec.Struct, frozen=True):
+class Event(msgspec.Struct, frozen=True, gc=False):
     """One stored fact. ``sequence`` is its global position in the log, in commit order.
 
     (Positional construction is allowed because the backends decode rows into events on the
-    hot path of following the log; everywhere else, name the fields.)"""
+    hot path of following the log; everywhere else, name the fields. Events are not tracked
+    by the garbage collector: they hold no cycles, and pages of them would only make its
+    full collections longer.)"""
 
     sequence: int
     locator: str

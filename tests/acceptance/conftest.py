@@ -31,14 +31,18 @@ def server_database(backend: str, request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def start() -> Iterator[Start]:
-    """``start(data, database_url=None, env=None)``: a server that is up (``/healthz``
-    answers); killed at the end of the test if it still runs."""
+    """``start(data, database_url=None, env=None, workers=1)``: a server that is up
+    (``/healthz`` answers); killed at the end of the test if it still runs."""
     started: list[Server] = []
 
     def start_(
-        data: Path, *, database_url: str | None = None, env: dict[str, str] | None = None
+        data: Path,
+        *,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> Server:
-        server = Server(data, database_url=database_url, env=env)
+        server = Server(data, database_url=database_url, env=env, workers=workers)
         started.append(server)
         server.wait_ready()
         return server

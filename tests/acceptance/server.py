@@ -64,6 +64,7 @@ class Server:
         *,
         database_url: str | None = None,
         env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         self.data = data
         self.database_url = database_url
@@ -84,6 +85,7 @@ class Server:
             "--log-level",
             "warning",
             *database_options(database_url),
+            *(["--workers", str(workers)] if workers > 1 else []),
         ]
         with open(self._stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import pytest
 
 from chronik import EventQuery, Settings, SyncChronik
 from chronik.ids import new_ulid
@@ -265,10 +266,14 @@ class Appender(threading.Thread):
             self.error = exc
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_during_appends_exits_0_and_keeps_every_acknowledged_append_whole(
-    start: Start, data: Path, server_database: str | None
+    start: Start, data: Path, server_database: str | None, workers: int
 ) -> None:
-    server = start(data, database_url=server_database)
+    """With two worker processes, the appenders' connections are spread over both (on SQLite
+    they take turns at the file's write lock) and each finishes its appends before the
+    server exits."""
+    server = start(data, database_url=server_database, workers=workers)
     token = bootstrap_token(data)
     with server.client(token) as client:
         tenant = tenant_of(client)

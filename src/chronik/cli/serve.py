@@ -1,12 +1,16 @@
-"""``chronik serve``: the HTTP API (and, as they arrive, the workers) in one process."""
+"""``chronik serve``: the HTTP API (and, as they arrive, the workers), in one process or
+in several sharing the port."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
+import json
 import os
 from collections.abc import Iterator
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -32,6 +36,15 @@ def serve(
         int, typer.Option(help="Largest request body accepted (413 above).", min=1)
     ] = 4 * 1024 * 1024,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port (one per core is a good start; on SQLite "
+            "they share the file's single write lock).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the ZITADEL-compatible, Socotra-compatible and native APIs.
 
@@ -56,17 +69,26 @@ def serve(
         say(f"  {token}")
     import uvicorn
 
-    from chronik.api import create_app
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 30,
+        "server_header": False,
+    }
+    if workers == 1:
+        _server(uvicorn.Config(_app(settings), **options)).run()
+        return
+    from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=log_level,
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        server_header=False,
-    )
+    os.environ[_SETTINGS_VARIABLE] = _encode(dataclasses.replace(settings, bootstrap_token=None))
+    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=workers, **options)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def _server(config: Any) -> Any:
+    import uvicorn
 
     class Server(uvicorn.Server):
         """uvicorn re-raises the SIGTERM it caught once it has shut down, so the process
@@ -78,7 +100,41 @@ def serve(
                 yield
                 self._captured_signals.clear()
 
-    Server(config).run()
+    return Server(config)
+
+
+def _app(settings: Settings) -> Any:
+    from chronik.api import create_app
+
+    app = create_app(settings)
+    # Everything built so far (the app, its routes and schemas, the imported modules) lives
+    # as long as the process: move it out of the collector's sight, so that a full
+    # collection walks only what requests leave behind (tens of milliseconds less in the
+    # latency tail).
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+_SETTINGS_VARIABLE = "CHRONIK_SERVE_SETTINGS"
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``serve --workers N``: the parent's settings come
+    through the environment (the first start already happened in the parent)."""
+    return _app(_decode(os.environ[_SETTINGS_VARIABLE]))
+
+
+def _encode(settings: Settings) -> str:
+    fields = dataclasses.asdict(settings)
+    fields["data_dir"] = str(settings.data_dir)
+    return json.dumps(fields)
+
+
+def _decode(text: str) -> Settings:
+    fields = json.loads(text)
+    fields["data_dir"] = Path(fields["data_dir"])
+    return Settings(**fields)
 
 
 async def _first_start(settings: Settings) -> str | None:
