@@ -120,7 +120,7 @@ class SQLiteDatabase:
     @property
     def writer(self) -> sqlite3.Connection:
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._create_private()
             con = self._connect()
             mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
@@ -129,6 +129,14 @@ class SQLiteDatabase:
             con.execute("PRAGMA busy_timeout = 0")
             self._writer = con
         return self._writer
+
+    def _create_private(self) -> None:
+        """Create the directory and the database file for their owner only (0700, 0600),
+        when Chronik creates them: the log holds every tenant's events. SQLite gives its
+        WAL and shared-memory files the database file's mode. Existing files keep theirs."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` with the reader connection, on the loop's thread.
