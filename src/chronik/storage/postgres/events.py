@@ -13,7 +13,7 @@ import msgspec
 import psycopg
 
 from chronik.errors import AlreadyExists, Conflict, NotFound
-from chronik.records import Event, EventFilter, PendingAppend, PreparedEvent
+from chronik.records import Event, EventFilter, PendingAppend
 from chronik.storage import search
 from chronik.storage.append import LOCATOR_TAKEN, version_conflict
 from chronik.storage.append import stored as stored_event
@@ -51,9 +51,8 @@ def _events(keys: TenantKeys, rows: list[Any]) -> list[Event]:
 
 
 class _Call:
-    """The arguments of one ``chronik_append`` call (see its migration): parallel arrays per
-    append, per event, per distinct aggregate, per expected version and per type name that
-    is not known to be recorded yet."""
+    """The argument of one ``chronik_append`` call, the group as one JSON document (see the
+    function's migration), and the type names it records that were not known before."""
 
     def __init__(
         self, appends: list[tuple[int, PendingAppend, int]], known: set[tuple[int, str, str]]
@@ -62,62 +61,56 @@ class _Call:
         self.new_names: list[set[tuple[int, str, str]]] = []
         self.written_names: set[tuple[int, str, str]] = set()
         self.last_sequence = 0
-        a: list[list[Any]] = [[] for _ in range(6)]
-        events: list[dict[str, Any]] = []
-        x: list[list[Any]] = [[] for _ in range(3)]
-        n: list[list[Any]] = [[] for _ in range(3)]
-        g: dict[tuple[int, str, str], int] = {}
+        group: dict[str, list[dict[str, Any]]] = {
+            "appends": [],
+            "events": [],
+            "aggregates": [],
+            "expected": [],
+            "names": [],
+        }
+        aggregates: dict[tuple[int, str, str], int] = {}
         for number, (_, append, tenant) in enumerate(appends, 1):
-            for column, value in zip(a, _append_columns(append, tenant), strict=True):
-                column.append(value)
-            for aggregate, version in append.expected.items():
-                for column, value in zip(
-                    x,
-                    (number, g.setdefault((tenant, *aggregate), len(g) + 1), version),
-                    strict=True,
-                ):
-                    column.append(value)
+            group["appends"].append(
+                {
+                    "t": tenant,
+                    "q": append.request_id,
+                    "u": append.editor.user_id,
+                    "s": append.editor.service,
+                    "c": append.client_locators,
+                    "n": len(append.events),
+                }
+            )
+            for (aggregate_type, aggregate_id), version in append.expected.items():
+                key = (tenant, aggregate_type, aggregate_id)
+                g = aggregates.setdefault(key, len(aggregates) + 1)
+                group["expected"].append({"a": number, "g": g, "v": version})
             names: set[tuple[int, str, str]] = set()
-            for ev in append.events:
-                index = g.setdefault((tenant, ev.aggregate_type, ev.aggregate_id), len(g) + 1)
-                events.append(_event(ev, number, index))
-                names.add((tenant, "event", ev.type))
-                names.add((tenant, "aggregate", ev.aggregate_type))
+            for e in append.events:
+                key = (tenant, e.aggregate_type, e.aggregate_id)
+                g = aggregates.setdefault(key, len(aggregates) + 1)
+                group["events"].append(
+                    {
+                        "a": number,
+                        "g": g,
+                        "l": e.locator,
+                        "o": e.resource_owner,
+                        "t": e.type,
+                        "r": e.revision,
+                        "p": msgspec.Raw(e.payload_json.encode()),
+                    }
+                )
+                names.add((tenant, "event", e.type))
+                names.add((tenant, "aggregate", e.aggregate_type))
             names -= known
             self.new_names.append(names)
-            for _, kind, name in names:
-                for column, value in zip(n, (number, kind, name), strict=True):
-                    column.append(value)
-        aggregates = [[k[0] for k in g], [k[1] for k in g], [k[2] for k in g]]
-        self.params = (*a, _encode(events).decode(), *aggregates, *x, *n)
+            group["names"] += [{"a": number, "k": kind, "n": name} for _, kind, name in names]
+        group["aggregates"] = [{"t": t, "a": a, "i": i} for t, a, i in aggregates]
+        self.params = (_encode(group).decode(),)
 
     def written(self, number: int, last_sequence: int) -> None:
         """The append of ``number`` (0-based) was written, its last event at this sequence."""
         self.written_names |= self.new_names[number]
         self.last_sequence = max(self.last_sequence, last_sequence)
-
-
-def _append_columns(append: PendingAppend, tenant: int) -> tuple[Any, ...]:
-    return (
-        tenant,
-        append.request_id,
-        append.editor.user_id,
-        append.editor.service,
-        append.client_locators,
-        len(append.events),
-    )
-
-
-def _event(ev: PreparedEvent, number: int, aggregate: int) -> dict[str, Any]:
-    return {
-        "a": number,
-        "g": aggregate,
-        "l": ev.locator,
-        "o": ev.resource_owner,
-        "t": ev.type,
-        "r": ev.revision,
-        "p": msgspec.Raw(ev.payload_json.encode()),
-    }
 
 
 _encode = msgspec.json.Encoder().encode

@@ -26,12 +26,7 @@ INSERT INTO chronik_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHI
 
 -- One group commit in one round trip; see migrations/0003_append_function.sql.
 -- name: append
-SELECT * FROM chronik_append(
-    %b::integer[], %b::text[], %b::text[], %b::text[], %b::boolean[], %b::integer[],
-    %s::json,
-    %b::integer[], %b::text[], %b::text[],
-    %b::integer[], %b::integer[], %b::integer[],
-    %b::integer[], %b::text[], %b::text[]);
+SELECT * FROM chronik_append(%s::jsonb);
 
 -- name: listen_commits
 LISTEN chronik_events;

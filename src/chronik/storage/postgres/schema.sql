@@ -65,33 +65,40 @@ CREATE INDEX tokens_tenant ON tokens (tenant_key, created_at);
 -- the head and the current version of every aggregate the group touches (one query),
 -- decides each append in memory (a retry, a taken locator, a version conflict, or new
 -- events), then inserts every accepted event with one INSERT, all in the caller's
--- autocommit transaction. Arguments are parallel arrays:
---   a_*  one entry per append;
---   p_events  a JSON array of the events, the appends' events one after another (a_count
---        of them each): {"a": append (1-based), "g": aggregate (in g_*), "l": locator,
---        "o": resource owner, "t": type, "r": revision, "p": payload} (JSON, unlike the
---        other arguments, because the driver writes one JSON text much faster than
---        seven arrays of a hundred elements);
---   g_*  one per distinct aggregate of the group (tenant, type, id);
---   x_*  one per expected version, in the order of the appends: append, aggregate, version;
---   n_*  event and aggregate type names to record if the append of n_append is written.
+-- autocommit transaction. The group comes as one JSON document (the driver writes one JSON
+-- text much faster than a score of arrays; parsed once, as jsonb) of five arrays:
+--   appends     {"t": tenant key, "q": request id, "u": editor user id, "s": editor
+--               service, "c": whether the client chose the locators, "n": event count};
+--   events      the appends' events one after another ("n" of them each): {"a": append
+--               (1-based), "g": aggregate (1-based, in aggregates), "l": locator,
+--               "o": resource owner, "t": type, "r": revision, "p": payload};
+--   aggregates  every distinct aggregate of the group: {"t": tenant key, "a": type, "i": id};
+--   expected    expected versions in the order of the appends: {"a": append,
+--               "g": aggregate, "v": version};
+--   names       event and aggregate type names to record if their append is written:
+--               {"a": append, "k": kind, "n": name}.
 -- The caller keeps appends whose client-chosen locators repeat an earlier append's of the
 -- same group for a later call. One row comes back per append, in order: ('written', first
 -- sequence, versions, creation date), ('retry'), ('locator_taken') or ('conflict', ...,
 -- aggregate type and id, expected version, current version).
-CREATE FUNCTION chronik_append(
-    a_tenant integer[], a_request_id text[], a_editor_user_id text[],
-    a_editor_service text[], a_client_locators boolean[], a_count integer[],
-    p_events json,
-    g_tenant integer[], g_aggregate_type text[], g_aggregate_id text[],
-    x_append integer[], x_g integer[], x_version integer[],
-    n_append integer[], n_kind text[], n_name text[]
-) RETURNS TABLE (
+CREATE FUNCTION chronik_append(p_group jsonb) RETURNS TABLE (
     r_status text, r_first_sequence bigint, r_versions integer[], r_created_at timestamptz,
     r_aggregate_type text, r_aggregate_id text, r_expected integer, r_current integer
 )
 LANGUAGE plpgsql AS $$
 DECLARE
+    a_tenant integer[];
+    a_request_id text[];
+    a_editor_user_id text[];
+    a_editor_service text[];
+    a_client_locators boolean[];
+    a_count integer[];
+    g_tenant integer[];
+    g_aggregate_type text[];
+    g_aggregate_id text[];
+    x_append integer[];
+    x_g integer[];
+    x_version integer[];
     v_sequence bigint;
     v_created_at timestamptz;
     v_current integer[];
@@ -103,7 +110,7 @@ DECLARE
     e_revision integer[];
     e_payload jsonb[];
     v_events integer;
-    v_expected integer := coalesce(array_length(x_append, 1), 0);
+    v_expected integer;
     v_version integer[];
     v_event_sequence bigint[];
     v_written boolean[] := '{}';
@@ -115,6 +122,35 @@ DECLARE
     i integer;
     k integer;
 BEGIN
+    SELECT array_agg(a.t ORDER BY a.ord), array_agg(a.q ORDER BY a.ord),
+           array_agg(a.u ORDER BY a.ord), array_agg(a.s ORDER BY a.ord),
+           array_agg(a.c ORDER BY a.ord), array_agg(a.n ORDER BY a.ord)
+      INTO a_tenant, a_request_id, a_editor_user_id, a_editor_service, a_client_locators,
+           a_count
+      FROM ROWS FROM (jsonb_to_recordset(p_group -> 'appends')
+                      AS (t integer, q text, u text, s text, c boolean, n integer))
+           WITH ORDINALITY AS a (t, q, u, s, c, n, ord);
+    SELECT array_agg(g.t ORDER BY g.ord), array_agg(g.a ORDER BY g.ord),
+           array_agg(g.i ORDER BY g.ord)
+      INTO g_tenant, g_aggregate_type, g_aggregate_id
+      FROM ROWS FROM (jsonb_to_recordset(p_group -> 'aggregates') AS (t integer, a text, i text))
+           WITH ORDINALITY AS g (t, a, i, ord);
+    SELECT array_agg(x.a ORDER BY x.ord), array_agg(x.g ORDER BY x.ord),
+           array_agg(x.v ORDER BY x.ord)
+      INTO x_append, x_g, x_version
+      FROM ROWS FROM (jsonb_to_recordset(p_group -> 'expected')
+                      AS (a integer, g integer, v integer))
+           WITH ORDINALITY AS x (a, g, v, ord);
+    v_expected := coalesce(array_length(x_append, 1), 0);
+    SELECT coalesce(array_agg(e.a ORDER BY e.ord), '{}'), array_agg(e.g ORDER BY e.ord),
+           array_agg(e.l ORDER BY e.ord), array_agg(e.o ORDER BY e.ord),
+           array_agg(e.t ORDER BY e.ord), array_agg(e.r ORDER BY e.ord),
+           array_agg(e.p ORDER BY e.ord)
+      INTO e_append, e_g, e_locator, e_resource_owner, e_type, e_revision, e_payload
+      FROM ROWS FROM (jsonb_to_recordset(p_group -> 'events')
+                      AS (a integer, g integer, l text, o text, t text, r integer, p jsonb))
+           WITH ORDINALITY AS e (a, g, l, o, t, r, p, ord);
+
     PERFORM pg_advisory_xact_lock(7283915641);
     SELECT ev.sequence, greatest(ev.created_at, clock_timestamp())
       INTO v_sequence, v_created_at
@@ -131,14 +167,6 @@ BEGIN
       INTO v_current
       FROM unnest(g_tenant, g_aggregate_type, g_aggregate_id) WITH ORDINALITY
            AS g (tenant_key, aggregate_type, aggregate_id, ord);
-    SELECT coalesce(array_agg(e.a ORDER BY e.ord), '{}'), array_agg(e.g ORDER BY e.ord),
-           array_agg(e.l ORDER BY e.ord), array_agg(e.o ORDER BY e.ord),
-           array_agg(e.t ORDER BY e.ord), array_agg(e.r ORDER BY e.ord),
-           array_agg(e.p ORDER BY e.ord)
-      INTO e_append, e_g, e_locator, e_resource_owner, e_type, e_revision, e_payload
-      FROM ROWS FROM (json_to_recordset(p_events)
-                      AS (a integer, g integer, l text, o text, t text, r integer, p jsonb))
-           WITH ORDINALITY AS e (a, g, l, o, t, r, p, ord);
     v_events := coalesce(array_length(e_append, 1), 0);
     v_version := array_fill(NULL::integer, ARRAY[v_events]);
     v_event_sequence := array_fill(NULL::bigint, ARRAY[v_events]);
@@ -202,9 +230,9 @@ BEGIN
                      payload)
          WHERE u.sequence IS NOT NULL;
         INSERT INTO event_names (tenant_key, kind, name)
-        SELECT DISTINCT a_tenant[u.append], u.kind, u.name
-          FROM unnest(n_append, n_kind, n_name) AS u (append, kind, name)
-         WHERE v_written[u.append]
+        SELECT DISTINCT a_tenant[u.a], u.k, u.n
+          FROM jsonb_to_recordset(p_group -> 'names') AS u (a integer, k text, n text)
+         WHERE v_written[u.a]
         ON CONFLICT DO NOTHING;
         PERFORM pg_notify('chronik_events', v_sequence::text);
     END IF;
