@@ -145,9 +145,9 @@ class PostgresEventStore:
         try:
             return await self._commit_group(appends)
         except AlreadyExists:
-            # A locator of another tenant's append in the same group, or one a client chose
-            # that an event without client locators took: commit the appends one by one so
-            # that only the guilty one fails.
+            # A locator stored twice despite the checks (chronik_append looks for stored
+            # locators under the lock, and a group never repeats client-chosen ones): commit
+            # the appends one by one so that only the guilty one fails.
             if len(appends) == 1:
                 return [Conflict(LOCATOR_TAKEN)]
             outcomes: list[AppendOutcome] = []
