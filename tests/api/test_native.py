@@ -282,6 +282,8 @@ async def test_metrics_count_requests_by_route_template(
     for _ in range(3):
         await api.get(f"/v1/events/{stored['locator']}", headers=owner)
     await api.get(f"/event/{tenant}/events/{new_ulid()}", headers=owner)
+    await api.get("/openapi.json")
+    await api.get("/no/such/route")
 
     text = (await api.get("/metrics")).text
 
@@ -290,6 +292,8 @@ async def test_metrics_count_requests_by_route_template(
     assert _sample(text, name, route="/v1/events", method="POST", status="200") == 1
     socotra = "/event/{tenantLocator}/events/{locator}"
     assert _sample(text, name, route=socotra, method="GET", status="404") == 1
+    assert _sample(text, name, route="/openapi.json", method="GET", status="200") == 1
+    assert _sample(text, name, route="unmatched", method="GET", status="404") == 1
     assert f'locator="{stored["locator"]}"' not in text
 
 

@@ -185,5 +185,18 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = getattr(route, "path", None) or _plain_route(scope) or "unmatched"
             self.metrics.observe(scope["method"], template, status, time.perf_counter() - started)
+
+
+def _plain_route(scope: Scope) -> str | None:
+    """The path of a plain Starlette route (``/openapi.json``, ``/docs``): those tell only
+    their endpoint, not themselves, in the scope."""
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return None
+    for route in getattr(scope.get("app"), "routes", ()):
+        if getattr(route, "endpoint", None) is endpoint:
+            path: str = route.path
+            return path
+    return None
