@@ -121,8 +121,10 @@ def _first_repeat(appends: Sequence[PendingAppend]) -> int | None:
     the group also uses (``chronik_append`` checks locators against stored events only)."""
     seen: set[str] = set()
     for position, append in enumerate(appends):
+        if not append.client_locators:
+            continue  # fresh ULIDs: nothing earlier can hold them
         locators = {e.locator for e in append.events}
-        if append.client_locators and not seen.isdisjoint(locators):
+        if not seen.isdisjoint(locators):
             return position
         seen |= locators
     return None

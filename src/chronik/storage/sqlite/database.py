@@ -202,8 +202,10 @@ class SQLiteDatabase:
     def _checkpoint(self) -> None:
         if self._checkpoints is None:
             self._checkpoints = self._connect()
-        with contextlib.suppress(sqlite3.Error):
+        try:
             self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the next commit tries again
+            log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
 
     # -- schema ---------------------------------------------------------------------------
 
