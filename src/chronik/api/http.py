@@ -70,13 +70,18 @@ async def caller(request: Request) -> Principal:
     return principal
 
 
+async def authorized(request: Request, name: str) -> Principal:
+    """The caller, who must hold ``name``: checked before the body is read."""
+    principal = await caller(request)
+    principal.require(name)
+    return principal
+
+
 def permission(name: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency: the caller, who must hold ``name`` (checked before the body is read)."""
+    """:func:`authorized` as a FastAPI dependency."""
 
     async def check(request: Request) -> Principal:
-        principal = await caller(request)
-        principal.require(name)
-        return principal
+        return await authorized(request, name)
 
     check.__name__ = f"require_{name.replace('.', '_')}"
     return check

@@ -6,9 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
+from starlette.routing import Route
 
 from chronik.api.encoding import native_event
-from chronik.api.http import JSON, Body, body_schema, caller, parse, permission, services
+from chronik.api.http import (
+    JSON,
+    Body,
+    authorized,
+    body_schema,
+    caller,
+    parse,
+    permission,
+    services,
+)
 from chronik.api.schemas import AppendResponse, Me, NativeError, NativeEvent, answers
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
@@ -41,15 +51,8 @@ class AppendRequest(Body):
     expected_versions: list[ExpectedVersionBody] = []
 
 
-@router.post(
-    "/events",
-    summary="Append events atomically",
-    openapi_extra=body_schema(AppendRequest, required=True),
-    responses=answers(AppendResponse, NativeError, 404, 409),
-)
-async def append(
-    request: Request, who: Annotated[Principal, Depends(permission(p.EVENTS_WRITE))]
-) -> JSON:
+async def append(request: Request) -> JSON:
+    who = await authorized(request, p.EVENTS_WRITE)
     body = await parse(request, AppendRequest, empty_ok=False)
     chronik = services(request)
     stored = await chronik.events.append(
@@ -77,6 +80,17 @@ async def append(
     )
     request.app.state.metrics.appended.inc(len(stored))
     return JSON({"events": [native_event(e) for e in stored]})
+
+
+router.add_api_route(
+    "/events",
+    append,
+    methods=["POST"],
+    summary="Append events atomically",
+    openapi_extra=body_schema(AppendRequest, required=True),
+    responses=answers(AppendResponse, NativeError, 404, 409),
+)
+plain_routes = [Route("/v1/events", append, methods=["POST"])]
 
 
 @router.get(
