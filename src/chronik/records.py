@@ -126,3 +126,66 @@ class TokenRecord(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class ViewState(msgspec.Struct, frozen=True, kw_only=True):
+    """Where one view stands in one tenant's events.
+
+    ``position`` is the last sequence the view has dealt with (processed, skipped, or not
+    its type); ``generation`` grows with every reset, so that a runner's commit that
+    started before a reset is refused."""
+
+    view: str
+    tenant_id: str
+    database: str
+    position: int = 0
+    event_at: datetime | None = None
+    last_run: datetime | None = None
+    generation: int = 0
+    paused: bool = False
+    owner: str | None = None
+    lease_until: datetime | None = None
+
+
+class FailedEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event a view failed to process. ``retry_at`` is when the runner tries it again;
+    None once it was given up (skipped, or a stopped view waiting for an operator)."""
+
+    view: str
+    tenant_id: str
+    database: str
+    sequence: int
+    failure_count: int
+    error: str
+    first_failed: datetime
+    last_failed: datetime
+    retry_at: datetime | None = None
+
+
+class FailureUpdate(msgspec.Struct, frozen=True, kw_only=True):
+    """A failure to record (its count already counted) in a view's commit."""
+
+    sequence: int
+    failure_count: int
+    error: str
+    retry_at: datetime | None
+
+
+@dataclass(slots=True)
+class ViewCommit:
+    """What one batch of a view writes, in one transaction, if the view is still where
+    the runner found it (``expected_position`` and ``generation``, and owned by it)."""
+
+    view: str
+    tenant_id: str
+    owner: str
+    generation: int
+    expected_position: int
+    position: int
+    event_at: datetime | None
+    now: datetime
+    lease_until: datetime
+    puts: dict[str, str] = field(default_factory=dict)
+    deletes: set[str] = field(default_factory=set)
+    failures: list[FailureUpdate] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)

@@ -6,7 +6,9 @@ singleton.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
 
 from chronik.auth.oidc import Authenticator, OidcVerifier
 from chronik.auth.tokens import Tokens
@@ -15,6 +17,7 @@ from chronik.events import Catalogue, EventLog
 from chronik.records import Tenant
 from chronik.settings import Settings
 from chronik.storage import Database, TenantStore, open_database
+from chronik.views import Registry, ViewRunner, Views
 
 DEFAULT_TENANT = "default"
 
@@ -30,9 +33,15 @@ class Chronik:
     catalogue: Catalogue
     tokens: Tokens
     authenticator: Authenticator
+    views: Views
+    _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
-    async def open(cls, settings: Settings, *, migrate: bool = True) -> Chronik:
+    async def open(
+        cls, settings: Settings, *, migrate: bool = True, views: Registry | None = None
+    ) -> Chronik:
+        """Open the database of ``settings``; ``views`` are the views this process knows
+        (and runs, after :meth:`start_views`)."""
         oidc = OidcVerifier(settings) if settings.oidc_issuer else None
         db = await open_database(settings, migrate=migrate)
         tokens = Tokens(db.tokens, db.tenants)
@@ -44,7 +53,21 @@ class Chronik:
             catalogue=Catalogue(db.events),
             tokens=tokens,
             authenticator=Authenticator(tokens, oidc),
+            views=Views(db, views if views is not None else Registry()),
         )
+
+    def start_views(self) -> ViewRunner:
+        """Run the registered views in the background of this process until :meth:`close`."""
+        if self.views.runner is None:
+            runner = ViewRunner(
+                self.db,
+                self.views.registry,
+                lease_seconds=self.settings.view_lease_seconds,
+                poll_seconds=self.settings.follow_poll_seconds,
+            )
+            self.views.runner = runner
+            self._runner_task = asyncio.create_task(runner.run(), name="chronik-views")
+        return self.views.runner
 
     async def default_tenant(self) -> Tenant:
         """The tenant named ``default``, created on first use (the embedded install's)."""
@@ -58,6 +81,11 @@ class Chronik:
             return await self.tenants.get(DEFAULT_TENANT)
 
     async def close(self) -> None:
+        if self._runner_task is not None:
+            self._runner_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner_task
+            self._runner_task = None
         await self.events.close()
         await self.db.close()
 

@@ -29,6 +29,8 @@ class Settings:
     search_max_limit: int = 5000
     follow_poll_seconds: float = 0.5
     postgres_pool_size: int = 10
+    view_lease_seconds: float = 10.0
+    """How long a node keeps a view it stopped renewing (it renews at half of this)."""
     max_body_bytes: int = 4 * 1024 * 1024
     bootstrap_token: str | None = None
     """Used as the bootstrap admin token at first start (``CHRONIK_BOOTSTRAP_TOKEN``)."""

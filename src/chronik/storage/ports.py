@@ -12,7 +12,16 @@ from datetime import datetime
 from typing import Protocol
 
 from chronik.errors import ChronikError
-from chronik.records import Event, EventFilter, PendingAppend, Tenant, TokenRecord
+from chronik.records import (
+    Event,
+    EventFilter,
+    FailedEvent,
+    PendingAppend,
+    Tenant,
+    TokenRecord,
+    ViewCommit,
+    ViewState,
+)
 
 AppendOutcome = list[Event] | ChronikError
 
@@ -84,6 +93,70 @@ class TokenStore(Protocol):
         ...
 
 
+class ViewStore(Protocol):
+    """Positions, failed events and rows of views, per view and tenant.
+
+    A runner owns a (view, tenant) while its lease lasts; its commits are compare-and-set
+    on position, generation and owner, so a runner that lost the view (to a reset, an
+    operator's removal, or another node after its lease ran out) writes nothing."""
+
+    async def claim(
+        self, view: str, database: str, tenant_id: str, owner: str, now: datetime, until: datetime
+    ) -> ViewState | None:
+        """Take or renew the lease of ``owner`` (creating the view's row at position 0);
+        None while another owner's lease lasts."""
+        ...
+
+    async def release(self, view: str, tenant_id: str, owner: str) -> None: ...
+
+    async def state(self, view: str, tenant_id: str) -> ViewState | None: ...
+
+    async def rows(self, view: str, tenant_id: str, keys: Sequence[str]) -> dict[str, str]:
+        """The stored JSON texts of those of ``keys`` that exist."""
+        ...
+
+    async def commit(self, batch: ViewCommit) -> bool:
+        """Apply ``batch`` atomically; False (and nothing written) if the view moved on."""
+        ...
+
+    async def pending(self, view: str, tenant_id: str) -> list[FailedEvent]:
+        """The failed events the runner must look at: those after the view's position (it
+        waits on them) and those an operator asked to retry."""
+        ...
+
+    async def states(self, tenant_id: str) -> list[ViewState]: ...
+
+    async def failed(
+        self,
+        tenant_id: str,
+        *,
+        view: str | None = None,
+        min_failures: int = 0,
+        after: tuple[str, int] | None = None,
+        limit: int = 1000,
+    ) -> list[FailedEvent]:
+        """Failed events of a tenant ordered by (view, sequence), after the ``after`` key."""
+        ...
+
+    async def remove_failed(self, tenant_id: str, view: str, sequence: int) -> bool:
+        """Delete the record; if the view waits on that event, it moves past it."""
+        ...
+
+    async def retry_failed(
+        self, tenant_id: str, view: str, sequence: int | None, at: datetime
+    ) -> int:
+        """Ask the runner to try one (or every) failed event of a view again at ``at``."""
+        ...
+
+    async def reset(self, tenant_id: str, view: str) -> bool:
+        """Back to position 0 with a new generation; its rows and failed events gone."""
+        ...
+
+    async def set_paused(self, tenant_id: str, view: str, database: str, paused: bool) -> None:
+        """Pause or resume a view (one that never ran gets its row, paused)."""
+        ...
+
+
 class Database(Protocol):
     """An open connection to one backend, with each port as an attribute."""
 
@@ -97,6 +170,9 @@ class Database(Protocol):
 
     @property
     def tokens(self) -> TokenStore: ...
+
+    @property
+    def views(self) -> ViewStore: ...
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""

@@ -77,6 +77,7 @@ class PostgresDatabase:
     def __init__(self, url: str, *, pool_size: int = 10, poll_seconds: float = 0.5) -> None:
         from chronik.storage.postgres.events import PostgresEventStore
         from chronik.storage.postgres.tokens import PostgresTokenStore
+        from chronik.storage.postgres.views import PostgresViewStore
 
         self.url = url
         self.poll_seconds = poll_seconds
@@ -93,6 +94,7 @@ class PostgresDatabase:
         self.events = PostgresEventStore(self)
         self.tenants = PostgresTenantStore(self)
         self.tokens = PostgresTokenStore(self)
+        self.views = PostgresViewStore(self)
         self._opened = False
 
     async def open(self) -> None:

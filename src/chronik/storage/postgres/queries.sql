@@ -151,3 +151,101 @@ WHERE t.tenant_key = %s ORDER BY t.created_at, t.id;
 
 -- name: revoke_token
 UPDATE tokens SET revoked_at = %s WHERE id = %s AND tenant_key = %s AND revoked_at IS NULL;
+
+-- name: view_insert
+INSERT INTO view_positions (view, tenant_key, database) VALUES (%s, %s, %s)
+ON CONFLICT (view, tenant_key) DO NOTHING;
+
+-- name: view_claim
+UPDATE view_positions SET owner = %(owner)s, lease_until = %(until)s, database = %(database)s
+WHERE view = %(view)s AND tenant_key = %(tenant)s
+  AND (owner IS NULL OR owner = %(owner)s OR lease_until < %(now)s)
+RETURNING view, tenant_key, database, position, event_at, last_run, generation, paused,
+          owner, lease_until;
+
+-- name: view_release
+UPDATE view_positions SET owner = NULL, lease_until = NULL
+WHERE view = %s AND tenant_key = %s AND owner = %s;
+
+-- name: view_rows
+SELECT key, value::text FROM view_rows
+WHERE view = %s AND tenant_key = %s AND key = ANY (%s);
+
+-- name: view_advance
+UPDATE view_positions
+SET position = %(position)s, event_at = coalesce(%(event_at)s, event_at),
+    last_run = %(now)s, lease_until = %(until)s
+WHERE view = %(view)s AND tenant_key = %(tenant)s AND position = %(expected)s
+  AND generation = %(generation)s AND owner = %(owner)s AND NOT paused
+RETURNING database;
+
+-- name: view_row_put
+INSERT INTO view_rows (view, tenant_key, key, value) VALUES (%s, %s, %s, %s::jsonb)
+ON CONFLICT (view, tenant_key, key) DO UPDATE SET value = excluded.value;
+
+-- name: view_row_delete
+DELETE FROM view_rows WHERE view = %s AND tenant_key = %s AND key = %s;
+
+-- name: failed_upsert
+INSERT INTO failed_events (view, tenant_key, sequence, database, failure_count, error,
+                           first_failed, last_failed, retry_at)
+VALUES (%(view)s, %(tenant)s, %(sequence)s, %(database)s, %(count)s, %(error)s, %(now)s,
+        %(now)s, %(retry_at)s)
+ON CONFLICT (tenant_key, view, sequence) DO UPDATE
+SET failure_count = excluded.failure_count, error = excluded.error,
+    last_failed = excluded.last_failed, retry_at = excluded.retry_at;
+
+-- name: failed_resolve
+DELETE FROM failed_events WHERE tenant_key = %s AND view = %s AND sequence = %s;
+
+-- name: failed_pending
+SELECT f.view, f.tenant_key, f.database, f.sequence, f.failure_count, f.error,
+       f.first_failed, f.last_failed, f.retry_at
+FROM failed_events f JOIN view_positions p ON p.view = f.view AND p.tenant_key = f.tenant_key
+WHERE f.tenant_key = %s AND f.view = %s AND (f.sequence > p.position OR f.retry_at IS NOT NULL)
+ORDER BY f.sequence;
+
+-- name: failed_list
+SELECT view, tenant_key, database, sequence, failure_count, error, first_failed,
+       last_failed, retry_at
+FROM failed_events
+WHERE tenant_key = %(tenant)s AND (%(view)s::text IS NULL OR view = %(view)s)
+  AND failure_count >= %(min_failures)s
+  AND (view, sequence) > (%(after_view)s::text, %(after_sequence)s::bigint)
+ORDER BY view, sequence
+LIMIT %(limit)s;
+
+-- name: failed_remove
+DELETE FROM failed_events WHERE tenant_key = %s AND view = %s AND sequence = %s
+RETURNING sequence;
+
+-- name: view_skip_to
+UPDATE view_positions SET position = %s WHERE tenant_key = %s AND view = %s AND position < %s;
+
+-- name: failed_retry
+UPDATE failed_events SET retry_at = %(at)s
+WHERE tenant_key = %(tenant)s AND view = %(view)s
+  AND (%(sequence)s::bigint IS NULL OR sequence = %(sequence)s);
+
+-- name: view_states
+SELECT view, tenant_key, database, position, event_at, last_run, generation, paused, owner,
+       lease_until
+FROM view_positions WHERE tenant_key = %s ORDER BY view;
+
+-- name: view_state
+SELECT view, tenant_key, database, position, event_at, last_run, generation, paused, owner,
+       lease_until
+FROM view_positions WHERE tenant_key = %s AND view = %s;
+
+-- name: view_reset
+UPDATE view_positions SET position = 0, event_at = NULL, generation = generation + 1
+WHERE tenant_key = %s AND view = %s;
+
+-- name: view_reset_failed
+DELETE FROM failed_events WHERE tenant_key = %s AND view = %s;
+
+-- name: view_reset_rows
+DELETE FROM view_rows WHERE tenant_key = %s AND view = %s;
+
+-- name: view_pause
+UPDATE view_positions SET paused = %s WHERE tenant_key = %s AND view = %s;

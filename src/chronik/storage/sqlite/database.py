@@ -93,6 +93,7 @@ class SQLiteDatabase:
     ) -> None:
         from chronik.storage.sqlite.events import SQLiteEventStore
         from chronik.storage.sqlite.tokens import SQLiteTokenStore
+        from chronik.storage.sqlite.views import SQLiteViewStore
 
         self.path = path
         self.url = f"sqlite:///{path.as_posix()}"
@@ -108,6 +109,7 @@ class SQLiteDatabase:
         self.events = SQLiteEventStore(self)
         self.tenants = SQLiteTenantStore(self)
         self.tokens = SQLiteTokenStore(self)
+        self.views = SQLiteViewStore(self)
 
     # -- connections -------------------------------------------------------------------
 

@@ -170,3 +170,97 @@ WHERE t.tenant_key = ? ORDER BY t.created_at, t.id;
 
 -- name: revoke_token
 UPDATE tokens SET revoked_at = ? WHERE id = ? AND tenant_key = ? AND revoked_at IS NULL;
+
+-- name: view_insert
+INSERT OR IGNORE INTO view_positions (view, tenant_key, database) VALUES (?, ?, ?);
+
+-- name: view_claim
+UPDATE view_positions SET owner = :owner, lease_until = :until, database = :database
+WHERE view = :view AND tenant_key = :tenant
+  AND (owner IS NULL OR owner = :owner OR lease_until < :now)
+RETURNING view, tenant_key, database, position, event_at, last_run, generation, paused,
+          owner, lease_until;
+
+-- name: view_release
+UPDATE view_positions SET owner = NULL, lease_until = NULL
+WHERE view = ? AND tenant_key = ? AND owner = ?;
+
+-- name: view_rows
+SELECT key, value FROM view_rows
+WHERE view = ? AND tenant_key = ? AND key IN (SELECT value FROM json_each(?));
+
+-- name: view_advance
+UPDATE view_positions
+SET position = :position, event_at = coalesce(:event_at, event_at), last_run = :now,
+    lease_until = :until
+WHERE view = :view AND tenant_key = :tenant AND position = :expected
+  AND generation = :generation AND owner = :owner AND paused = 0
+RETURNING database;
+
+-- name: view_row_put
+INSERT INTO view_rows (view, tenant_key, key, value) VALUES (?, ?, ?, ?)
+ON CONFLICT (view, tenant_key, key) DO UPDATE SET value = excluded.value;
+
+-- name: view_row_delete
+DELETE FROM view_rows WHERE view = ? AND tenant_key = ? AND key = ?;
+
+-- name: failed_upsert
+INSERT INTO failed_events (view, tenant_key, sequence, database, failure_count, error,
+                           first_failed, last_failed, retry_at)
+VALUES (:view, :tenant, :sequence, :database, :count, :error, :now, :now, :retry_at)
+ON CONFLICT (tenant_key, view, sequence) DO UPDATE
+SET failure_count = excluded.failure_count, error = excluded.error,
+    last_failed = excluded.last_failed, retry_at = excluded.retry_at;
+
+-- name: failed_resolve
+DELETE FROM failed_events WHERE tenant_key = ? AND view = ? AND sequence = ?;
+
+-- name: failed_pending
+SELECT f.view, f.tenant_key, f.database, f.sequence, f.failure_count, f.error,
+       f.first_failed, f.last_failed, f.retry_at
+FROM failed_events f JOIN view_positions p ON p.view = f.view AND p.tenant_key = f.tenant_key
+WHERE f.tenant_key = ? AND f.view = ? AND (f.sequence > p.position OR f.retry_at IS NOT NULL)
+ORDER BY f.sequence;
+
+-- name: failed_list
+SELECT view, tenant_key, database, sequence, failure_count, error, first_failed,
+       last_failed, retry_at
+FROM failed_events
+WHERE tenant_key = :tenant AND (:view IS NULL OR view = :view)
+  AND failure_count >= :min_failures AND (view, sequence) > (:after_view, :after_sequence)
+ORDER BY view, sequence
+LIMIT :limit;
+
+-- name: failed_remove
+DELETE FROM failed_events WHERE tenant_key = ? AND view = ? AND sequence = ?
+RETURNING sequence;
+
+-- name: view_skip_to
+UPDATE view_positions SET position = ? WHERE tenant_key = ? AND view = ? AND position < ?;
+
+-- name: failed_retry
+UPDATE failed_events SET retry_at = :at
+WHERE tenant_key = :tenant AND view = :view AND (:sequence IS NULL OR sequence = :sequence);
+
+-- name: view_states
+SELECT view, tenant_key, database, position, event_at, last_run, generation, paused, owner,
+       lease_until
+FROM view_positions WHERE tenant_key = ? ORDER BY view;
+
+-- name: view_state
+SELECT view, tenant_key, database, position, event_at, last_run, generation, paused, owner,
+       lease_until
+FROM view_positions WHERE tenant_key = ? AND view = ?;
+
+-- name: view_reset
+UPDATE view_positions SET position = 0, event_at = NULL, generation = generation + 1
+WHERE tenant_key = ? AND view = ?;
+
+-- name: view_reset_failed
+DELETE FROM failed_events WHERE tenant_key = ? AND view = ?;
+
+-- name: view_reset_rows
+DELETE FROM view_rows WHERE tenant_key = ? AND view = ?;
+
+-- name: view_pause
+UPDATE view_positions SET paused = ? WHERE tenant_key = ? AND view = ?;

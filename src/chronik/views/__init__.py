@@ -1,0 +1,8 @@
+"""Views (projections) fed from the log, and the events they failed to process."""
+
+from chronik.views.rows import Rows
+from chronik.views.runner import Step, ViewRunner
+from chronik.views.service import Views, ViewStatus
+from chronik.views.view import Backoff, Registry, View
+
+__all__ = ["Backoff", "Registry", "Rows", "Step", "View", "ViewRunner", "ViewStatus", "Views"]

@@ -1,0 +1,81 @@
+"""A view's own rows: JSON documents by key, per view and tenant, written in the same
+transaction as the view's position, so a crash never applies an event twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from chronik.storage.ports import ViewStore
+
+_MISSING = object()
+_DELETED = object()
+_encode = msgspec.json.encode
+_decode = msgspec.json.decode
+
+
+class Rows:
+    """What a handler reads and writes. Writes of one event become visible to the next
+    event at once, and reach the database with the batch's position; the writes of an
+    event whose handler raised are dropped."""
+
+    def __init__(self, store: ViewStore, view: str, tenant_id: str) -> None:
+        self._store = store
+        self._view = view
+        self.tenant_id = tenant_id
+        self._cache: dict[str, Any] = {}  # committed state, as far as read
+        self._batch: dict[str, Any] = {}  # written by the batch's successful events
+        self._event: dict[str, Any] = {}  # written by the event being handled
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        for layer in (self._event, self._batch, self._cache):
+            value = layer.get(key, _MISSING)
+            if value is not _MISSING:
+                return default if value is _DELETED else value
+        await self.load([key])
+        value = self._cache[key]
+        return default if value is _DELETED else value
+
+    async def load(self, keys: Iterable[str]) -> None:
+        """Read ``keys`` from the database in one query (a handler may prefetch)."""
+        missing = [k for k in keys if k not in self._cache]
+        if not missing:
+            return
+        found = await self._store.rows(self._view, self.tenant_id, missing)
+        for key in missing:
+            text = found.get(key)
+            self._cache[key] = _DELETED if text is None else _decode(text)
+
+    def put(self, key: str, value: Any) -> None:
+        """Store a JSON-encodable ``value`` under ``key``."""
+        _encode(value)  # fail in the handler, not at commit
+        self._event[key] = value
+
+    def delete(self, key: str) -> None:
+        self._event[key] = _DELETED
+
+    # -- for the runner --------------------------------------------------------------------
+
+    def keep_event(self) -> None:
+        self._batch.update(self._event)
+        self._event.clear()
+
+    def drop_event(self) -> None:
+        self._event.clear()
+
+    def changes(self) -> tuple[dict[str, str], set[str]]:
+        puts = {k: _encode(v).decode() for k, v in self._batch.items() if v is not _DELETED}
+        deletes = {k for k, v in self._batch.items() if v is _DELETED}
+        return puts, deletes
+
+    def committed(self) -> None:
+        self._cache.update(self._batch)
+        self._batch.clear()
+
+    def forget(self) -> None:
+        """After a refused commit: nothing read so far can be trusted."""
+        self._cache.clear()
+        self._batch.clear()
+        self._event.clear()

@@ -1,0 +1,342 @@
+"""Runs views: reads each tenant's events after a view's position, hands them to its
+handler in batches, and commits the position, the view's rows and its failed events in
+one transaction.
+
+Exactly once: the commit is a compare-and-set on the position the batch started from (and
+the view's generation and owner), so a runner that lost the view meanwhile (to a reset, an
+operator who removed the event it waited on, or another node after its lease ran out)
+writes nothing and starts over from what is stored. Several nodes may run the same views:
+each (view, tenant) is leased to one of them at a time, and a lease that is not renewed
+runs out after ``lease_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from chronik.ids import new_ulid
+from chronik.records import Event, EventFilter, FailedEvent, FailureUpdate, ViewCommit, ViewState
+from chronik.storage.ports import Database
+from chronik.views.rows import Rows
+from chronik.views.view import Registry, View, error_text
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Step(enum.Enum):
+    """What one step of a (view, tenant) did."""
+
+    PROGRESSED = "progressed"  # handled events or moved the position
+    IDLE = "idle"  # caught up
+    WAITING = "waiting"  # on a failed event's backoff, or stopped for an operator
+    PAUSED = "paused"
+    ELSEWHERE = "elsewhere"  # another node holds the lease
+    LOST = "lost"  # the commit was refused; the next step starts from what is stored
+
+
+@dataclass
+class _Lease:
+    state: ViewState
+    until: float  # monotonic
+    rows: Rows
+
+
+@dataclass
+class Stats:
+    """Per view: handled events, failures and handler seconds, since the runner started."""
+
+    handled: int = 0
+    failures: int = 0
+    handler_seconds: float = 0.0
+    positions: dict[str, int] = field(default_factory=dict)
+
+
+class ViewRunner:
+    def __init__(
+        self,
+        db: Database,
+        registry: Registry,
+        *,
+        owner: str | None = None,
+        clock: Clock = utc_now,
+        lease_seconds: float = 10.0,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._db = db
+        self._store = db.views
+        self._events = db.events
+        self.registry = registry
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{new_ulid()[-6:]}"
+        self._clock = clock
+        self._lease_seconds = lease_seconds
+        self._poll_seconds = poll_seconds
+        self._leases: dict[tuple[str, str], _Lease] = {}
+        self._wake = asyncio.Event()
+        self.stats: dict[str, Stats] = {v.name: Stats() for v in registry}
+
+    def wake(self) -> None:
+        """Look again now (an operator retried, removed or reset something)."""
+        self._wake.set()
+
+    # -- one step --------------------------------------------------------------------------
+
+    async def step(self, view: View, tenant_id: str) -> Step:
+        """Process at most one batch of ``view`` for ``tenant_id``."""
+        lease = await self._lease(view, tenant_id)
+        if lease is None:
+            return Step.ELSEWHERE
+        state = lease.state
+        if state.paused:
+            return Step.PAUSED
+        now = self._clock()
+        batch = ViewCommit(
+            view=view.name,
+            tenant_id=tenant_id,
+            owner=self.owner,
+            generation=state.generation,
+            expected_position=state.position,
+            position=state.position,
+            event_at=None,
+            now=now,
+            lease_until=now + timedelta(seconds=self._lease_seconds),
+        )
+        pending = await self._store.pending(view.name, tenant_id)
+        rows = lease.rows
+        for failed in pending:
+            if failed.sequence <= state.position and _due(failed, now):
+                await self._retry_skipped(view, tenant_id, failed, rows, batch)
+        waiting_on = next((f for f in pending if f.sequence > state.position), None)
+        outcome = Step.IDLE
+        if waiting_on is not None and not _due(waiting_on, now):
+            outcome = Step.WAITING
+        else:
+            outcome = await self._batch(view, tenant_id, state, waiting_on, rows, batch)
+        batch.puts, batch.deletes = rows.changes()
+        changed = (
+            batch.position != state.position
+            or batch.failures
+            or batch.resolved
+            or batch.puts
+            or batch.deletes
+        )
+        if not changed:
+            return outcome
+        if not await self._store.commit(batch):
+            self._leases.pop((view.name, tenant_id), None)
+            return Step.LOST
+        rows.committed()
+        lease.state = _advanced(state, batch)
+        lease.until = time.monotonic() + self._lease_seconds / 2
+        self.stats[view.name].positions[tenant_id] = batch.position
+        return Step.PROGRESSED if outcome is Step.IDLE else outcome
+
+    async def _batch(
+        self,
+        view: View,
+        tenant_id: str,
+        state: ViewState,
+        waiting_on: FailedEvent | None,
+        rows: Rows,
+        batch: ViewCommit,
+    ) -> Step:
+        head = await self._events.head()
+        events = await self._events.search(
+            EventFilter(
+                tenant_id=tenant_id,
+                asc=True,
+                limit=view.batch,
+                after=state.position,
+                event_types=view.event_types,
+                aggregate_types=view.aggregate_types,
+            )
+        )
+        failures = {waiting_on.sequence: waiting_on} if waiting_on else {}
+        for event in events:
+            failed = failures.get(event.sequence)
+            error = await self._handle(view, event, rows)
+            if error is None:
+                batch.position = event.sequence
+                batch.event_at = event.created_at
+                if failed is not None:
+                    batch.resolved.append(event.sequence)
+                continue
+            count = (failed.failure_count if failed else 0) + 1
+            exhausted = count >= view.max_failures
+            retry_at = (
+                None if exhausted else batch.now + timedelta(seconds=view.backoff.delay(count))
+            )
+            batch.failures.append(
+                FailureUpdate(
+                    sequence=event.sequence,
+                    failure_count=count,
+                    error=error,
+                    retry_at=retry_at,
+                )
+            )
+            if exhausted and view.on_exhausted == "skip":
+                batch.position = event.sequence
+                batch.event_at = event.created_at
+                continue
+            return Step.WAITING
+        if len(events) < view.batch:
+            batch.position = max(batch.position, head)
+        return Step.IDLE
+
+    async def _handle(self, view: View, event: Event, rows: Rows) -> str | None:
+        """Run the handler; None when it succeeded, else the error text to record."""
+        stats = self.stats[view.name]
+        started = time.perf_counter()
+        try:
+            await view.handler(event, rows)
+        except Exception as exc:
+            rows.drop_event()
+            stats.failures += 1
+            text = error_text(exc)
+            log.info(
+                "view %s failed on event %s of tenant %s: %s",
+                view.name,
+                event.sequence,
+                event.tenant_id,
+                text,
+            )
+            return text
+        finally:
+            stats.handler_seconds += time.perf_counter() - started
+        rows.keep_event()
+        stats.handled += 1
+        return None
+
+    async def _retry_skipped(
+        self, view: View, tenant_id: str, failed: FailedEvent, rows: Rows, batch: ViewCommit
+    ) -> None:
+        """An operator asked to retry an event the view had skipped: run it again now."""
+        found = await self._events.read_after(failed.sequence - 1, 1, tenant_id)
+        if not found or found[0].sequence != failed.sequence:
+            batch.resolved.append(failed.sequence)  # the event is gone (cannot happen)
+            return
+        error = await self._handle(view, found[0], rows)
+        if error is None:
+            batch.resolved.append(failed.sequence)
+            return
+        batch.failures.append(
+            FailureUpdate(
+                sequence=failed.sequence,
+                failure_count=failed.failure_count + 1,
+                error=error,
+                retry_at=None,
+            )
+        )
+
+    async def _lease(self, view: View, tenant_id: str) -> _Lease | None:
+        key = (view.name, tenant_id)
+        lease = self._leases.get(key)
+        if lease is not None and time.monotonic() < lease.until:
+            stored = await self._store.state(view.name, tenant_id)
+            if stored is not None and _same(stored, lease.state):
+                return lease
+        now = self._clock()
+        until = now + timedelta(seconds=self._lease_seconds)
+        state = await self._store.claim(view.name, view.database, tenant_id, self.owner, now, until)
+        if state is None:
+            self._leases.pop(key, None)
+            return None
+        if lease is None or not _same(state, lease.state):
+            lease = _Lease(state, 0.0, Rows(self._store, view.name, tenant_id))
+        lease.state = state
+        lease.until = time.monotonic() + self._lease_seconds / 2
+        self._leases[key] = lease
+        return lease
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run every registered view for every tenant until cancelled."""
+        try:
+            await asyncio.gather(*(self._run_view(view) for view in self.registry))
+        finally:
+            await self.release()
+
+    async def _run_view(self, view: View) -> None:
+        while True:
+            signal = self._events.commit_signal()
+            wake = self._wake
+            busy = False
+            try:
+                tenants = [t.id for t in await self._db.tenants.list()]
+                for tenant_id in tenants:
+                    while await self.step(view, tenant_id) in (Step.PROGRESSED, Step.LOST):
+                        busy = True
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("view %s: a step failed; trying again", view.name)
+                await asyncio.sleep(self._poll_seconds)
+            if busy:
+                continue
+            waits = [asyncio.ensure_future(signal.wait()), asyncio.ensure_future(wake.wait())]
+            try:
+                await asyncio.wait(waits, timeout=self._poll_seconds, return_when="FIRST_COMPLETED")
+            finally:
+                for w in waits:
+                    w.cancel()
+            if wake.is_set():
+                self._wake = asyncio.Event()
+
+    async def catch_up(self, view: View, tenant_id: str, *, limit: int = 1_000_000) -> Step:
+        """Step until the view stops progressing (for tests and one-shot runs)."""
+        outcome = Step.IDLE
+        for _ in range(limit):
+            outcome = await self.step(view, tenant_id)
+            if outcome not in (Step.PROGRESSED, Step.LOST):
+                return outcome
+        return outcome
+
+    async def release(self) -> None:
+        """Give up every lease (on a graceful stop), so another node takes over at once."""
+        for view_name, tenant_id in list(self._leases):
+            with contextlib.suppress(Exception):
+                await self._store.release(view_name, tenant_id, self.owner)
+        self._leases.clear()
+
+
+def _due(failed: FailedEvent, now: datetime) -> bool:
+    return failed.retry_at is not None and failed.retry_at <= now
+
+
+def _same(a: ViewState, b: ViewState) -> bool:
+    return (a.position, a.generation, a.paused, a.owner) == (
+        b.position,
+        b.generation,
+        b.paused,
+        b.owner,
+    )
+
+
+def _advanced(state: ViewState, batch: ViewCommit) -> ViewState:
+    return ViewState(
+        view=state.view,
+        tenant_id=state.tenant_id,
+        database=state.database,
+        position=batch.position,
+        event_at=batch.event_at or state.event_at,
+        last_run=batch.now,
+        generation=state.generation,
+        paused=state.paused,
+        owner=state.owner,
+        lease_until=batch.lease_until,
+    )

@@ -1,0 +1,106 @@
+"""What operators do with views: list them with their position, list failed events, retry
+or remove them, reset, pause and resume a view. Every call is scoped to one tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chronik.errors import NotFound
+from chronik.records import FailedEvent, ViewState
+from chronik.storage.ports import Database
+from chronik.views.runner import ViewRunner
+from chronik.views.view import Registry
+
+_AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
+"""The retry time an operator's retry sets: due on every node, whatever its clock says."""
+
+
+@dataclass(frozen=True, slots=True)
+class ViewStatus:
+    """A registered view in one tenant: where it stands, and how far the log has gone."""
+
+    state: ViewState
+    head: int
+    failed: int
+
+    @property
+    def lag(self) -> int:
+        """Sequences between the view's position and the log's head (of all tenants)."""
+        return max(0, self.head - self.state.position)
+
+
+class Views:
+    def __init__(self, db: Database, registry: Registry) -> None:
+        self._db = db
+        self._store = db.views
+        self.registry = registry
+        self.runner: ViewRunner | None = None
+        """The runner of this process, if it runs one: woken by operators' changes."""
+
+    def _woken(self) -> None:
+        if self.runner is not None:
+            self.runner.wake()
+
+    async def statuses(self, tenant_id: str) -> list[ViewStatus]:
+        """Every registered view (those that never ran at position 0), and views that
+        are no longer registered but left a position behind."""
+        stored = {s.view: s for s in await self._store.states(tenant_id)}
+        failed: dict[str, int] = {}
+        after: tuple[str, int] | None = None
+        while page := await self._store.failed(tenant_id, after=after, limit=1000):
+            for f in page:
+                failed[f.view] = failed.get(f.view, 0) + 1
+            after = (page[-1].view, page[-1].sequence)
+        head = await self._db.events.head()
+        states = [
+            stored.get(v.name) or ViewState(view=v.name, tenant_id=tenant_id, database=v.database)
+            for v in self.registry
+        ]
+        states += [s for name, s in stored.items() if name not in {v.name for v in self.registry}]
+        return [
+            ViewStatus(state=s, head=head, failed=failed.get(s.view, 0))
+            for s in sorted(states, key=lambda s: (s.database, s.view))
+        ]
+
+    async def failed(
+        self,
+        tenant_id: str,
+        *,
+        view: str | None = None,
+        min_failures: int = 0,
+        after: tuple[str, int] | None = None,
+        limit: int = 1000,
+    ) -> list[FailedEvent]:
+        return await self._store.failed(
+            tenant_id, view=view, min_failures=min_failures, after=after, limit=limit
+        )
+
+    async def remove_failed(self, tenant_id: str, view: str, sequence: int) -> None:
+        """Forget a failed event; a view that waits on it moves past it."""
+        if not await self._store.remove_failed(tenant_id, view, sequence):
+            raise NotFound(f"view {view!r} has no failed event at sequence {sequence}")
+        self._woken()
+
+    async def retry(self, tenant_id: str, view: str, sequence: int | None = None) -> int:
+        """Run one failed event (or every one) of ``view`` through it again now. Returns
+        how many were scheduled; the runner records the outcome."""
+        count = await self._store.retry_failed(tenant_id, view, sequence, _AT_ONCE)
+        if not count:
+            what = "failed events" if sequence is None else f"a failed event at {sequence}"
+            raise NotFound(f"view {view!r} has no {what}")
+        self._woken()
+        return count
+
+    async def reset(self, tenant_id: str, view: str) -> None:
+        """Rebuild ``view`` from sequence 0: its rows and failed events are cleared."""
+        self.registry.get(view)
+        await self._store.reset(tenant_id, view)
+        self._woken()
+
+    async def pause(self, tenant_id: str, view: str) -> None:
+        await self._store.set_paused(tenant_id, view, self.registry.get(view).database, True)
+
+    async def resume(self, tenant_id: str, view: str) -> None:
+        await self._store.set_paused(tenant_id, view, self.registry.get(view).database, False)
+        self._woken()

@@ -1,0 +1,152 @@
+"""What a view is: a name, the events it consumes, a handler, and what to do when the
+handler fails. Views are registered in a :class:`Registry`, from Python or from the
+``chronik.views`` entry points of installed packages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Literal
+
+from chronik.errors import InvalidArgument, NotFound
+
+if TYPE_CHECKING:
+    from chronik.records import Event
+    from chronik.views.rows import Rows
+
+Handler = Callable[["Event", "Rows"], Awaitable[None]]
+Exhausted = Literal["skip", "stop"]
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Seconds to wait before the n-th retry of a failed event: ``first * factor**(n-1)``,
+    at most ``longest``."""
+
+    first: float = 1.0
+    factor: float = 2.0
+    longest: float = 300.0
+
+    def delay(self, failures: int) -> float:
+        return float(min(self.longest, self.first * self.factor ** max(0, failures - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A view (projection) fed from the log, per tenant, in sequence order.
+
+    ``event_types`` and ``aggregate_types`` choose the events (none: every event). When
+    ``handler`` raises, the event is recorded as failed and retried after ``backoff``; at
+    ``max_failures`` it is skipped (``on_exhausted="skip"``) or the view stops and waits for
+    an operator (``"stop"``)."""
+
+    name: str
+    handler: Handler
+    database: str = "chronik"
+    event_types: tuple[str, ...] = ()
+    aggregate_types: tuple[str, ...] = ()
+    max_failures: int = 5
+    on_exhausted: Exhausted = "skip"
+    backoff: Backoff = field(default_factory=Backoff)
+    batch: int = 1000
+
+    def __post_init__(self) -> None:
+        for what, value in (("name", self.name), ("database", self.database)):
+            if not _NAME.fullmatch(value):
+                raise InvalidArgument(
+                    f"view {what} {value!r}: 1 to 200 letters, digits, '_', '.' or '-'"
+                )
+        if self.max_failures < 1:
+            raise InvalidArgument("max_failures must be at least 1")
+        if self.on_exhausted not in ("skip", "stop"):
+            raise InvalidArgument("on_exhausted must be 'skip' or 'stop'")
+        if self.batch < 1:
+            raise InvalidArgument("batch must be at least 1")
+
+
+class Registry:
+    """The views one Chronik runs, by name."""
+
+    def __init__(self) -> None:
+        self._views: dict[str, View] = {}
+
+    def add(self, view: View) -> View:
+        if self._views.get(view.name, view) is not view:
+            raise InvalidArgument(f"a view named {view.name!r} is already registered")
+        self._views[view.name] = view
+        return view
+
+    def view(
+        self,
+        name: str,
+        *,
+        database: str = "chronik",
+        event_types: tuple[str, ...] | list[str] = (),
+        aggregate_types: tuple[str, ...] | list[str] = (),
+        max_failures: int = 5,
+        on_exhausted: Exhausted = "skip",
+        backoff: Backoff | None = None,
+        batch: int = 1000,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated ``async def handler(event, rows)`` as a view."""
+
+        def register(handler: Handler) -> Handler:
+            self.add(
+                View(
+                    name=name,
+                    handler=handler,
+                    database=database,
+                    event_types=tuple(event_types),
+                    aggregate_types=tuple(aggregate_types),
+                    max_failures=max_failures,
+                    on_exhausted=on_exhausted,
+                    backoff=backoff or Backoff(),
+                    batch=batch,
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, name: str) -> View:
+        try:
+            return self._views[name]
+        except KeyError:
+            raise NotFound(f"view {name!r} not found") from None
+
+    def __iter__(self) -> Iterator[View]:
+        return iter(sorted(self._views.values(), key=lambda v: v.name))
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def load_entry_points(self, group: str = "chronik.views") -> list[str]:
+        """Register what installed packages offer under ``group``: a :class:`View`, or a
+        :class:`Registry` whose views are all taken. Returns the entry points loaded."""
+        loaded = []
+        for entry in entry_points(group=group):
+            found = entry.load()
+            if isinstance(found, View):
+                self.add(found)
+            elif isinstance(found, Registry):
+                for view in found:
+                    self.add(view)
+            else:
+                raise InvalidArgument(
+                    f"entry point {entry.name!r} ({entry.value}) is neither a View nor a Registry"
+                )
+            loaded.append(entry.name)
+        return loaded
+
+
+def error_text(exc: BaseException, limit: int = 2000) -> str:
+    """How a failure reads in a failed-event record: ``ID=<id> Message=<text>`` when the
+    error carries an id (an ``error_id`` attribute or detail), else its message."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    error_id = getattr(exc, "error_id", None) or getattr(exc, "details", {}).get("error_id")
+    text = f"ID={error_id} Message={message}" if error_id else message
+    return text[:limit]
