@@ -19,6 +19,7 @@ from chronik.api.metrics import Metrics
 from chronik.errors import ChronikError, ResourceExhausted, Unauthenticated
 from chronik.services import Chronik
 from chronik.settings import Settings
+from chronik.views import Registry, installed
 
 log = logging.getLogger("chronik.api")
 
@@ -32,9 +33,12 @@ def _error(
     return JSON(errors.body(surface, status, grpc, message, details or {}), status_code=status)
 
 
-def create_app(settings: Settings, *, chronik: Chronik | None = None) -> FastAPI:
-    """The app. Without ``chronik`` it opens one for ``settings`` in its lifespan (and closes
-    it, after the in-flight appends have committed); tests pass one in."""
+def create_app(
+    settings: Settings, *, chronik: Chronik | None = None, views: Registry | None = None
+) -> FastAPI:
+    """The app. Without ``chronik`` it opens one for ``settings`` in its lifespan, runs its
+    views (``views``, by default those of the installed packages' entry points) and closes
+    it after the in-flight appends have committed; tests pass one in."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,7 +46,8 @@ def create_app(settings: Settings, *, chronik: Chronik | None = None) -> FastAPI
             app.state.chronik = chronik
             yield
             return
-        opened = await Chronik.open(settings)
+        opened = await Chronik.open(settings, views=views if views is not None else installed())
+        opened.start_views()
         app.state.chronik = opened
         try:
             yield
@@ -84,11 +89,12 @@ def create_app(settings: Settings, *, chronik: Chronik | None = None) -> FastAPI
         return _error(request, 500, 13, "internal error; the server log has the details")
 
     app.include_router(health.router)
-    from chronik.api import native, socotra_events, zitadel_admin
+    from chronik.api import native, native_views, socotra_events, zitadel_admin
 
     app.include_router(zitadel_admin.router)
     app.include_router(socotra_events.router)
     app.include_router(native.router)
+    app.include_router(native_views.router)
     # The busiest routes are also mounted as plain Starlette routes in front of FastAPI's
     # (which stay for the OpenAPI document): FastAPI's per-request work (included-router
     # matching, dependency solving, two exit stacks) cost more CPU than the append itself.

@@ -58,6 +58,35 @@ class ListAggregateTypesResponse(Shape):
     aggregateTypes: list[TypeName]
 
 
+class ZitadelFailedEvent(Shape):
+    database: str
+    viewName: str
+    failedSequence: str
+    failureCount: str
+    errorMessage: str
+    lastFailed: str
+
+
+class ListFailedEventsResponse(Shape):
+    result: list[ZitadelFailedEvent]
+
+
+class RemoveFailedEventResponse(Shape):
+    pass
+
+
+class ZitadelView(Shape):
+    database: str
+    viewName: str
+    processedSequence: str
+    eventTimestamp: str | None = None
+    lastSuccessfulSpoolerRun: str | None = None
+
+
+class ListViewsResponse(Shape):
+    result: list[ZitadelView]
+
+
 class ZitadelError(Shape):
     code: int
     message: str
@@ -114,6 +143,42 @@ class Me(Shape):
     organisationId: str
     roles: list[str]
     permissions: list[str]
+
+
+class NativeView(Shape):
+    name: str
+    database: str
+    position: str
+    lag: str
+    failedEvents: int
+    paused: bool
+    registered: bool
+    eventTimestamp: str | None = None
+    lastRun: str | None = None
+
+
+class NativeViews(Shape):
+    views: list[NativeView]
+
+
+class NativeFailedEvent(Shape):
+    view: str
+    database: str
+    sequence: str
+    failureCount: int
+    error: str
+    firstFailed: str
+    lastFailed: str
+    retryAt: str | None = None
+
+
+class FailedEventPage(Shape):
+    failedEvents: list[NativeFailedEvent]
+    pagingToken: str | None = None
+
+
+class RetryScheduled(Shape):
+    scheduled: int
 
 
 class NativeErrorBody(Shape):

@@ -1,14 +1,14 @@
-"""ZITADEL Admin API v1, the event parts: ``/admin/v1/events/…`` and the type catalogues."""
+"""ZITADEL Admin API v1: event search, the type catalogues, views and failed events."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import Field
 from starlette.routing import Route
 
-from chronik.api.encoding import zitadel_event
+from chronik.api.encoding import timestamp, zitadel_event
 from chronik.api.http import (
     JSON,
     Body,
@@ -23,12 +23,15 @@ from chronik.api.schemas import (
     ListAggregateTypesResponse,
     ListEventsResponse,
     ListEventTypesResponse,
+    ListFailedEventsResponse,
+    ListViewsResponse,
+    RemoveFailedEventResponse,
     ZitadelError,
     answers,
 )
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
-from chronik.errors import InvalidArgument
+from chronik.errors import InvalidArgument, NotFound
 from chronik.events import EventQuery
 from chronik.events.catalogue import pick_language
 
@@ -139,3 +142,84 @@ router.add_api_route(
     openapi_extra=body_schema(ListTypesRequest),
     responses=answers(ListAggregateTypesResponse, ZitadelError),
 )
+
+
+class EmptyRequest(Body):
+    pass
+
+
+@router.post(
+    "/failedevents/_search",
+    summary="List the events views failed to process",
+    openapi_extra=body_schema(EmptyRequest),
+    responses=answers(ListFailedEventsResponse, ZitadelError, 404),
+)
+async def list_failed_events(
+    request: Request, caller: Annotated[Principal, Depends(permission(p.IAM_READ))]
+) -> JSON:
+    await parse(request, EmptyRequest)
+    views = services(request).views
+    result = []
+    after: tuple[str, int] | None = None
+    while page := await views.failed(caller.tenant_id, after=after, limit=1000):
+        result += [
+            {
+                "database": f.database,
+                "viewName": f.view,
+                "failedSequence": str(f.sequence),
+                "failureCount": str(f.failure_count),
+                "errorMessage": f.error,
+                "lastFailed": timestamp(f.last_failed),
+            }
+            for f in page
+        ]
+        after = (page[-1].view, page[-1].sequence)
+    return JSON({"result": result})
+
+
+@router.delete(
+    "/failedevents/{database}/{view_name}/{failed_sequence}",
+    summary="Remove a failed event (a view waiting on it moves past it)",
+    responses=answers(RemoveFailedEventResponse, ZitadelError, 404),
+)
+async def remove_failed_event(
+    request: Request,
+    database: Annotated[str, Path(max_length=200)],
+    view_name: Annotated[str, Path(max_length=200)],
+    failed_sequence: Annotated[int, Path(ge=0, le=2**63 - 1)],
+    caller: Annotated[Principal, Depends(permission(p.IAM_WRITE))],
+) -> JSON:
+    views = services(request).views
+    found = await views.failed(
+        caller.tenant_id, view=view_name, after=(view_name, failed_sequence - 1), limit=1
+    )
+    if not found or found[0].sequence != failed_sequence or found[0].database != database:
+        raise NotFound(f"no failed event {database}/{view_name}/{failed_sequence}")
+    await views.remove_failed(caller.tenant_id, view_name, failed_sequence)
+    return JSON({})
+
+
+@router.post(
+    "/views/_search",
+    summary="List the views with their position",
+    openapi_extra=body_schema(EmptyRequest),
+    responses=answers(ListViewsResponse, ZitadelError),
+)
+async def list_views(
+    request: Request, caller: Annotated[Principal, Depends(permission(p.IAM_READ))]
+) -> JSON:
+    await parse(request, EmptyRequest)
+    result = []
+    for status in await services(request).views.statuses(caller.tenant_id):
+        s = status.state
+        view: dict[str, str] = {
+            "database": s.database,
+            "viewName": s.view,
+            "processedSequence": str(s.position),
+        }
+        if s.event_at is not None:
+            view["eventTimestamp"] = timestamp(s.event_at)
+        if s.last_run is not None:
+            view["lastSuccessfulSpoolerRun"] = timestamp(s.last_run)
+        result.append(view)
+    return JSON({"result": result})

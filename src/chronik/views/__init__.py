@@ -3,6 +3,16 @@
 from chronik.views.rows import Rows
 from chronik.views.runner import Step, ViewRunner
 from chronik.views.service import Views, ViewStatus
-from chronik.views.view import Backoff, Registry, View
+from chronik.views.view import Backoff, Registry, View, installed
 
-__all__ = ["Backoff", "Registry", "Rows", "Step", "View", "ViewRunner", "ViewStatus", "Views"]
+__all__ = [
+    "Backoff",
+    "Registry",
+    "Rows",
+    "Step",
+    "View",
+    "ViewRunner",
+    "ViewStatus",
+    "Views",
+    "installed",
+]

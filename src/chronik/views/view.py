@@ -143,6 +143,13 @@ class Registry:
         return loaded
 
 
+def installed() -> Registry:
+    """The views of the installed packages' ``chronik.views`` entry points."""
+    registry = Registry()
+    registry.load_entry_points()
+    return registry
+
+
 def error_text(exc: BaseException, limit: int = 2000) -> str:
     """How a failure reads in a failed-event record: ``ID=<id> Message=<text>`` when the
     error carries an id (an ``error_id`` attribute or detail), else its message."""
