@@ -214,9 +214,7 @@ async def test_native_retry_runs_the_event_again(
     await runner.catch_up(chronik.views.registry.get("iam_members"), tenant)
     assert (await api.get("/v1/failed-events", headers=owner)).json() == {"failedEvents": []}
     assert await Rows(chronik.db.views, "iam_members", tenant).get("u1") == sequence
-    surface_error(
-        "native", await api.post("/v1/views/iam_members/_retry", headers=owner), 404
-    )
+    surface_error("native", await api.post("/v1/views/iam_members/_retry", headers=owner), 404)
 
 
 async def test_native_remove_reset_pause_resume(
