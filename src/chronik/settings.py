@@ -29,6 +29,8 @@ class Settings:
     search_max_limit: int = 5000
     follow_poll_seconds: float = 0.5
     postgres_pool_size: int = 10
+    views: tuple[str, ...] = ()
+    """Views to run besides the installed packages' entry points: ``module:attribute``."""
     view_lease_seconds: float = 10.0
     """How long a node keeps a view it stopped renewing (it renews at half of this)."""
     max_body_bytes: int = 4 * 1024 * 1024

@@ -46,7 +46,9 @@ def create_app(
             app.state.chronik = chronik
             yield
             return
-        opened = await Chronik.open(settings, views=views if views is not None else installed())
+        opened = await Chronik.open(
+            settings, views=views if views is not None else installed(settings.views)
+        )
         opened.start_views()
         app.state.chronik = opened
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from chronik.cli import events, migrate, serve, tenants, tokens, transfer
+from chronik.cli import events, migrate, serve, tenants, tokens, transfer, views
 
 app = typer.Typer(
     name="chronik",
@@ -21,6 +21,7 @@ app = typer.Typer(
 )
 app.command()(migrate.migrate)
 app.command()(serve.serve)
+app.command()(views.worker)
 
 events_app = typer.Typer(
     help="Append, search, follow, export and import events.", no_args_is_help=True
@@ -42,6 +43,19 @@ tokens_app.command()(tokens.create)
 tokens_app.command("list")(tokens.list_)
 tokens_app.command()(tokens.revoke)
 app.add_typer(tokens_app, name="tokens")
+
+views_app = typer.Typer(help="List, reset, pause and resume views.", no_args_is_help=True)
+views_app.command("list")(views.list_)
+views_app.command("reset")(views.reset)
+views_app.command("pause")(views.pause)
+views_app.command("resume")(views.resume)
+app.add_typer(views_app, name="views")
+
+failed_app = typer.Typer(help="List, retry and remove failed events.", no_args_is_help=True)
+failed_app.command("list")(views.failed_list)
+failed_app.command("retry")(views.failed_retry)
+failed_app.command("remove")(views.failed_remove)
+app.add_typer(failed_app, name="failed")
 
 
 def main() -> None:

@@ -50,9 +50,22 @@ TenantOption = Annotated[
 ]
 
 
-def settings_from(data: Path, database_url: str) -> Settings:
+ViewsOption = Annotated[
+    list[str],
+    typer.Option(
+        "--views",
+        metavar="MODULE:ATTRIBUTE",
+        envvar="CHRONIK_VIEWS",
+        help="Views to run besides the installed packages' entry points (a View or a "
+        "Registry); repeatable.",
+        show_default=False,
+    ),
+]
+
+
+def settings_from(data: Path, database_url: str, views: list[str] | None = None) -> Settings:
     """The one settings object of this invocation."""
-    return Settings(database_url=database_url, data_dir=data)
+    return Settings(database_url=database_url, data_dir=data, views=tuple(views or ()))
 
 
 def say(message: str) -> None:

@@ -15,7 +15,14 @@ from typing import Annotated, Any
 import typer
 
 from chronik.auth.bootstrap import FILE_NAME, bootstrap
-from chronik.cli.context import DatabaseUrlOption, DataOption, run, say, settings_from
+from chronik.cli.context import (
+    DatabaseUrlOption,
+    DataOption,
+    ViewsOption,
+    run,
+    say,
+    settings_from,
+)
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
 
@@ -45,6 +52,7 @@ def serve(
             "they share the file's single write lock).",
         ),
     ] = 1,
+    views: ViewsOption = [],  # noqa: B006 - typer's way of a repeatable option
 ) -> None:
     """Serve the ZITADEL-compatible, Socotra-compatible and native APIs.
 
@@ -53,7 +61,7 @@ def serve(
     becomes that token. OpenAPI is at /openapi.json, its docs at /docs.
     """
     settings = dataclasses.replace(
-        settings_from(data, database_url),
+        settings_from(data, database_url, views),
         bootstrap_token=os.environ.get("CHRONIK_BOOTSTRAP_TOKEN") or None,
         oidc_issuer=oidc_issuer,
         oidc_audience=oidc_audience,
@@ -134,6 +142,7 @@ def _encode(settings: Settings) -> str:
 def _decode(text: str) -> Settings:
     fields = json.loads(text)
     fields["data_dir"] = Path(fields["data_dir"])
+    fields["views"] = tuple(fields["views"])
     return Settings(**fields)
 
 

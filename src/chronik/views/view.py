@@ -5,9 +5,14 @@ handler fails. Views are registered in a :class:`Registry`, from Python or from 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from importlib import import_module
 from importlib.metadata import entry_points
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
 from chronik.errors import InvalidArgument, NotFound
@@ -129,25 +134,61 @@ class Registry:
         :class:`Registry` whose views are all taken. Returns the entry points loaded."""
         loaded = []
         for entry in entry_points(group=group):
-            found = entry.load()
-            if isinstance(found, View):
-                self.add(found)
-            elif isinstance(found, Registry):
-                for view in found:
-                    self.add(view)
-            else:
-                raise InvalidArgument(
-                    f"entry point {entry.name!r} ({entry.value}) is neither a View nor a Registry"
-                )
+            self.take(entry.load(), f"entry point {entry.name!r} ({entry.value})")
             loaded.append(entry.name)
         return loaded
 
+    def take(self, found: object, source: str) -> None:
+        """Register ``found``: a :class:`View`, or every view of a :class:`Registry`."""
+        if isinstance(found, View):
+            self.add(found)
+        elif isinstance(found, Registry):
+            for view in found:
+                self.add(view)
+        else:
+            raise InvalidArgument(f"{source} is neither a View nor a Registry")
 
-def installed() -> Registry:
-    """The views of the installed packages' ``chronik.views`` entry points."""
+
+def installed(specs: tuple[str, ...] | list[str] = ()) -> Registry:
+    """The views of the installed packages' ``chronik.views`` entry points, and those
+    named by ``specs`` (``module:attribute``, a :class:`View` or a :class:`Registry`)."""
     registry = Registry()
     registry.load_entry_points()
+    for spec in specs:
+        registry.take(_load(spec), spec)
     return registry
+
+
+def _load(spec: str) -> object:
+    """``package.module:attribute``, or ``path/to/file.py:attribute``."""
+    module_name, _, attribute = spec.rpartition(":")
+    if not module_name or not attribute:
+        raise InvalidArgument(f"views {spec!r}: give them as module:attribute")
+    try:
+        found: object = _module(module_name)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidArgument(f"views {spec!r} cannot be loaded: {exc}") from None
+    return found
+
+
+def _module(name: str) -> ModuleType:
+    if not name.endswith(".py"):
+        return import_module(name)
+    path = Path(name).resolve()
+    loaded = sys.modules.get(f"chronik_views_{path}")
+    if loaded is not None:
+        return loaded
+    if not path.is_file():
+        raise ImportError(f"no file {name}")
+    module_spec = spec_from_file_location(f"chronik_views_{path}", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ImportError(f"cannot load {name}")
+    module = module_from_spec(module_spec)
+    sys.modules[module_spec.name] = module
+    module_spec.loader.exec_module(module)
+    return module
 
 
 def error_text(exc: BaseException, limit: int = 2000) -> str:
