@@ -54,6 +54,21 @@ class _Lease:
     state: ViewState
     until: float  # monotonic
     rows: Rows
+    ahead: tuple[int, asyncio.Task[_Page]] | None = None
+    """The page after a sequence, read while the batch before it is handled."""
+
+    def drop_ahead(self) -> None:
+        if self.ahead is not None:
+            self.ahead[1].cancel()
+            self.ahead = None
+
+
+_Page = tuple[int, list[Event]]  # the head read before the page, and the page
+
+
+def _forget_failure(task: asyncio.Task[_Page]) -> None:
+    if not task.cancelled():
+        task.exception()  # a page read ahead and not used: its failure is not news
 
 
 @dataclass
@@ -87,6 +102,7 @@ class ViewRunner:
         self._poll_seconds = poll_seconds
         self._leases: dict[tuple[str, str], _Lease] = {}
         self._wake = asyncio.Event()
+        self._due: dict[str, datetime] = {}
         self.stats: dict[str, Stats] = {v.name: Stats() for v in registry}
 
     def wake(self) -> None:
@@ -124,8 +140,11 @@ class ViewRunner:
         outcome = Step.IDLE
         if waiting_on is not None and not _due(waiting_on, now):
             outcome = Step.WAITING
+            self._note_due(view.name, waiting_on.retry_at)
         else:
-            outcome = await self._batch(view, tenant_id, state, waiting_on, rows, batch)
+            outcome = await self._batch(view, lease, waiting_on, batch)
+            if outcome is Step.WAITING:
+                self._note_due(view.name, batch.failures[-1].retry_at)
         batch.puts, batch.deletes = rows.changes()
         changed = (
             batch.position != state.position
@@ -138,6 +157,7 @@ class ViewRunner:
             return outcome
         if not await self._store.commit(batch):
             self._leases.pop((view.name, tenant_id), None)
+            lease.drop_ahead()
             return Step.LOST
         rows.committed()
         lease.state = _advanced(state, batch)
@@ -145,26 +165,44 @@ class ViewRunner:
         self.stats[view.name].positions[tenant_id] = batch.position
         return Step.PROGRESSED if outcome is Step.IDLE else outcome
 
-    async def _batch(
-        self,
-        view: View,
-        tenant_id: str,
-        state: ViewState,
-        waiting_on: FailedEvent | None,
-        rows: Rows,
-        batch: ViewCommit,
-    ) -> Step:
+    def _note_due(self, view_name: str, at: datetime | None) -> None:
+        """Remember when a failed event of ``view_name`` is due, to wake up for it."""
+        if at is not None:
+            known = self._due.get(view_name)
+            self._due[view_name] = at if known is None else min(known, at)
+
+    async def _page(self, view: View, tenant_id: str, after: int) -> _Page:
+        """The next batch of ``view``'s events after ``after``, and the head read before it
+        (all events up to that head are visible to the read)."""
         head = await self._events.head()
         events = await self._events.search(
             EventFilter(
                 tenant_id=tenant_id,
                 asc=True,
                 limit=view.batch,
-                after=state.position,
+                after=after,
                 event_types=view.event_types,
                 aggregate_types=view.aggregate_types,
             )
         )
+        return head, events
+
+    async def _batch(
+        self, view: View, lease: _Lease, waiting_on: FailedEvent | None, batch: ViewCommit
+    ) -> Step:
+        state, rows, tenant_id = lease.state, lease.rows, batch.tenant_id
+        ahead, lease.ahead = lease.ahead, None
+        if ahead is not None and ahead[0] == state.position:
+            head, events = await ahead[1]
+        else:
+            if ahead is not None:
+                ahead[1].cancel()
+            head, events = await self._page(view, tenant_id, state.position)
+        if len(events) == view.batch:
+            # Catching up: read the next page while this one is handled and committed.
+            task = asyncio.create_task(self._page(view, tenant_id, events[-1].sequence))
+            task.add_done_callback(_forget_failure)
+            lease.ahead = (events[-1].sequence, task)
         failures = {waiting_on.sequence: waiting_on} if waiting_on else {}
         for event in events:
             failed = failures.get(event.sequence)
@@ -253,9 +291,13 @@ class ViewRunner:
         until = now + timedelta(seconds=self._lease_seconds)
         state = await self._store.claim(view.name, view.database, tenant_id, self.owner, now, until)
         if state is None:
+            if lease is not None:
+                lease.drop_ahead()
             self._leases.pop(key, None)
             return None
         if lease is None or not _same(state, lease.state):
+            if lease is not None:
+                lease.drop_ahead()
             lease = _Lease(state, 0.0, Rows(self._store, view.name, tenant_id))
         lease.state = state
         lease.until = time.monotonic() + self._lease_seconds / 2
@@ -276,6 +318,7 @@ class ViewRunner:
             signal = self._events.commit_signal()
             wake = self._wake
             busy = False
+            self._due.pop(view.name, None)
             try:
                 tenants = [t.id for t in await self._db.tenants.list()]
                 for tenant_id in tenants:
@@ -288,9 +331,13 @@ class ViewRunner:
                 await asyncio.sleep(self._poll_seconds)
             if busy:
                 continue
+            timeout = self._poll_seconds
+            due = self._due.get(view.name)
+            if due is not None:
+                timeout = max(0.0, min(timeout, (due - self._clock()).total_seconds()))
             waits = [asyncio.ensure_future(signal.wait()), asyncio.ensure_future(wake.wait())]
             try:
-                await asyncio.wait(waits, timeout=self._poll_seconds, return_when="FIRST_COMPLETED")
+                await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
             finally:
                 for w in waits:
                     w.cancel()
@@ -308,7 +355,8 @@ class ViewRunner:
 
     async def release(self) -> None:
         """Give up every lease (on a graceful stop), so another node takes over at once."""
-        for view_name, tenant_id in list(self._leases):
+        for (view_name, tenant_id), lease in list(self._leases.items()):
+            lease.drop_ahead()
             with contextlib.suppress(Exception):
                 await self._store.release(view_name, tenant_id, self.owner)
         self._leases.clear()
