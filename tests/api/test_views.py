@@ -3,6 +3,7 @@ and the native API (list, page, retry, remove, reset, pause, resume)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -235,3 +236,29 @@ async def test_native_remove_reset_pause_resume(
     surface_error(
         "native", await api.delete("/v1/views/iam_members/failed-events/0", headers=owner), 400
     )
+
+
+async def test_metrics_show_each_running_views_position_lag_and_failures(
+    api: httpx.AsyncClient, chronik: Chronik, tenant: str
+) -> None:
+    async def picky(event: Event, rows: Rows) -> None:
+        if event.aggregate_id == "bad":
+            raise ValueError("not this one")
+
+    chronik.views.registry.add(View(name="picky", handler=picky, max_failures=1))
+    runner = chronik.start_views()
+    stored = await chronik.events.append(
+        tenant,
+        [NewEvent(aggregate_type="user", aggregate_id=i, type="user.added") for i in ("a", "bad")],
+    )
+    head = stored[-1].sequence
+    for _ in range(200):
+        if runner.stats["picky"].positions.get(tenant) == head:
+            break
+        await asyncio.sleep(0.02)
+    text = (await api.get("/metrics")).text
+    labels = f'tenant="{tenant}",view="picky"'
+    assert f"chronik_view_position{{{labels}}} {float(head)}" in text
+    assert f"chronik_view_lag_events{{{labels}}} 0.0" in text
+    assert 'chronik_view_events_handled_total{view="picky"} 1.0' in text
+    assert 'chronik_view_failures_total{view="picky"} 1.0' in text

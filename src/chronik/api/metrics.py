@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_PoolCollector(app))
+        self.registry.register(_ViewCollector(app))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -72,3 +74,51 @@ class _PoolCollector(Collector):
             "Requests waiting for a connection.",
             value=stats.get("requests_waiting", 0),
         )
+
+
+class _ViewCollector(Collector):
+    """The views this process runs: position, lag (in sequences and in seconds behind the
+    newest event it saw), handled events, failures and handler time."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        chronik = getattr(self._app.state, "chronik", None)
+        runner = getattr(getattr(chronik, "views", None), "runner", None)
+        if runner is None:
+            return
+        labels = ["view", "tenant"]
+        position = GaugeMetricFamily(
+            "chronik_view_position", "Last sequence a view dealt with.", labels=labels
+        )
+        lag = GaugeMetricFamily(
+            "chronik_view_lag_events", "Sequences between a view and the log's head.", labels=labels
+        )
+        lag_seconds = GaugeMetricFamily(
+            "chronik_view_lag_seconds",
+            "Age of a lagging view's last processed event (0 when caught up).",
+            labels=labels,
+        )
+        handled = CounterMetricFamily(
+            "chronik_view_events_handled", "Events a view's handler processed.", labels=["view"]
+        )
+        failures = CounterMetricFamily(
+            "chronik_view_failures", "Events a view's handler failed on.", labels=["view"]
+        )
+        seconds = CounterMetricFamily(
+            "chronik_view_handler_seconds", "Time spent in a view's handler.", labels=["view"]
+        )
+        now = datetime.now(UTC)
+        for name, stats in runner.stats.items():
+            handled.add_metric([name], stats.handled)
+            failures.add_metric([name], stats.failures)
+            seconds.add_metric([name], stats.handler_seconds)
+            for tenant, at in stats.positions.items():
+                behind = max(0, stats.heads.get(tenant, at) - at)
+                position.add_metric([name, tenant], at)
+                lag.add_metric([name, tenant], behind)
+                last = stats.event_times.get(tenant)
+                age = (now - last).total_seconds() if behind and last is not None else 0.0
+                lag_seconds.add_metric([name, tenant], age)
+        yield from (position, lag, lag_seconds, handled, failures, seconds)

@@ -73,12 +73,15 @@ def _forget_failure(task: asyncio.Task[_Page]) -> None:
 
 @dataclass
 class Stats:
-    """Per view: handled events, failures and handler seconds, since the runner started."""
+    """Per view, since the runner started: handled events, failures, handler seconds; and
+    per tenant the position, the head of the log it last saw, and its last event's time."""
 
     handled: int = 0
     failures: int = 0
     handler_seconds: float = 0.0
     positions: dict[str, int] = field(default_factory=dict)
+    heads: dict[str, int] = field(default_factory=dict)
+    event_times: dict[str, datetime] = field(default_factory=dict)
 
 
 class ViewRunner:
@@ -162,7 +165,10 @@ class ViewRunner:
         rows.committed()
         lease.state = _advanced(state, batch)
         lease.until = time.monotonic() + self._lease_seconds / 2
-        self.stats[view.name].positions[tenant_id] = batch.position
+        stats = self.stats[view.name]
+        stats.positions[tenant_id] = batch.position
+        if lease.state.event_at is not None:
+            stats.event_times[tenant_id] = lease.state.event_at
         return Step.PROGRESSED if outcome is Step.IDLE else outcome
 
     def _note_due(self, view_name: str, at: datetime | None) -> None:
@@ -198,6 +204,8 @@ class ViewRunner:
             if ahead is not None:
                 ahead[1].cancel()
             head, events = await self._page(view, tenant_id, state.position)
+        stats = self.stats[view.name]
+        stats.heads[tenant_id] = max(head, events[-1].sequence if events else 0)
         if len(events) == view.batch:
             # Catching up: read the next page while this one is handled and committed.
             task = asyncio.create_task(self._page(view, tenant_id, events[-1].sequence))
