@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+_POSITION_EVERY = 1.0
+"""Seconds between commits that only move a view's position past events of other types."""
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -54,6 +57,7 @@ class _Lease:
     state: ViewState
     until: float  # monotonic
     rows: Rows
+    committed: float = 0.0  # monotonic
     ahead: tuple[int, asyncio.Task[_Page]] | None = None
     """The page after a sequence, read while the batch before it is handled."""
 
@@ -149,20 +153,19 @@ class ViewRunner:
             if outcome is Step.WAITING:
                 self._note_due(view.name, batch.failures[-1].retry_at)
         batch.puts, batch.deletes = rows.changes()
-        changed = (
-            batch.position != state.position
-            or batch.failures
-            or batch.resolved
-            or batch.puts
-            or batch.deletes
-        )
-        if not changed:
-            return outcome
+        handled = batch.event_at is not None or batch.failures or batch.resolved
+        if not handled and not batch.puts and not batch.deletes:
+            # Only the head moved past events of other types: worth a write now and then
+            # (the position shows in views/_search), not after every append of the log.
+            quiet = time.monotonic() - lease.committed < _POSITION_EVERY
+            if batch.position == state.position or quiet:
+                return Step.IDLE if outcome is Step.IDLE else outcome
         if not await self._store.commit(batch):
             self._leases.pop((view.name, tenant_id), None)
             lease.drop_ahead()
             return Step.LOST
         rows.committed()
+        lease.committed = time.monotonic()
         lease.state = _advanced(state, batch)
         lease.until = time.monotonic() + self._lease_seconds / 2
         stats = self.stats[view.name]
@@ -328,10 +331,15 @@ class ViewRunner:
             busy = False
             self._due.pop(view.name, None)
             try:
+                # One step per tenant in turn, so that a busy tenant never starves the others.
                 tenants = [t.id for t in await self._db.tenants.list()]
-                for tenant_id in tenants:
-                    while await self.step(view, tenant_id) in (Step.PROGRESSED, Step.LOST):
-                        busy = True
+                while tenants:
+                    moving = []
+                    for tenant_id in tenants:
+                        if await self.step(view, tenant_id) in (Step.PROGRESSED, Step.LOST):
+                            moving.append(tenant_id)
+                    busy = busy or bool(moving)
+                    tenants = moving
             except asyncio.CancelledError:
                 raise
             except Exception:
