@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chronik.errors import NotFound
-from chronik.records import Event, NewEvent
+from chronik.errors import NotFound, Unavailable
+from chronik.records import Event, NewEvent, ViewCommit
 from chronik.services import Chronik
 from chronik.views import Backoff, Registry, Rows, Step, View, ViewRunner
 
@@ -336,3 +336,26 @@ async def test_failed_events_page_by_view_and_sequence(chronik: Chronik, tenant:
     assert [f for p in pages for f in p] == everything
     assert len(await chronik.views.failed(tenant, view="b_view")) == 5
     assert await chronik.views.failed(tenant, min_failures=2) == []
+
+
+async def test_a_failed_commit_forgets_the_batch_so_nothing_is_counted_twice(
+    chronik: Chronik, tenant: str
+) -> None:
+    clock = Clock()
+    sequences = await append_users(chronik, tenant, 4)
+    view = counting_view()
+    runner = runner_for(chronik, view, clock)
+    store = chronik.db.views
+    commit = store.commit
+
+    async def unavailable_once(batch: ViewCommit) -> bool:
+        store.commit = commit  # type: ignore[method-assign]
+        raise Unavailable("the database went away")
+
+    store.commit = unavailable_once  # type: ignore[method-assign]
+    with pytest.raises(Unavailable):
+        await runner.step(view, tenant)
+    assert await runner.catch_up(view, tenant) is Step.IDLE
+    assert await seen(chronik, tenant) == sequences
+    rows = Rows(chronik.db.views, "user_counts", tenant)
+    assert await rows.get("count:u0") + await rows.get("count:u1") == 4

@@ -111,6 +111,7 @@ class ViewRunner:
         self._wake = asyncio.Event()
         self._due: dict[str, datetime] = {}
         self.stats: dict[str, Stats] = {v.name: Stats() for v in registry}
+        """Per view name; views registered after the runner was made join on first step."""
 
     def wake(self) -> None:
         """Look again now (an operator retried, removed or reset something)."""
@@ -123,6 +124,20 @@ class ViewRunner:
         lease = await self._lease(view, tenant_id)
         if lease is None:
             return Step.ELSEWHERE
+        try:
+            return await self._step(view, tenant_id, lease)
+        except BaseException:
+            # Whatever the handlers wrote in memory is not stored: forget it all, and read
+            # the view's state again next time.
+            lease.rows.forget()
+            lease.drop_ahead()
+            self._leases.pop((view.name, tenant_id), None)
+            raise
+
+    def _stats(self, view: View) -> Stats:
+        return self.stats.setdefault(view.name, Stats())
+
+    async def _step(self, view: View, tenant_id: str, lease: _Lease) -> Step:
         state = lease.state
         if state.paused:
             return Step.PAUSED
@@ -161,14 +176,15 @@ class ViewRunner:
             if batch.position == state.position or quiet:
                 return Step.IDLE if outcome is Step.IDLE else outcome
         if not await self._store.commit(batch):
-            self._leases.pop((view.name, tenant_id), None)
+            lease.rows.forget()
             lease.drop_ahead()
+            self._leases.pop((view.name, tenant_id), None)
             return Step.LOST
         rows.committed()
         lease.committed = time.monotonic()
         lease.state = _advanced(state, batch)
         lease.until = time.monotonic() + self._lease_seconds / 2
-        stats = self.stats[view.name]
+        stats = self._stats(view)
         stats.positions[tenant_id] = batch.position
         if lease.state.event_at is not None:
             stats.event_times[tenant_id] = lease.state.event_at
@@ -207,7 +223,7 @@ class ViewRunner:
             if ahead is not None:
                 ahead[1].cancel()
             head, events = await self._page(view, tenant_id, state.position)
-        stats = self.stats[view.name]
+        stats = self._stats(view)
         stats.heads[tenant_id] = max(head, events[-1].sequence if events else 0)
         if len(events) == view.batch:
             # Catching up: read the next page while this one is handled and committed.
@@ -248,7 +264,7 @@ class ViewRunner:
 
     async def _handle(self, view: View, event: Event, rows: Rows) -> str | None:
         """Run the handler; None when it succeeded, else the error text to record."""
-        stats = self.stats[view.name]
+        stats = self._stats(view)
         started = time.perf_counter()
         try:
             await view.handler(event, rows)
