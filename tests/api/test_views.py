@@ -253,12 +253,14 @@ async def test_metrics_show_each_running_views_position_lag_and_failures(
     )
     head = stored[-1].sequence
     for _ in range(200):
-        if runner.stats["picky"].positions.get(tenant) == head:
+        stats = runner.stats["picky"]
+        if stats.positions.get(tenant) == head and stats.failed.get(tenant) == 1:
             break
         await asyncio.sleep(0.02)
     text = (await api.get("/metrics")).text
     labels = f'tenant="{tenant}",view="picky"'
     assert f"chronik_view_position{{{labels}}} {float(head)}" in text
     assert f"chronik_view_lag_events{{{labels}}} 0.0" in text
+    assert f"chronik_view_failed_events{{{labels}}} 1.0" in text
     assert 'chronik_view_events_handled_total{view="picky"} 1.0' in text
     assert 'chronik_view_failures_total{view="picky"} 1.0' in text

@@ -78,7 +78,7 @@ class _PoolCollector(Collector):
 
 class _ViewCollector(Collector):
     """The views this process runs: position, lag (in sequences and in seconds behind the
-    newest event it saw), handled events, failures and handler time."""
+    newest event it saw), failed-event records, handled events, failures, handler time."""
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app
@@ -98,6 +98,11 @@ class _ViewCollector(Collector):
         lag_seconds = GaugeMetricFamily(
             "chronik_view_lag_seconds",
             "Age of a lagging view's last processed event (0 when caught up).",
+            labels=labels,
+        )
+        failed = GaugeMetricFamily(
+            "chronik_view_failed_events",
+            "Failed-event records a view has (retrying, skipped or waited on).",
             labels=labels,
         )
         handled = CounterMetricFamily(
@@ -121,4 +126,6 @@ class _ViewCollector(Collector):
                 last = stats.event_times.get(tenant)
                 age = (now - last).total_seconds() if behind and last is not None else 0.0
                 lag_seconds.add_metric([name, tenant], age)
-        yield from (position, lag, lag_seconds, handled, failures, seconds)
+            for tenant, count in stats.failed.items():
+                failed.add_metric([name, tenant], count)
+        yield from (position, lag, lag_seconds, failed, handled, failures, seconds)

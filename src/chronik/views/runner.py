@@ -35,6 +35,8 @@ Clock = Callable[[], datetime]
 
 _POSITION_EVERY = 1.0
 """Seconds between commits that only move a view's position past events of other types."""
+_COUNT_EVERY = 5.0
+"""Seconds between counts of a view's failed events (for the metrics), unless it changed."""
 
 
 def utc_now() -> datetime:
@@ -58,6 +60,7 @@ class _Lease:
     until: float  # monotonic
     rows: Rows
     committed: float = 0.0  # monotonic
+    counted: float = 0.0  # monotonic: when its failed events were last counted
     ahead: tuple[int, asyncio.Task[_Page]] | None = None
     """The page after a sequence, read while the batch before it is handled."""
 
@@ -85,6 +88,7 @@ class Stats:
     handler_seconds: float = 0.0
     positions: dict[str, int] = field(default_factory=dict)
     heads: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
     event_times: dict[str, datetime] = field(default_factory=dict)
 
 
@@ -138,6 +142,10 @@ class ViewRunner:
         return self.stats.setdefault(view.name, Stats())
 
     async def _step(self, view: View, tenant_id: str, lease: _Lease) -> Step:
+        if time.monotonic() - lease.counted > _COUNT_EVERY:
+            count = await self._store.count_failed(tenant_id, view.name)
+            self._stats(view).failed[tenant_id] = count
+            lease.counted = time.monotonic()
         state = lease.state
         if state.paused:
             return Step.PAUSED
@@ -182,6 +190,8 @@ class ViewRunner:
             return Step.LOST
         rows.committed()
         lease.committed = time.monotonic()
+        if batch.failures or batch.resolved:
+            lease.counted = 0.0
         lease.state = _advanced(state, batch)
         lease.until = time.monotonic() + self._lease_seconds / 2
         stats = self._stats(view)

@@ -215,6 +215,9 @@ WHERE tenant_key = %(tenant)s AND (%(view)s::text IS NULL OR view = %(view)s)
 ORDER BY view, sequence
 LIMIT %(limit)s;
 
+-- name: failed_count
+SELECT count(*) FROM failed_events WHERE tenant_key = %s AND view = %s;
+
 -- name: failed_remove
 DELETE FROM failed_events WHERE tenant_key = %s AND view = %s AND sequence = %s
 RETURNING sequence;

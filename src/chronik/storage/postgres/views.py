@@ -159,6 +159,13 @@ class PostgresViewStore:
             )
             return [failed_event(tenant_id, r, _same) for r in await cur.fetchall()]
 
+    async def count_failed(self, tenant_id: str, view: str) -> int:
+        async with self._db.connection() as conn:
+            tenant = await self._keys.key(conn, tenant_id)
+            cur = await conn.execute(Q["failed_count"], (tenant, view))
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
     async def remove_failed(self, tenant_id: str, view: str, sequence: int) -> bool:
         async with self._db.connection() as conn, conn.transaction():
             tenant = await self._keys.key(conn, tenant_id)

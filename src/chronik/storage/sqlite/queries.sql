@@ -231,6 +231,9 @@ WHERE tenant_key = :tenant AND (:view IS NULL OR view = :view)
 ORDER BY view, sequence
 LIMIT :limit;
 
+-- name: failed_count
+SELECT count(*) FROM failed_events WHERE tenant_key = ? AND view = ?;
+
 -- name: failed_remove
 DELETE FROM failed_events WHERE tenant_key = ? AND view = ? AND sequence = ?
 RETURNING sequence;

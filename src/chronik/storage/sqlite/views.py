@@ -172,6 +172,13 @@ class SQLiteViewStore:
 
         return await self._db.read(read)
 
+    async def count_failed(self, tenant_id: str, view: str) -> int:
+        def read(con: sqlite3.Connection) -> int:
+            tenant = self._keys.key(con, tenant_id)
+            return int(con.execute(Q["failed_count"], (tenant, view)).fetchone()[0])
+
+        return await self._db.read(read)
+
     async def remove_failed(self, tenant_id: str, view: str, sequence: int) -> bool:
         def remove(con: sqlite3.Connection) -> bool:
             tenant = self._keys.key(con, tenant_id)
