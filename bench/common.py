@@ -237,6 +237,17 @@ def write_json(results: Sequence[Result], meta: dict[str, Any]) -> Path:
     return path
 
 
+def finish(results: Sequence[Result], meta: dict[str, Any]) -> None:
+    """Print the table, write the JSON and Markdown files, and say how many failed."""
+    print()
+    print(table(results))
+    print()
+    path = write_json(results, meta)
+    path.with_suffix(".md").write_text(markdown_table(results) + "\n")
+    failed = [r for r in results if r.status == "FAIL"]
+    print(f"{len(results)} figures, {len(failed)} FAIL; {meta['seconds']} s; results: {path}")
+
+
 class ForeignLoad:
     """How much CPU other programs took while the benchmark ran.
 

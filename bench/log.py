@@ -669,23 +669,28 @@ async def stream_workload(
     )
 
 
+async def follow_from_zero(chronik: Chronik, limit: int) -> tuple[int, float]:
+    """Follow the whole log (all tenants) from 0 until ``limit`` events: (events, seconds)."""
+    n = 0
+    start = time.perf_counter()
+    agen: AsyncIterator[list[Event]] = chronik.events.follow_batches(None, after=0)
+    try:
+        async for batch in agen:
+            n += len(batch)
+            if n >= limit:
+                break
+    finally:
+        await agen.aclose()  # type: ignore[attr-defined]
+    return n, time.perf_counter() - start
+
+
 async def follow_workload(
     chronik: Chronik, backend: str, raw_read: Callable[[int], Awaitable[float]]
 ) -> Result:
     head = await chronik.events.head()
 
     async def follow(limit: int) -> tuple[int, float]:
-        n = 0
-        start = time.perf_counter()
-        agen: AsyncIterator[list[Event]] = chronik.events.follow_batches(None, after=0)
-        try:
-            async for batch in agen:
-                n += len(batch)
-                if n >= limit:
-                    break
-        finally:
-            await agen.aclose()  # type: ignore[attr-defined]
-        return n, time.perf_counter() - start
+        return await follow_from_zero(chronik, limit)
 
     await follow(min(head, 50_000))  # warm-up
     rates: list[float] = []
@@ -903,13 +908,7 @@ def main(argv: list[str] | None = None) -> None:
         "rates": "median of interleaved rounds",
         "other_programs": noise,
     }
-    print()
-    print(common.table(results))
-    print()
-    path = common.write_json(results, meta)
-    path.with_suffix(".md").write_text(common.markdown_table(results) + "\n")
-    failed = [r for r in results if r.status == "FAIL"]
-    print(f"{len(results)} figures, {len(failed)} FAIL; {meta['seconds']} s; results: {path}")
+    common.finish(results, meta)
 
 
 if __name__ == "__main__":

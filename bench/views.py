@@ -26,7 +26,6 @@ import gc
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,15 @@ import uvloop
 
 from bench import common
 from bench.common import Result, check, log, median, percentile
-from bench.log import DEFAULT_ADMIN_URL, FULL, QUICK, create_pg_database, drop_pg_database, load
+from bench.log import (
+    DEFAULT_ADMIN_URL,
+    FULL,
+    QUICK,
+    create_pg_database,
+    drop_pg_database,
+    follow_from_zero,
+    load,
+)
 from chronik import Chronik, Event, NewEvent, Settings
 from chronik.records import ViewCommit
 from chronik.views import Backoff, Registry, Rows, View, ViewRunner
@@ -56,17 +63,8 @@ async def poisonous(event: Event, rows: Rows) -> None:
 
 
 async def follow_all(chronik: Chronik, head: int) -> float:
-    n = 0
-    start = time.perf_counter()
-    batches: AsyncIterator[list[Event]] = chronik.events.follow_batches(None, after=0)
-    try:
-        async for batch in batches:
-            n += len(batch)
-            if n >= head:
-                break
-    finally:
-        await batches.aclose()  # type: ignore[attr-defined]
-    return n / (time.perf_counter() - start)
+    n, seconds = await follow_from_zero(chronik, head)
+    return n / seconds
 
 
 async def catch_up_all(chronik: Chronik, head: int, round_: int) -> float:
@@ -298,13 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         "machine": common.machine(),
         "other_programs": noise,
     }
-    print()
-    print(common.table(results))
-    print()
-    path = common.write_json(results, meta)
-    path.with_suffix(".md").write_text(common.markdown_table(results) + "\n")
-    failed = [r for r in results if r.status == "FAIL"]
-    print(f"{len(results)} figures, {len(failed)} FAIL; {meta['seconds']} s; results: {path}")
+    common.finish(results, meta)
 
 
 if __name__ == "__main__":
