@@ -189,3 +189,102 @@ class ViewCommit:
     deletes: set[str] = field(default_factory=set)
     failures: list[FailureUpdate] = field(default_factory=list)
     resolved: list[int] = field(default_factory=list)
+
+
+class TimeRule(msgspec.Struct, frozen=True, kw_only=True):
+    """When a schedule fires: ``once`` at ``at``; every ``every_seconds`` from ``at``
+    (``interval``); or by a ``cron`` expression in ``time_zone``; at most ``repeat_limit``
+    times in all when given."""
+
+    kind: str  # "once", "interval" or "cron"
+    at: datetime | None = None
+    every_seconds: float | None = None
+    cron: str | None = None
+    time_zone: str = "UTC"
+    repeat_limit: int | None = None
+
+
+class Schedule(msgspec.Struct, frozen=True, kw_only=True):
+    """A named future firing that appends ``event_type`` with ``payload`` to the aggregate
+    (``aggregate_type``, the policy locator or ``group/name``) when due."""
+
+    tenant_id: str
+    name: str
+    group: str = "DEFAULT"
+    event_type: str
+    payload: dict[str, Any] = msgspec.field(default_factory=dict)
+    policy_locator: str | None = None
+    transaction_locator: str | None = None
+    aggregate_type: str = ""
+    rule: TimeRule
+    misfire: str = "fire_once_now"  # or "skip_to_next"
+    next_fire_at: datetime | None = None
+    fired: int = 0
+    missed: int = 0
+    paused: bool = False
+    error: bool = False
+    owner: str | None = None
+    lease_until: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def state(self, now: datetime) -> str:
+        """Quartz's trigger state: PAUSED, ERROR, COMPLETE (no more fire times), BLOCKED (a
+        node is firing it), or NORMAL (waiting)."""
+        if self.paused:
+            return "PAUSED"
+        if self.error:
+            return "ERROR"
+        if self.next_fire_at is None:
+            return "COMPLETE"
+        if self.owner is not None and self.lease_until is not None and self.lease_until > now:
+            return "BLOCKED"
+        return "NORMAL"
+
+
+class FailedJob(msgspec.Struct, frozen=True, kw_only=True):
+    """A schedule's failed firing: ``queued`` while automatic retries remain, ``quit`` after
+    the maximum (the schedule is then in ERROR)."""
+
+    tenant_id: str
+    name: str
+    group: str
+    failure_count: int
+    state: str
+    error: str
+    created_at: datetime
+    updated_at: datetime
+    policy_locator: str | None = None
+
+
+@dataclass(slots=True)
+class Firing:
+    """What one claimed schedule does in the firing transaction: append ``append`` (none
+    when a misfire is skipped) and move on to ``next_fire_at``; only while ``owner`` still
+    holds it."""
+
+    tenant_id: str
+    group: str
+    name: str
+    owner: str
+    next_fire_at: datetime | None
+    append: PendingAppend | None
+    fired: int
+    missed: int
+    now: datetime
+
+
+@dataclass(slots=True)
+class FiringFailure:
+    """A firing that failed: the failed job's new count and state, and when to try again
+    (``next_fire_at``; the schedule goes to ERROR when ``quit``)."""
+
+    tenant_id: str
+    group: str
+    name: str
+    owner: str
+    failure_count: int
+    state: str
+    error: str
+    next_fire_at: datetime | None
+    now: datetime

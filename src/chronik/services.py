@@ -15,6 +15,7 @@ from chronik.auth.tokens import Tokens
 from chronik.errors import AlreadyExists, NotFound
 from chronik.events import Catalogue, EventLog
 from chronik.records import Tenant
+from chronik.schedules import Scheduler, Schedules
 from chronik.settings import Settings
 from chronik.storage import Database, TenantStore, open_database
 from chronik.views import Registry, ViewRunner, Views
@@ -34,7 +35,9 @@ class Chronik:
     tokens: Tokens
     authenticator: Authenticator
     views: Views
+    schedules: Schedules
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _scheduler_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def open(
@@ -54,7 +57,16 @@ class Chronik:
             tokens=tokens,
             authenticator=Authenticator(tokens, oidc),
             views=Views(db, views if views is not None else Registry()),
+            schedules=Schedules(db, settings),
         )
+
+    def start_scheduler(self) -> Scheduler:
+        """Fire due schedules in the background of this process until :meth:`close`."""
+        if self.schedules.scheduler is None:
+            scheduler = Scheduler(self.db, self.settings)
+            self.schedules.scheduler = scheduler
+            self._scheduler_task = asyncio.create_task(scheduler.run(), name="chronik-scheduler")
+        return self.schedules.scheduler
 
     def start_views(self) -> ViewRunner:
         """Run the registered views in the background of this process until :meth:`close`."""
@@ -81,11 +93,12 @@ class Chronik:
             return await self.tenants.get(DEFAULT_TENANT)
 
     async def close(self) -> None:
-        if self._runner_task is not None:
-            self._runner_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._runner_task
-            self._runner_task = None
+        for task in (self._runner_task, self._scheduler_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._runner_task = self._scheduler_task = None
         await self.events.close()
         await self.db.close()
 

@@ -33,6 +33,13 @@ class Settings:
     """Views to run besides the installed packages' entry points: ``module:attribute``."""
     view_lease_seconds: float = 10.0
     """How long a node keeps a view it stopped renewing (it renews at half of this)."""
+    schedule_lease_seconds: float = 30.0
+    """How long a node may take to fire what it claimed before the claim counts as failed."""
+    schedule_max_failures: int = 5
+    schedule_retry_seconds: float = 10.0
+    """The first retry of a failed firing comes after this; each next one after twice that."""
+    misfire_threshold_seconds: float = 60.0
+    """A fire time missed by more than this follows the schedule's misfire policy."""
     max_body_bytes: int = 4 * 1024 * 1024
     bootstrap_token: str | None = None
     """Used as the bootstrap admin token at first start (``CHRONIK_BOOTSTRAP_TOKEN``)."""

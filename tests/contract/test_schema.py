@@ -76,13 +76,19 @@ def test_both_backends_define_the_same_queries() -> None:
     decision), but every query the other backend names must exist in both."""
     sqlite = set(queries.load("chronik.storage.sqlite"))
     postgres = set(queries.load("chronik.storage.postgres"))
-    only_sqlite = {"aggregate_version", "insert_event", "insert_name", "tenant_id"} | {
-        n for n in sqlite if n.startswith("index_")
-    }
+    only_sqlite = {
+        "aggregate_version",
+        "insert_event",
+        "insert_name",
+        "schedule_claim",
+        "schedule_due",
+        "tenant_id",
+    } | {n for n in sqlite if n.startswith("index_")}
     only_postgres = {
         "append",
         "listen_commits",
         "migration_lock",
+        "schedule_claim_due",
         "schema_table_exists",
         "tenant_ids",
     }

@@ -16,7 +16,11 @@ from chronik.records import (
     Event,
     EventFilter,
     FailedEvent,
+    FailedJob,
+    Firing,
+    FiringFailure,
     PendingAppend,
+    Schedule,
     Tenant,
     TokenRecord,
     ViewCommit,
@@ -159,6 +163,80 @@ class ViewStore(Protocol):
         ...
 
 
+class ScheduleStore(Protocol):
+    """Schedules and their failed jobs. A node claims due schedules with a lease; a firing
+    commits its event and the schedule's next fire time in one transaction, only while the
+    node still holds the claim."""
+
+    async def create(self, schedule: Schedule) -> None:
+        """Store a new schedule; :class:`AlreadyExists` when its (group, name) is taken."""
+        ...
+
+    async def replace(self, schedule: Schedule) -> bool:
+        """Store a new definition of an existing schedule; False when there is none."""
+        ...
+
+    async def get(self, tenant_id: str, group: str, name: str) -> Schedule | None: ...
+
+    async def find(
+        self,
+        tenant_id: str,
+        *,
+        group: str | None = None,
+        policy_locator: str | None = None,
+        offset: int = 0,
+        count: int = 1000,
+    ) -> list[Schedule]:
+        """Ordered by (group, name)."""
+        ...
+
+    async def delete(self, tenant_id: str, group: str, name: str) -> bool:
+        """Delete a schedule and its failed job."""
+        ...
+
+    async def set_paused(
+        self, tenant_id: str, group: str, name: str, paused: bool, now: datetime
+    ) -> bool: ...
+
+    async def resume_failed(self, tenant_id: str, group: str, name: str, now: datetime) -> bool:
+        """Out of ERROR (and pause), due at ``now``; False when it has no failed job."""
+        ...
+
+    async def claim(
+        self, owner: str, now: datetime, until: datetime, limit: int
+    ) -> list[tuple[Schedule, str | None, int]]:
+        """Claim due schedules for ``owner`` until ``until``: each with the owner whose claim
+        ran out (a node that died while firing it) and its failed job's count."""
+        ...
+
+    async def next_due(self) -> datetime | None:
+        """The earliest fire time of any schedule that may fire."""
+        ...
+
+    async def fire(self, firings: Sequence[Firing]) -> list[bool]:
+        """Commit the firings in one transaction: each appends its event and moves to its
+        next fire time (and loses its failed job), if its claim still holds."""
+        ...
+
+    async def fail(self, failure: FiringFailure) -> bool:
+        """Record a failed firing and release the claim, if it still holds."""
+        ...
+
+    async def failed_jobs(
+        self,
+        tenant_id: str,
+        *,
+        policy_locator: str | None = None,
+        state: str | None = None,
+        offset: int = 0,
+        count: int = 1000,
+    ) -> list[FailedJob]:
+        """Ordered by (group, name)."""
+        ...
+
+    async def delete_failed(self, tenant_id: str, group: str, name: str) -> bool: ...
+
+
 class Database(Protocol):
     """An open connection to one backend, with each port as an attribute."""
 
@@ -175,6 +253,9 @@ class Database(Protocol):
 
     @property
     def views(self) -> ViewStore: ...
+
+    @property
+    def schedules(self) -> ScheduleStore: ...
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""

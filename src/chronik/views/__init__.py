@@ -1,9 +1,10 @@
 """Views (projections) fed from the log, and the events they failed to process."""
 
+from chronik.retries import Backoff
 from chronik.views.rows import Rows
 from chronik.views.runner import Step, ViewRunner
 from chronik.views.service import Views, ViewStatus
-from chronik.views.view import Backoff, Registry, View, installed
+from chronik.views.view import Registry, View, installed
 
 __all__ = [
     "Backoff",

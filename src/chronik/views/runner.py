@@ -25,9 +25,10 @@ from datetime import UTC, datetime, timedelta
 
 from chronik.ids import new_ulid
 from chronik.records import Event, EventFilter, FailedEvent, FailureUpdate, ViewCommit, ViewState
+from chronik.retries import error_text
 from chronik.storage.ports import Database
 from chronik.views.rows import Rows
-from chronik.views.view import Registry, View, error_text
+from chronik.views.view import Registry, View
 
 log = logging.getLogger(__name__)
 

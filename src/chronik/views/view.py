@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Literal
 
 from chronik.errors import InvalidArgument, NotFound
+from chronik.retries import Backoff
 
 if TYPE_CHECKING:
     from chronik.records import Event
@@ -25,19 +26,6 @@ Handler = Callable[["Event", "Rows"], Awaitable[None]]
 Exhausted = Literal["skip", "stop"]
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Seconds to wait before the n-th retry of a failed event: ``first * factor**(n-1)``,
-    at most ``longest``."""
-
-    first: float = 1.0
-    factor: float = 2.0
-    longest: float = 300.0
-
-    def delay(self, failures: int) -> float:
-        return float(min(self.longest, self.first * self.factor ** max(0, failures - 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +177,3 @@ def _module(name: str) -> ModuleType:
     sys.modules[module_spec.name] = module
     module_spec.loader.exec_module(module)
     return module
-
-
-def error_text(exc: BaseException, limit: int = 2000) -> str:
-    """How a failure reads in a failed-event record: ``ID=<id> Message=<text>`` when the
-    error carries an id (an ``error_id`` attribute or detail), else its message."""
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    error_id = getattr(exc, "error_id", None) or getattr(exc, "details", {}).get("error_id")
-    text = f"ID={error_id} Message={message}" if error_id else message
-    return text[:limit]

@@ -76,6 +76,7 @@ class PostgresDatabase:
 
     def __init__(self, url: str, *, pool_size: int = 10, poll_seconds: float = 0.5) -> None:
         from chronik.storage.postgres.events import PostgresEventStore
+        from chronik.storage.postgres.schedules import PostgresScheduleStore
         from chronik.storage.postgres.tokens import PostgresTokenStore
         from chronik.storage.postgres.views import PostgresViewStore
 
@@ -95,6 +96,7 @@ class PostgresDatabase:
         self.tenants = PostgresTenantStore(self)
         self.tokens = PostgresTokenStore(self)
         self.views = PostgresViewStore(self)
+        self.schedules = PostgresScheduleStore(self)
         self._opened = False
 
     async def open(self) -> None:

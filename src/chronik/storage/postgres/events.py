@@ -164,24 +164,46 @@ class PostgresEventStore:
         if split is not None:
             first = await self._commit_group(appends[:split])
             return first + await self._commit_group(appends[split:])
-        outcomes: list[AppendOutcome | None] = [None] * len(appends)
         async with self._db.connection() as conn:
-            known: list[tuple[int, PendingAppend, int]] = []
-            for i, append in enumerate(appends):
-                try:
-                    known.append((i, append, await self._keys.key(conn, append.tenant_id)))
-                except NotFound as err:
-                    outcomes[i] = err
-            if known:
-                call = _Call(known, self._known_names)
-                cur = await conn.execute(Q["append"], call.params)
-                rows = await cur.fetchall()
-                retries = self._decide(call, rows, outcomes)
-                self._known_names |= call.written_names
-                self._wake(call.last_sequence)
-                if retries:
-                    await self._read_retries(conn, retries, outcomes)
+            outcomes, call, retries = await self._append_in(conn, appends)
+            if call is not None:
+                self.committed(call)
+            if retries:
+                await self._read_retries(conn, retries, outcomes)
         return [o for o in outcomes if o is not None]
+
+    async def append_in(
+        self, conn: psycopg.AsyncConnection[Any], appends: Sequence[PendingAppend]
+    ) -> tuple[list[AppendOutcome], _Call | None]:
+        """Write ``appends`` (without client-chosen locators) in the caller's transaction
+        on ``conn``; once it commits, hand the call to :meth:`committed`."""
+        if any(a.client_locators for a in appends):
+            raise ValueError("append_in takes no client-chosen locators")
+        outcomes, call, _ = await self._append_in(conn, appends)
+        return [o for o in outcomes if o is not None], call
+
+    async def _append_in(
+        self, conn: psycopg.AsyncConnection[Any], appends: Sequence[PendingAppend]
+    ) -> tuple[list[AppendOutcome | None], _Call | None, list[tuple[int, PendingAppend]]]:
+        outcomes: list[AppendOutcome | None] = [None] * len(appends)
+        known: list[tuple[int, PendingAppend, int]] = []
+        for i, append in enumerate(appends):
+            try:
+                known.append((i, append, await self._keys.key(conn, append.tenant_id)))
+            except NotFound as err:
+                outcomes[i] = err
+        if not known:
+            return outcomes, None, []
+        call = _Call(known, self._known_names)
+        cur = await conn.execute(Q["append"], call.params)
+        rows = await cur.fetchall()
+        retries = self._decide(call, rows, outcomes)
+        return outcomes, call, retries
+
+    def committed(self, call: _Call) -> None:
+        """What a call wrote is committed: remember its names, wake the followers."""
+        self._known_names |= call.written_names
+        self._wake(call.last_sequence)
 
     def _decide(
         self,

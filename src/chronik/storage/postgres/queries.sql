@@ -252,3 +252,103 @@ DELETE FROM view_rows WHERE tenant_key = %s AND view = %s;
 
 -- name: view_pause
 UPDATE view_positions SET paused = %s WHERE tenant_key = %s AND view = %s;
+
+-- name: schedule_insert
+INSERT INTO schedules (tenant_key, grp, name, policy_locator, transaction_locator,
+                       aggregate_type, event_type, payload, rule, misfire, next_fire_at,
+                       paused, created_at, updated_at)
+VALUES (%(tenant)s, %(grp)s, %(name)s, %(policy)s, %(transaction)s, %(aggregate_type)s, %(event_type)s, %(payload)s::jsonb,
+        %(rule)s, %(misfire)s, %(next)s, %(paused)s, %(now)s, %(now)s);
+
+-- name: schedule_replace
+UPDATE schedules
+SET policy_locator = %(policy)s, transaction_locator = %(transaction)s,
+    aggregate_type = %(aggregate_type)s, event_type = %(event_type)s, payload = %(payload)s::jsonb,
+    rule = %(rule)s, misfire = %(misfire)s, next_fire_at = %(next)s, paused = %(paused)s,
+    fired = 0, missed = 0, updated_at = %(now)s
+WHERE tenant_key = %(tenant)s AND grp = %(grp)s AND name = %(name)s;
+
+-- The columns of a schedule, in the order the store reads them.
+-- name: schedule_get
+SELECT s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
+       s.aggregate_type, s.event_type, s.payload::text, s.rule, s.misfire, s.next_fire_at, s.fired,
+       s.missed, s.paused, s.error, s.owner, s.lease_until, s.created_at, s.updated_at
+FROM schedules s WHERE s.tenant_key = %s AND s.grp = %s AND s.name = %s;
+
+-- name: schedule_list
+SELECT s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
+       s.aggregate_type, s.event_type, s.payload::text, s.rule, s.misfire, s.next_fire_at, s.fired,
+       s.missed, s.paused, s.error, s.owner, s.lease_until, s.created_at, s.updated_at
+FROM schedules s
+WHERE s.tenant_key = %(tenant)s AND (%(grp)s::text IS NULL OR s.grp = %(grp)s)
+  AND (%(policy)s::text IS NULL OR s.policy_locator = %(policy)s)
+ORDER BY s.grp, s.name LIMIT %(count)s OFFSET %(offset)s;
+
+-- name: schedule_delete
+DELETE FROM schedules WHERE tenant_key = %s AND grp = %s AND name = %s;
+
+-- name: schedule_pause
+UPDATE schedules SET paused = %s, updated_at = %s WHERE tenant_key = %s AND grp = %s AND name = %s;
+
+-- name: schedule_resume_failed
+UPDATE schedules SET error = false, paused = false, next_fire_at = %(now)s, owner = NULL,
+                     lease_until = NULL, updated_at = %(now)s
+WHERE tenant_key = %(tenant)s AND grp = %(grp)s AND name = %(name)s
+  AND EXISTS (SELECT 1 FROM failed_jobs f WHERE f.tenant_key = %(tenant)s AND f.grp = %(grp)s
+              AND f.name = %(name)s);
+
+-- name: schedule_claim_due
+WITH due AS (
+    SELECT s.tenant_key, s.grp, s.name, s.owner AS previous,
+           coalesce(f.failure_count, 0) AS failures
+    FROM schedules s
+    LEFT JOIN failed_jobs f ON f.tenant_key = s.tenant_key AND f.grp = s.grp AND f.name = s.name
+    WHERE s.next_fire_at <= %(now)s AND NOT s.paused AND NOT s.error
+      AND s.next_fire_at IS NOT NULL AND (s.owner IS NULL OR s.lease_until < %(now)s)
+    ORDER BY s.next_fire_at LIMIT %(limit)s
+    FOR UPDATE OF s SKIP LOCKED
+)
+UPDATE schedules s SET owner = %(owner)s, lease_until = %(until)s
+FROM due
+WHERE s.tenant_key = due.tenant_key AND s.grp = due.grp AND s.name = due.name
+RETURNING s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
+          s.aggregate_type, s.event_type, s.payload::text, s.rule, s.misfire,
+          s.next_fire_at, s.fired, s.missed, s.paused, s.error, s.owner, s.lease_until,
+          s.created_at, s.updated_at, due.previous, due.failures;
+
+-- name: schedule_next_due
+SELECT min(next_fire_at) FROM schedules
+WHERE NOT paused AND NOT error AND next_fire_at IS NOT NULL;
+
+-- name: schedule_fired
+UPDATE schedules
+SET next_fire_at = %(next)s, fired = fired + %(fired)s, missed = missed + %(missed)s, owner = NULL,
+    lease_until = NULL, updated_at = %(now)s
+WHERE tenant_key = %(tenant)s AND grp = %(grp)s AND name = %(name)s AND owner = %(owner)s
+RETURNING name;
+
+-- name: schedule_failed
+UPDATE schedules
+SET next_fire_at = %(next)s, error = %(error)s, owner = NULL, lease_until = NULL, updated_at = %(now)s
+WHERE tenant_key = %(tenant)s AND grp = %(grp)s AND name = %(name)s AND owner = %(owner)s
+RETURNING name;
+
+-- name: failed_job_upsert
+INSERT INTO failed_jobs (tenant_key, grp, name, failure_count, state, error, created_at,
+                         updated_at)
+VALUES (%(tenant)s, %(grp)s, %(name)s, %(count)s, %(state)s, %(error)s, %(now)s, %(now)s)
+ON CONFLICT (tenant_key, grp, name) DO UPDATE
+SET failure_count = excluded.failure_count, state = excluded.state, error = excluded.error,
+    updated_at = excluded.updated_at;
+
+-- name: failed_job_delete
+DELETE FROM failed_jobs WHERE tenant_key = %s AND grp = %s AND name = %s;
+
+-- name: failed_job_list
+SELECT f.tenant_key, f.grp, f.name, f.failure_count, f.state, f.error, f.created_at,
+       f.updated_at, s.policy_locator
+FROM failed_jobs f
+LEFT JOIN schedules s ON s.tenant_key = f.tenant_key AND s.grp = f.grp AND s.name = f.name
+WHERE f.tenant_key = %(tenant)s AND (%(state)s::text IS NULL OR f.state = %(state)s)
+  AND (%(policy)s::text IS NULL OR s.policy_locator = %(policy)s)
+ORDER BY f.grp, f.name LIMIT %(count)s OFFSET %(offset)s;

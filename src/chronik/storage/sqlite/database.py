@@ -92,6 +92,7 @@ class SQLiteDatabase:
         poll_seconds: float = 0.5,
     ) -> None:
         from chronik.storage.sqlite.events import SQLiteEventStore
+        from chronik.storage.sqlite.schedules import SQLiteScheduleStore
         from chronik.storage.sqlite.tokens import SQLiteTokenStore
         from chronik.storage.sqlite.views import SQLiteViewStore
 
@@ -110,6 +111,7 @@ class SQLiteDatabase:
         self.tenants = SQLiteTenantStore(self)
         self.tokens = SQLiteTokenStore(self)
         self.views = SQLiteViewStore(self)
+        self.schedules = SQLiteScheduleStore(self)
 
     # -- connections -------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,15 @@ def _events(keys: TenantKeys, con: sqlite3.Connection, rows: list[Any]) -> list[
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
+@dataclass(slots=True)
+class Written:
+    """The outcome of appends written in a transaction, for after it commits."""
+
+    outcomes: list[AppendOutcome]
+    head: int
+    names: set[tuple[int, str, str]]
+
+
 class SQLiteEventStore:
     committers = 1
 
@@ -75,37 +85,45 @@ class SQLiteEventStore:
     # -- writing ---------------------------------------------------------------------------
 
     async def commit_group(self, appends: Sequence[PendingAppend]) -> list[AppendOutcome]:
+        written: list[Written] = []
+
+        def commit(con: sqlite3.Connection) -> None:
+            written[:] = [self.append_in(con, appends)]
+
+        await self._db.write(commit)
+        self.committed(written[0])
+        return written[0].outcomes
+
+    def append_in(self, con: sqlite3.Connection, appends: Sequence[PendingAppend]) -> Written:
+        """Write ``appends`` in the caller's open write transaction; once it commits, hand
+        the result to :meth:`committed`."""
         outcomes: list[AppendOutcome] = []
         new_names: set[tuple[int, str, str]] = set()
+        head = con.execute(Q["head"]).fetchone()
+        sequence, last_at = head if head else (0, 0)
+        now = max(time.time_ns() // 1000, last_at)
+        created_at = from_micros(now)
+        versions: dict[tuple[int, str, str], int] = {}
+        for append in appends:
+            try:
+                stored = self._append_one(
+                    con, append, sequence, now, created_at, versions, new_names
+                )
+            except ChronikError as err:
+                outcomes.append(err)
+                continue
+            outcomes.append(stored)
+            if stored and stored[-1].sequence > sequence:
+                sequence = stored[-1].sequence
+        return Written(outcomes, sequence, new_names)
 
-        def commit(con: sqlite3.Connection) -> int:
-            outcomes.clear()
-            new_names.clear()
-            head = con.execute(Q["head"]).fetchone()
-            sequence, last_at = head if head else (0, 0)
-            now = max(time.time_ns() // 1000, last_at)
-            created_at = from_micros(now)
-            versions: dict[tuple[int, str, str], int] = {}
-            for append in appends:
-                try:
-                    stored = self._append_one(
-                        con, append, sequence, now, created_at, versions, new_names
-                    )
-                except ChronikError as err:
-                    outcomes.append(err)
-                    continue
-                outcomes.append(stored)
-                if stored and stored[-1].sequence > sequence:
-                    sequence = stored[-1].sequence
-            return sequence
-
-        head = await self._db.write(commit)
-        self._known_names |= new_names
-        if head > self._head:
-            self._head = head
+    def committed(self, written: Written) -> None:
+        """What :meth:`append_in` wrote is committed: wake the followers."""
+        self._known_names |= written.names
+        if written.head > self._head:
+            self._head = written.head
             self._committed.set()
             self._committed = asyncio.Event()
-        return outcomes
 
     def _append_one(
         self,

@@ -267,3 +267,98 @@ DELETE FROM view_rows WHERE tenant_key = ? AND view = ?;
 
 -- name: view_pause
 UPDATE view_positions SET paused = ? WHERE tenant_key = ? AND view = ?;
+
+-- name: schedule_insert
+INSERT INTO schedules (tenant_key, grp, name, policy_locator, transaction_locator,
+                       aggregate_type, event_type, payload, rule, misfire, next_fire_at,
+                       paused, created_at, updated_at)
+VALUES (:tenant, :grp, :name, :policy, :transaction, :aggregate_type, :event_type, :payload,
+        :rule, :misfire, :next, :paused, :now, :now);
+
+-- name: schedule_replace
+UPDATE schedules
+SET policy_locator = :policy, transaction_locator = :transaction,
+    aggregate_type = :aggregate_type, event_type = :event_type, payload = :payload,
+    rule = :rule, misfire = :misfire, next_fire_at = :next, paused = :paused,
+    fired = 0, missed = 0, updated_at = :now
+WHERE tenant_key = :tenant AND grp = :grp AND name = :name;
+
+-- The columns of a schedule, in the order the store reads them.
+-- name: schedule_get
+SELECT s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
+       s.aggregate_type, s.event_type, s.payload, s.rule, s.misfire, s.next_fire_at, s.fired,
+       s.missed, s.paused, s.error, s.owner, s.lease_until, s.created_at, s.updated_at
+FROM schedules s WHERE s.tenant_key = ? AND s.grp = ? AND s.name = ?;
+
+-- name: schedule_list
+SELECT s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
+       s.aggregate_type, s.event_type, s.payload, s.rule, s.misfire, s.next_fire_at, s.fired,
+       s.missed, s.paused, s.error, s.owner, s.lease_until, s.created_at, s.updated_at
+FROM schedules s
+WHERE s.tenant_key = :tenant AND (:grp IS NULL OR s.grp = :grp)
+  AND (:policy IS NULL OR s.policy_locator = :policy)
+ORDER BY s.grp, s.name LIMIT :count OFFSET :offset;
+
+-- name: schedule_delete
+DELETE FROM schedules WHERE tenant_key = ? AND grp = ? AND name = ?;
+
+-- name: schedule_pause
+UPDATE schedules SET paused = ?, updated_at = ? WHERE tenant_key = ? AND grp = ? AND name = ?;
+
+-- name: schedule_resume_failed
+UPDATE schedules SET error = 0, paused = 0, next_fire_at = :now, owner = NULL,
+                     lease_until = NULL, updated_at = :now
+WHERE tenant_key = :tenant AND grp = :grp AND name = :name
+  AND EXISTS (SELECT 1 FROM failed_jobs f WHERE f.tenant_key = :tenant AND f.grp = :grp
+              AND f.name = :name);
+
+-- name: schedule_due
+SELECT s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
+       s.aggregate_type, s.event_type, s.payload, s.rule, s.misfire, s.next_fire_at, s.fired,
+       s.missed, s.paused, s.error, s.owner, s.lease_until, s.created_at, s.updated_at,
+       coalesce(f.failure_count, 0)
+FROM schedules s
+LEFT JOIN failed_jobs f ON f.tenant_key = s.tenant_key AND f.grp = s.grp AND f.name = s.name
+WHERE s.next_fire_at <= :now AND s.paused = 0 AND s.error = 0 AND s.next_fire_at IS NOT NULL
+  AND (s.owner IS NULL OR s.lease_until < :now)
+ORDER BY s.next_fire_at LIMIT :limit;
+
+-- name: schedule_claim
+UPDATE schedules SET owner = ?, lease_until = ? WHERE tenant_key = ? AND grp = ? AND name = ?;
+
+-- name: schedule_next_due
+SELECT min(next_fire_at) FROM schedules
+WHERE paused = 0 AND error = 0 AND next_fire_at IS NOT NULL;
+
+-- name: schedule_fired
+UPDATE schedules
+SET next_fire_at = :next, fired = fired + :fired, missed = missed + :missed, owner = NULL,
+    lease_until = NULL, updated_at = :now
+WHERE tenant_key = :tenant AND grp = :grp AND name = :name AND owner = :owner
+RETURNING name;
+
+-- name: schedule_failed
+UPDATE schedules
+SET next_fire_at = :next, error = :error, owner = NULL, lease_until = NULL, updated_at = :now
+WHERE tenant_key = :tenant AND grp = :grp AND name = :name AND owner = :owner
+RETURNING name;
+
+-- name: failed_job_upsert
+INSERT INTO failed_jobs (tenant_key, grp, name, failure_count, state, error, created_at,
+                         updated_at)
+VALUES (:tenant, :grp, :name, :count, :state, :error, :now, :now)
+ON CONFLICT (tenant_key, grp, name) DO UPDATE
+SET failure_count = excluded.failure_count, state = excluded.state, error = excluded.error,
+    updated_at = excluded.updated_at;
+
+-- name: failed_job_delete
+DELETE FROM failed_jobs WHERE tenant_key = ? AND grp = ? AND name = ?;
+
+-- name: failed_job_list
+SELECT f.tenant_key, f.grp, f.name, f.failure_count, f.state, f.error, f.created_at,
+       f.updated_at, s.policy_locator
+FROM failed_jobs f
+LEFT JOIN schedules s ON s.tenant_key = f.tenant_key AND s.grp = f.grp AND s.name = f.name
+WHERE f.tenant_key = :tenant AND (:state IS NULL OR f.state = :state)
+  AND (:policy IS NULL OR s.policy_locator = :policy)
+ORDER BY f.grp, f.name LIMIT :count OFFSET :offset;

@@ -1,0 +1,195 @@
+"""Schedules and failed jobs on PostgreSQL. A claim takes due rows with ``FOR UPDATE SKIP
+LOCKED``, so that nodes claiming at the same time take different schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from psycopg import errors as pg_errors
+
+from chronik.errors import AlreadyExists, NotFound
+from chronik.records import FailedJob, Firing, FiringFailure, Schedule
+from chronik.storage.postgres.database import Q
+from chronik.storage.schedules import definition, failed_job, schedule
+
+if TYPE_CHECKING:
+    from chronik.storage.postgres.database import PostgresDatabase
+
+
+def _same(value: datetime) -> datetime:
+    return value
+
+
+class PostgresScheduleStore:
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+        self._keys = db.keys
+
+    async def create(self, s: Schedule) -> None:
+        async with self._db.connection() as conn:
+            tenant = await self._keys.key(conn, s.tenant_id)
+            params = definition(s, tenant, s.updated_at or s.created_at, s.next_fire_at)
+            try:
+                await conn.execute(Q["schedule_insert"], params)
+            except pg_errors.UniqueViolation:
+                raise AlreadyExists(
+                    f"a schedule {s.group}/{s.name} already exists", group=s.group, name=s.name
+                ) from None
+
+    async def replace(self, s: Schedule) -> bool:
+        async with self._db.connection() as conn:
+            tenant = await self._keys.key(conn, s.tenant_id)
+            params = definition(s, tenant, s.updated_at or s.created_at, s.next_fire_at)
+            cur = await conn.execute(Q["schedule_replace"], params)
+            return cur.rowcount > 0
+
+    async def get(self, tenant_id: str, group: str, name: str) -> Schedule | None:
+        async with self._db.connection() as conn:
+            try:
+                tenant = await self._keys.key(conn, tenant_id)
+            except NotFound:
+                return None
+            cur = await conn.execute(Q["schedule_get"], (tenant, group, name))
+            row = await cur.fetchone()
+        return None if row is None else schedule(tenant_id, row, _same)
+
+    async def find(
+        self,
+        tenant_id: str,
+        *,
+        group: str | None = None,
+        policy_locator: str | None = None,
+        offset: int = 0,
+        count: int = 1000,
+    ) -> list[Schedule]:
+        async with self._db.connection() as conn:
+            params = {
+                "tenant": await self._keys.key(conn, tenant_id),
+                "grp": group,
+                "policy": policy_locator,
+                "offset": offset,
+                "count": count,
+            }
+            cur = await conn.execute(Q["schedule_list"], params)
+            return [schedule(tenant_id, r, _same) for r in await cur.fetchall()]
+
+    async def delete(self, tenant_id: str, group: str, name: str) -> bool:
+        async with self._db.connection() as conn, conn.transaction():
+            key = (await self._keys.key(conn, tenant_id), group, name)
+            await conn.execute(Q["failed_job_delete"], key)
+            cur = await conn.execute(Q["schedule_delete"], key)
+            return cur.rowcount > 0
+
+    async def set_paused(
+        self, tenant_id: str, group: str, name: str, paused: bool, now: datetime
+    ) -> bool:
+        async with self._db.connection() as conn:
+            tenant = await self._keys.key(conn, tenant_id)
+            cur = await conn.execute(Q["schedule_pause"], (paused, now, tenant, group, name))
+            return cur.rowcount > 0
+
+    async def resume_failed(self, tenant_id: str, group: str, name: str, now: datetime) -> bool:
+        async with self._db.connection() as conn:
+            params = {
+                "tenant": await self._keys.key(conn, tenant_id),
+                "grp": group,
+                "name": name,
+                "now": now,
+            }
+            cur = await conn.execute(Q["schedule_resume_failed"], params)
+            return cur.rowcount > 0
+
+    async def claim(
+        self, owner: str, now: datetime, until: datetime, limit: int
+    ) -> list[tuple[Schedule, str | None, int]]:
+        async with self._db.connection() as conn:
+            params = {"owner": owner, "now": now, "until": until, "limit": limit}
+            cur = await conn.execute(Q["schedule_claim_due"], params)
+            rows = await cur.fetchall()
+            await self._keys.learn(conn, (r[0] for r in rows))
+        ids = self._keys.ids
+        return [(schedule(ids[r[0]], r, _same), r[19], r[20]) for r in rows]
+
+    async def next_due(self) -> datetime | None:
+        async with self._db.connection() as conn:
+            cur = await conn.execute(Q["schedule_next_due"])
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def fire(self, firings: Sequence[Firing]) -> list[bool]:
+        events = self._db.events
+        async with self._db.connection() as conn:
+            async with conn.transaction():
+                held = []
+                for f in firings:
+                    tenant = await self._keys.key(conn, f.tenant_id)
+                    params: dict[str, Any] = {
+                        "tenant": tenant,
+                        "grp": f.group,
+                        "name": f.name,
+                        "owner": f.owner,
+                        "next": f.next_fire_at,
+                        "fired": f.fired,
+                        "missed": f.missed,
+                        "now": f.now,
+                    }
+                    cur = await conn.execute(Q["schedule_fired"], params)
+                    ok = await cur.fetchone() is not None
+                    if ok:
+                        await conn.execute(Q["failed_job_delete"], (tenant, f.group, f.name))
+                    held.append(ok)
+                appends = [f.append for f, ok in zip(firings, held, strict=True) if ok and f.append]
+                outcomes, call = await events.append_in(conn, appends) if appends else ([], None)
+                failed = [o for o in outcomes if not isinstance(o, list)]
+                if failed:
+                    raise failed[0]
+            if call is not None:
+                events.committed(call)
+        return held
+
+    async def fail(self, failure: FiringFailure) -> bool:
+        async with self._db.connection() as conn, conn.transaction():
+            params: dict[str, Any] = {
+                "tenant": await self._keys.key(conn, failure.tenant_id),
+                "grp": failure.group,
+                "name": failure.name,
+                "owner": failure.owner,
+                "next": failure.next_fire_at,
+                "error": failure.state == "quit",
+                "now": failure.now,
+                "count": failure.failure_count,
+                "state": failure.state,
+            }
+            cur = await conn.execute(Q["schedule_failed"], params)
+            if await cur.fetchone() is None:
+                return False
+            await conn.execute(Q["failed_job_upsert"], {**params, "error": failure.error})
+            return True
+
+    async def failed_jobs(
+        self,
+        tenant_id: str,
+        *,
+        policy_locator: str | None = None,
+        state: str | None = None,
+        offset: int = 0,
+        count: int = 1000,
+    ) -> list[FailedJob]:
+        async with self._db.connection() as conn:
+            params = {
+                "tenant": await self._keys.key(conn, tenant_id),
+                "state": state,
+                "policy": policy_locator,
+                "offset": offset,
+                "count": count,
+            }
+            cur = await conn.execute(Q["failed_job_list"], params)
+            return [failed_job(tenant_id, r, _same) for r in await cur.fetchall()]
+
+    async def delete_failed(self, tenant_id: str, group: str, name: str) -> bool:
+        async with self._db.connection() as conn:
+            key = (await self._keys.key(conn, tenant_id), group, name)
+            cur = await conn.execute(Q["failed_job_delete"], key)
+            return cur.rowcount > 0
