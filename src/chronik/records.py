@@ -272,6 +272,8 @@ class Firing:
     fired: int
     missed: int
     now: datetime
+    due: datetime | None = None
+    """The fire time this firing is for."""
 
 
 @dataclass(slots=True)

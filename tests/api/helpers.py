@@ -111,6 +111,7 @@ def native_error(response: httpx.Response, status: int, code: str) -> str:
 
 _GRPC = {400: (3, "INVALID_ARGUMENT"), 401: (16, "UNAUTHENTICATED"), 403: (7, "PERMISSION_DENIED")}
 _GRPC |= {404: (5, "NOT_FOUND"), 405: (12, "UNIMPLEMENTED"), 413: (8, "RESOURCE_EXHAUSTED")}
+_GRPC |= {409: (6, "ALREADY_EXISTS")}
 
 
 def surface_error(surface: str, response: httpx.Response, status: int, case: Any = None) -> str:

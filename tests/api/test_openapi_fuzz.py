@@ -108,7 +108,7 @@ def _unauthenticated(path: str, body: Any) -> bool:
     """Whether ``body`` is the 401 error of the surface ``path`` belongs to."""
     if path.startswith(("/admin/v1/", "/management/v1/")):
         return isinstance(body, dict) and body.get("code") == 16
-    if path.startswith("/event/"):
+    if path.startswith(("/event/", "/config/")):
         return isinstance(body, dict) and body.get("httpStatus") == 401
     return isinstance(body, dict) and body.get("error", {}).get("code") == "UNAUTHENTICATED"
 

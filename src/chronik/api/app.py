@@ -50,6 +50,7 @@ def create_app(
             settings, views=views if views is not None else installed(settings.views)
         )
         opened.start_views()
+        opened.start_scheduler()
         app.state.chronik = opened
         try:
             yield
@@ -91,12 +92,21 @@ def create_app(
         return _error(request, 500, 13, "internal error; the server log has the details")
 
     app.include_router(health.router)
-    from chronik.api import native, native_views, socotra_events, zitadel_admin
+    from chronik.api import (
+        native,
+        native_schedules,
+        native_views,
+        socotra_events,
+        socotra_schedules,
+        zitadel_admin,
+    )
 
     app.include_router(zitadel_admin.router)
+    app.include_router(socotra_schedules.router)
     app.include_router(socotra_events.router)
     app.include_router(native.router)
     app.include_router(native_views.router)
+    app.include_router(native_schedules.router)
     # The busiest routes are also mounted as plain Starlette routes in front of FastAPI's
     # (which stay for the OpenAPI document): FastAPI's per-request work (included-router
     # matching, dependency solving, two exit stacks) cost more CPU than the append itself.

@@ -41,6 +41,7 @@ class Metrics:
         )
         self.registry.register(_PoolCollector(app))
         self.registry.register(_ViewCollector(app))
+        self.registry.register(_SchedulerCollector(app))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -129,3 +130,27 @@ class _ViewCollector(Collector):
             for tenant, count in stats.failed.items():
                 failed.add_metric([name, tenant], count)
         yield from (position, lag, lag_seconds, failed, handled, failures, seconds)
+
+
+class _SchedulerCollector(Collector):
+    """What this process's scheduler did: firings, missed fire times, failed firings."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        chronik = getattr(self._app.state, "chronik", None)
+        scheduler = getattr(getattr(chronik, "schedules", None), "scheduler", None)
+        if scheduler is None:
+            return
+        stats = scheduler.stats
+        for name, help_text, value in (
+            ("chronik_schedule_firings", "Scheduled events appended.", stats.fired),
+            (
+                "chronik_schedule_missed_firings",
+                "Fire times missed (by downtime or a pause) past the misfire threshold.",
+                stats.missed,
+            ),
+            ("chronik_schedule_failed_firings", "Firings that failed.", stats.failed),
+        ):
+            yield CounterMetricFamily(name, help_text, value=value)

@@ -129,7 +129,7 @@ async def list_failed_events(
     "/views/{name}/failed-events/{sequence}/_retry",
     summary="Run one failed event through its view again now",
     status_code=202,
-    responses=answers(RetryScheduled, NativeError, 404),
+    responses=answers(RetryScheduled, NativeError, 404, success=202),
 )
 async def retry_one(
     request: Request,
@@ -145,7 +145,7 @@ async def retry_one(
     "/views/{name}/_retry",
     summary="Run every failed event of a view through it again now",
     status_code=202,
-    responses=answers(RetryScheduled, NativeError, 404),
+    responses=answers(RetryScheduled, NativeError, 404, success=202),
 )
 async def retry_all(
     request: Request,

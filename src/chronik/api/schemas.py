@@ -181,6 +181,78 @@ class RetryScheduled(Shape):
     scheduled: int
 
 
+class ScheduledPolicyEvent(Shape):
+    policyLocator: str
+    transactionLocator: str
+    triggerState: str
+    customEventId: str
+    nextEventTime: str | None = None
+
+
+class ScheduledTenantEvent(Shape):
+    scheduleId: str
+    eventTypeId: str
+    triggerState: str
+    data: dict[str, Any]
+    eventTime: str | None = None
+    nextEventTime: str | None = None
+
+
+class FailedJobDetails(Shape):
+    triggerName: str
+    failedJobState: str
+    failureCount: int
+    triggerGroup: str
+    updatedAt: str
+    createdAt: str
+
+
+class NativeRule(Shape):
+    kind: str
+    at: str | None = None
+    everySeconds: float | None = None
+    cron: str | None = None
+    timeZone: str
+    repeatLimit: int | None = None
+
+
+class NativeSchedule(Shape):
+    name: str
+    group: str
+    eventType: str
+    payload: dict[str, Any]
+    aggregateType: str
+    rule: NativeRule
+    misfire: str
+    state: str
+    fired: int
+    missed: int
+    createdAt: str
+    updatedAt: str
+    policyLocator: str | None = None
+    transactionLocator: str | None = None
+    nextFireTime: str | None = None
+
+
+class NativeSchedules(Shape):
+    schedules: list[NativeSchedule]
+
+
+class NativeFailedJob(Shape):
+    name: str
+    group: str
+    state: str
+    failureCount: int
+    error: str
+    createdAt: str
+    updatedAt: str
+    policyLocator: str | None = None
+
+
+class NativeFailedJobs(Shape):
+    failedJobs: list[NativeFailedJob]
+
+
 class NativeErrorBody(Shape):
     code: str
     message: str
@@ -192,12 +264,12 @@ class NativeError(Shape):
 
 
 def answers(
-    ok: type[BaseModel] | None, error: type[BaseModel], *statuses: int
+    ok: type[BaseModel] | None, error: type[BaseModel], *statuses: int, success: int = 200
 ) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: its 200 shape and its surface's error shape."""
+    """``responses=`` for a route: its success shape and its surface's error shape."""
     declared: dict[int | str, dict[str, Any]] = {}
     if ok is not None:
-        declared[200] = {"model": ok, "description": "Success"}
+        declared[success] = {"model": ok, "description": "Success"}
     for status in (400, 401, 403, 413, *statuses):
         declared[status] = {"model": error, "description": _WHY.get(status, "Error")}
     return declared

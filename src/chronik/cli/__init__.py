@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from chronik.cli import events, migrate, serve, tenants, tokens, transfer, views
+from chronik.cli import events, migrate, schedules, serve, tenants, tokens, transfer, views
 
 app = typer.Typer(
     name="chronik",
@@ -56,6 +56,17 @@ failed_app.command("list")(views.failed_list)
 failed_app.command("retry")(views.failed_retry)
 failed_app.command("remove")(views.failed_remove)
 app.add_typer(failed_app, name="failed")
+
+schedules_app = typer.Typer(
+    help="Create, list and manage schedules and failed jobs.", no_args_is_help=True
+)
+schedules_app.command()(schedules.create)
+schedules_app.command("list")(schedules.list_)
+for _name in ("show", "pause", "resume", "delete", "failed"):
+    schedules_app.command(_name)(getattr(schedules, _name))
+schedules_app.command("resume-failed")(schedules.resume_failed)
+schedules_app.command("delete-failed")(schedules.delete_failed)
+app.add_typer(schedules_app, name="schedules")
 
 
 def main() -> None:

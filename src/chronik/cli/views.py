@@ -1,5 +1,5 @@
 """``chronik views list | reset | pause | resume``, ``chronik failed list | retry | remove``
-and ``chronik worker``: operating the views of the installed packages."""
+and ``chronik worker`` (the views of the installed packages, and the scheduler)."""
 
 from __future__ import annotations
 
@@ -198,15 +198,26 @@ def worker(
             help="How soon another node takes over a view this one stopped renewing.",
         ),
     ] = 10.0,
+    schedule_lease_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.5,
+            help="How long this node may take to fire what it claimed before another node "
+            "counts the firing as failed and retries it.",
+        ),
+    ] = 30.0,
 ) -> None:
-    """Run the installed views (entry points ``chronik.views``) without the HTTP API.
+    """Run the installed views (entry points ``chronik.views``) and fire due schedules,
+    without the HTTP API.
 
     Any number of workers (and servers) may run against one PostgreSQL database: each view
     of each tenant is processed by one of them at a time, and taken over by another within
     seconds when that one stops.
     """
     settings = dataclasses.replace(
-        settings_from(data, database_url, views), view_lease_seconds=lease_seconds
+        settings_from(data, database_url, views),
+        view_lease_seconds=lease_seconds,
+        schedule_lease_seconds=schedule_lease_seconds,
     )
     run(lambda: _work(settings), interrupted=0)
 
@@ -219,6 +230,7 @@ async def _work(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         runner = chronik.start_views()
-        say(f"running {len(registry)} view(s) as {runner.owner}")
+        chronik.start_scheduler()
+        say(f"running {len(registry)} view(s) and the scheduler as {runner.owner}")
         await stop.wait()
         say("stopping")

@@ -16,8 +16,11 @@ from chronik.records import TimeRule
 
 KINDS = ("once", "interval", "cron")
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
-MISSED_COUNT_CAP = 100_000
-"""Missed fire times counted at most per misfire (a cron of every minute down for a year)."""
+MISSED_COUNT_CAP = 1000
+"""Cron fire times counted one by one at most per misfire; past that the count is a lower
+bound and the rule jumps to its first fire time after now."""
+SHORTEST = 0.001
+LONGEST = 100 * 365 * 86400
 
 
 def validate(rule: TimeRule, now: datetime) -> TimeRule:
@@ -36,9 +39,9 @@ def validate(rule: TimeRule, now: datetime) -> TimeRule:
         return rule
     if rule.kind == "interval":
         every = rule.every_seconds
-        if every is None or not every > 0 or every > 100 * 365 * 86400:
+        if every is None or not SHORTEST <= every <= LONGEST:
             raise InvalidArgument(
-                "an interval rule needs everySeconds > 0 (at most 100 years)", field="everySeconds"
+                "an interval rule needs everySeconds from 0.001 to 100 years", field="everySeconds"
             )
         return TimeRule(
             kind="interval",

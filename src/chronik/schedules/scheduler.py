@@ -164,6 +164,7 @@ class Scheduler:
             fired=fired,
             missed=missed,
             now=now,
+            due=due,
         )
 
     def _failure(self, s: Schedule, count: int, error: str, now: datetime) -> FiringFailure:

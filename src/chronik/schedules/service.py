@@ -86,7 +86,7 @@ class Schedules:
     async def create(self, schedule: Schedule) -> Schedule:
         """Store a new schedule; :class:`AlreadyExists` when its (group, name) is taken."""
         stored = self._checked(schedule, self._clock())
-        await self._store.create(stored)
+        await self._store.create([stored])
         self._woken()
         return await self.get(stored.tenant_id, stored.group, stored.name)
 
@@ -144,6 +144,7 @@ class Schedules:
         tenant_id: str,
         *,
         policy_locator: str | None = None,
+        group: str | None = None,
         state: str | None = None,
         offset: int = 0,
         count: int = 100,
@@ -155,7 +156,12 @@ class Schedules:
             )
         _page(offset, count)
         return await self._store.failed_jobs(
-            tenant_id, policy_locator=policy_locator, state=state, offset=offset, count=count
+            tenant_id,
+            policy_locator=policy_locator,
+            group=group,
+            state=state,
+            offset=offset,
+            count=count,
         )
 
     async def resume_failed(self, tenant_id: str, group: str, name: str) -> None:
@@ -172,7 +178,8 @@ class Schedules:
     async def schedule_tenant_events(
         self, tenant_id: str, requests: Sequence[TenantEvent]
     ) -> list[Schedule]:
-        """Socotra's tenant events: each a one-shot schedule in the group ``tenant``."""
+        """Socotra's tenant events: each a one-shot schedule in the group ``tenant``; all
+        are created or none."""
         if not requests:
             raise InvalidArgument("requests must not be empty", field="requests")
         ids = [r.schedule_id for r in requests]
@@ -191,9 +198,10 @@ class Schedules:
             for r in requests
         ]
         now = self._clock()
-        for s in schedules:
-            self._checked(s, now)
-        return [await self.create(s) for s in schedules]
+        checked = [self._checked(s, now) for s in schedules]
+        await self._store.create(checked)
+        self._woken()
+        return checked
 
     def now(self) -> datetime:
         return self._clock()

@@ -168,8 +168,9 @@ class ScheduleStore(Protocol):
     commits its event and the schedule's next fire time in one transaction, only while the
     node still holds the claim."""
 
-    async def create(self, schedule: Schedule) -> None:
-        """Store a new schedule; :class:`AlreadyExists` when its (group, name) is taken."""
+    async def create(self, schedules: Sequence[Schedule]) -> None:
+        """Store new schedules, all or none; :class:`AlreadyExists` when a (group, name) is
+        taken."""
         ...
 
     async def replace(self, schedule: Schedule) -> bool:
@@ -227,6 +228,7 @@ class ScheduleStore(Protocol):
         tenant_id: str,
         *,
         policy_locator: str | None = None,
+        group: str | None = None,
         state: str | None = None,
         offset: int = 0,
         count: int = 1000,

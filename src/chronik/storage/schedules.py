@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from chronik.errors import AlreadyExists
 from chronik.records import FailedJob, Schedule, TimeRule
 
 Time = Callable[[Any], datetime]
@@ -79,3 +80,9 @@ def definition(s: Schedule, tenant_key: int, now: Any, next_fire_at: Any) -> dic
         "paused": s.paused,
         "now": now,
     }
+
+
+def taken(s: Schedule) -> AlreadyExists:
+    return AlreadyExists(
+        f"a schedule {s.group}/{s.name} already exists", group=s.group, name=s.name
+    )

@@ -350,5 +350,6 @@ SELECT f.tenant_key, f.grp, f.name, f.failure_count, f.state, f.error, f.created
 FROM failed_jobs f
 LEFT JOIN schedules s ON s.tenant_key = f.tenant_key AND s.grp = f.grp AND s.name = f.name
 WHERE f.tenant_key = %(tenant)s AND (%(state)s::text IS NULL OR f.state = %(state)s)
+  AND (%(grp)s::text IS NULL OR f.grp = %(grp)s)
   AND (%(policy)s::text IS NULL OR s.policy_locator = %(policy)s)
 ORDER BY f.grp, f.name LIMIT %(count)s OFFSET %(offset)s;

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import errors as pg_errors
 
-from chronik.errors import AlreadyExists, NotFound
+from chronik.errors import NotFound
 from chronik.records import FailedJob, Firing, FiringFailure, Schedule
 from chronik.storage.postgres.database import Q
-from chronik.storage.schedules import definition, failed_job, schedule
+from chronik.storage.schedules import definition, failed_job, schedule, taken
 
 if TYPE_CHECKING:
     from chronik.storage.postgres.database import PostgresDatabase
@@ -27,16 +27,16 @@ class PostgresScheduleStore:
         self._db = db
         self._keys = db.keys
 
-    async def create(self, s: Schedule) -> None:
-        async with self._db.connection() as conn:
-            tenant = await self._keys.key(conn, s.tenant_id)
-            params = definition(s, tenant, s.updated_at or s.created_at, s.next_fire_at)
-            try:
-                await conn.execute(Q["schedule_insert"], params)
-            except pg_errors.UniqueViolation:
-                raise AlreadyExists(
-                    f"a schedule {s.group}/{s.name} already exists", group=s.group, name=s.name
-                ) from None
+    async def create(self, schedules: Sequence[Schedule]) -> None:
+        async with self._db.connection() as conn, conn.transaction():
+            for s in schedules:
+                tenant = await self._keys.key(conn, s.tenant_id)
+                params = definition(s, tenant, s.updated_at or s.created_at, s.next_fire_at)
+                try:
+                    async with conn.transaction():
+                        await conn.execute(Q["schedule_insert"], params)
+                except pg_errors.UniqueViolation:
+                    raise taken(s) from None
 
     async def replace(self, s: Schedule) -> bool:
         async with self._db.connection() as conn:
@@ -173,6 +173,7 @@ class PostgresScheduleStore:
         tenant_id: str,
         *,
         policy_locator: str | None = None,
+        group: str | None = None,
         state: str | None = None,
         offset: int = 0,
         count: int = 1000,
@@ -182,6 +183,7 @@ class PostgresScheduleStore:
                 "tenant": await self._keys.key(conn, tenant_id),
                 "state": state,
                 "policy": policy_locator,
+                "grp": group,
                 "offset": offset,
                 "count": count,
             }

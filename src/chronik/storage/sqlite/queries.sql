@@ -360,5 +360,6 @@ SELECT f.tenant_key, f.grp, f.name, f.failure_count, f.state, f.error, f.created
 FROM failed_jobs f
 LEFT JOIN schedules s ON s.tenant_key = f.tenant_key AND s.grp = f.grp AND s.name = f.name
 WHERE f.tenant_key = :tenant AND (:state IS NULL OR f.state = :state)
+  AND (:grp IS NULL OR f.grp = :grp)
   AND (:policy IS NULL OR s.policy_locator = :policy)
 ORDER BY f.grp, f.name LIMIT :count OFFSET :offset;

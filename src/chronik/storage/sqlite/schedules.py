@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from chronik.errors import AlreadyExists, NotFound
+from chronik.errors import NotFound
 from chronik.records import FailedJob, Firing, FiringFailure, Schedule
-from chronik.storage.schedules import definition, failed_job, schedule
+from chronik.storage.schedules import definition, failed_job, schedule, taken
 from chronik.storage.sqlite.database import Q, from_micros, micros
 
 if TYPE_CHECKING:
@@ -33,25 +33,22 @@ class SQLiteScheduleStore:
         self._db = db
         self._keys = db.keys
 
-    async def create(self, s: Schedule) -> None:
+    async def create(self, schedules: Sequence[Schedule]) -> None:
         def insert(con: sqlite3.Connection) -> None:
-            tenant = self._keys.key(con, s.tenant_id)
-            params = definition(s, tenant, micros(_stamp(s)), None)
-            params["next"] = _micros(s.next_fire_at)
-            try:
-                con.execute(Q["schedule_insert"], params)
-            except sqlite3.IntegrityError:
-                raise AlreadyExists(
-                    f"a schedule {s.group}/{s.name} already exists", group=s.group, name=s.name
-                ) from None
+            for s in schedules:
+                tenant = self._keys.key(con, s.tenant_id)
+                params = definition(s, tenant, micros(_stamp(s)), _micros(s.next_fire_at))
+                try:
+                    con.execute(Q["schedule_insert"], params)
+                except sqlite3.IntegrityError:
+                    raise taken(s) from None
 
         await self._db.write(insert)
 
     async def replace(self, s: Schedule) -> bool:
         def update(con: sqlite3.Connection) -> bool:
             tenant = self._keys.key(con, s.tenant_id)
-            params = definition(s, tenant, micros(_stamp(s)), None)
-            params["next"] = _micros(s.next_fire_at)
+            params = definition(s, tenant, micros(_stamp(s)), _micros(s.next_fire_at))
             return con.execute(Q["schedule_replace"], params).rowcount > 0
 
         return await self._db.write(update)
@@ -199,6 +196,7 @@ class SQLiteScheduleStore:
         tenant_id: str,
         *,
         policy_locator: str | None = None,
+        group: str | None = None,
         state: str | None = None,
         offset: int = 0,
         count: int = 1000,
@@ -208,6 +206,7 @@ class SQLiteScheduleStore:
                 "tenant": self._keys.key(con, tenant_id),
                 "state": state,
                 "policy": policy_locator,
+                "grp": group,
                 "offset": offset,
                 "count": count,
             }
