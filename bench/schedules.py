@@ -13,7 +13,8 @@ Per backend, on a fresh database, in one run:
    scheduler running as in ``chronik serve``; the time from each fire time to the commit of
    its firing, p50/p99. Target: p99 <= 250 ms while keeping up.
 3. poll: with ``--stored`` schedules stored and none due, the time of one scheduler round
-   (claim what is due, then find the next fire time), p50/p99 of 200. Target: p99 < 5 ms.
+   (claim what is due, then find the next fire time), p50/p99 of 200 after 100 rounds of
+   warm-up. Target: p99 < 5 ms.
 """
 
 from __future__ import annotations
@@ -167,12 +168,14 @@ async def poll(chronik: Chronik, backend: str, tenant: str, stored: int) -> Resu
     scheduler = Scheduler(chronik.db, chronik.settings, owner="bench-poll")
     store = chronik.db.schedules
     samples = []
-    for _ in range(220):
+    for _ in range(300):
         t0 = time.perf_counter()
         await scheduler.tick()
         await store.next_due()
         samples.append((time.perf_counter() - t0) * 1000)
-    samples = samples[20:]
+    # Steady state: every pooled connection has prepared the two statements by then (psycopg
+    # prepares a statement on a connection at its fifth use; planning the claim takes 1.4 ms).
+    samples = samples[100:]
     p99 = percentile(samples, 99)
     return Result(
         backend=backend,

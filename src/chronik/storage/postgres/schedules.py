@@ -28,15 +28,25 @@ class PostgresScheduleStore:
         self._keys = db.keys
 
     async def create(self, schedules: Sequence[Schedule]) -> None:
-        async with self._db.connection() as conn, conn.transaction():
-            for s in schedules:
-                tenant = await self._keys.key(conn, s.tenant_id)
-                params = definition(s, tenant, s.updated_at or s.created_at, s.next_fire_at)
-                try:
-                    async with conn.transaction():
-                        await conn.execute(Q["schedule_insert"], params)
-                except pg_errors.UniqueViolation:
-                    raise taken(s) from None
+        async with self._db.connection() as conn:
+            params = [
+                definition(
+                    s,
+                    await self._keys.key(conn, s.tenant_id),
+                    s.updated_at or s.created_at,
+                    s.next_fire_at,
+                )
+                for s in schedules
+            ]
+            try:
+                async with conn.transaction(), conn.cursor() as cur:
+                    await cur.executemany(Q["schedule_insert"], params)
+            except pg_errors.UniqueViolation:
+                for s, p in zip(schedules, params, strict=True):
+                    cur = await conn.execute(Q["schedule_get"], (p["tenant"], s.group, s.name))
+                    if await cur.fetchone() is not None:
+                        raise taken(s) from None
+                raise taken(schedules[0]) from None  # a key repeated within the batch
 
     async def replace(self, s: Schedule) -> bool:
         async with self._db.connection() as conn:
@@ -122,11 +132,9 @@ class PostgresScheduleStore:
         events = self._db.events
         async with self._db.connection() as conn:
             async with conn.transaction():
-                held = []
-                for f in firings:
-                    tenant = await self._keys.key(conn, f.tenant_id)
-                    params: dict[str, Any] = {
-                        "tenant": tenant,
+                params: list[dict[str, Any]] = [
+                    {
+                        "tenant": await self._keys.key(conn, f.tenant_id),
                         "grp": f.group,
                         "name": f.name,
                         "owner": f.owner,
@@ -135,11 +143,23 @@ class PostgresScheduleStore:
                         "missed": f.missed,
                         "now": f.now,
                     }
-                    cur = await conn.execute(Q["schedule_fired"], params)
-                    ok = await cur.fetchone() is not None
-                    if ok:
-                        await conn.execute(Q["failed_job_delete"], (tenant, f.group, f.name))
-                    held.append(ok)
+                    for f in firings
+                ]
+                # Pipelined: one round trip for the whole group, not one per schedule.
+                async with conn.cursor() as cur:
+                    await cur.executemany(Q["schedule_fired"], params, returning=True)
+                    held = []
+                    while True:
+                        held.append(await cur.fetchone() is not None)
+                        if not cur.nextset():
+                            break
+                    done = [
+                        (p["tenant"], p["grp"], p["name"])
+                        for p, ok in zip(params, held, strict=True)
+                        if ok
+                    ]
+                    if done:
+                        await cur.executemany(Q["failed_job_delete"], done)
                 appends = [f.append for f, ok in zip(firings, held, strict=True) if ok and f.append]
                 outcomes, call = await events.append_in(conn, appends) if appends else ([], None)
                 failed = [o for o in outcomes if not isinstance(o, list)]
