@@ -10,7 +10,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -235,6 +235,34 @@ def write_json(results: Sequence[Result], meta: dict[str, Any]) -> Path:
         + "\n"
     )
     return path
+
+
+def run_each_backend(
+    prog: str,
+    argv: list[str] | None,
+    args: Any,
+    run_backend: Callable[[str, Any], Coroutine[Any, Any, list[Result]]],
+) -> None:
+    """Run ``run_backend`` for each backend of ``args.backend`` (on uvloop), measuring what
+    other programs take meanwhile, then :func:`finish`."""
+    import uvloop
+
+    backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
+    started = time.time()
+    results: list[Result] = []
+    noise: dict[str, Any] = {}
+    for backend in backends:
+        meter = ForeignLoad()
+        results += uvloop.run(run_backend(backend, args))
+        noise[backend] = meter.report()
+    meta = {
+        "command": f"python -m {prog} " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        "seconds": round(time.time() - started, 1),
+        "machine": machine(),
+        "other_programs": noise,
+    }
+    finish(results, meta)
 
 
 def finish(results: Sequence[Result], meta: dict[str, Any]) -> None:

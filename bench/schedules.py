@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import uvloop
 
 from bench import common
 from bench.common import Result, check, log, percentile
@@ -233,23 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke check")
     parser.add_argument("--postgres-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args(argv)
-    backends = ["sqlite", "postgres"] if args.backend == "all" else [args.backend]
-    started = time.time()
-    results: list[Result] = []
-    noise: dict[str, Any] = {}
-    for backend in backends:
-        meter = common.ForeignLoad()
-        results += uvloop.run(run_backend(backend, args))
-        noise[backend] = meter.report()
-    meta = {
-        "command": "python -m bench.schedules "
-        + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "seconds": round(time.time() - started, 1),
-        "machine": common.machine(),
-        "other_programs": noise,
-    }
-    common.finish(results, meta)
+    common.run_each_backend("bench.schedules", argv, args, run_backend)
 
 
 if __name__ == "__main__":

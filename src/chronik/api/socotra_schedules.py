@@ -171,40 +171,37 @@ _failed_list(
 _failed_list("/failed/list", "Fetch Failed Scheduled Events")
 
 
-@router.post(
-    f"{EVENTS}/failed/resume",
-    summary="Resume Failed Scheduled Event",
-    status_code=204,
-    openapi_extra=body_schema(FailedJobRequest, required=True),
-    responses=answers(None, SocotraError, 404),
-)
-async def resume_failed(
-    request: Request,
-    tenantLocator: str,
-    caller: Annotated[Principal, Depends(permission(p.EVENTS_WRITE))],
-) -> Response:
-    tenant = own_tenant(tenantLocator, caller)
-    body = await parse(request, FailedJobRequest, empty_ok=False)
-    await services(request).schedules.resume_failed(tenant, body.trigger_group, body.trigger_name)
-    return Response(status_code=204)
+def _failed_job_action(method: str, path: str, summary: str, action: str) -> None:
+    async def act(
+        request: Request,
+        tenantLocator: str,
+        caller: Annotated[Principal, Depends(permission(p.EVENTS_WRITE))],
+    ) -> Response:
+        tenant = own_tenant(tenantLocator, caller)
+        body = await parse(request, FailedJobRequest, empty_ok=False)
+        schedules = services(request).schedules
+        await getattr(schedules, action)(tenant, body.trigger_group, body.trigger_name)
+        return Response(status_code=204)
+
+    act.__name__ = action
+    router.add_api_route(
+        f"{EVENTS}{path}",
+        act,
+        methods=[method],
+        summary=summary,
+        status_code=204,
+        openapi_extra=body_schema(FailedJobRequest, required=True),
+        responses=answers(None, SocotraError, 404),
+    )
 
 
-@router.delete(
-    f"{EVENTS}/failed",
-    summary="Delete Failed Scheduled Event (the schedule stays as it is)",
-    status_code=204,
-    openapi_extra=body_schema(FailedJobRequest, required=True),
-    responses=answers(None, SocotraError, 404),
+_failed_job_action("POST", "/failed/resume", "Resume Failed Scheduled Event", "resume_failed")
+_failed_job_action(
+    "DELETE",
+    "/failed",
+    "Delete Failed Scheduled Event (the schedule stays as it is)",
+    "delete_failed",
 )
-async def delete_failed(
-    request: Request,
-    tenantLocator: str,
-    caller: Annotated[Principal, Depends(permission(p.EVENTS_WRITE))],
-) -> Response:
-    tenant = own_tenant(tenantLocator, caller)
-    body = await parse(request, FailedJobRequest, empty_ok=False)
-    await services(request).schedules.delete_failed(tenant, body.trigger_group, body.trigger_name)
-    return Response(status_code=204)
 
 
 @router.post(
