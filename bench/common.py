@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -235,6 +236,19 @@ def write_json(results: Sequence[Result], meta: dict[str, Any]) -> Path:
         + "\n"
     )
     return path
+
+
+def parser(prog: str, description: str | None, default_admin_url: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes: --backend, --quick, --postgres-url."""
+    made = argparse.ArgumentParser(
+        prog=f"python -m {prog}",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    made.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
+    made.add_argument("--quick", action="store_true", help="small sizes, a smoke check")
+    made.add_argument("--postgres-url", default=default_admin_url)
+    return made
 
 
 def run_each_backend(

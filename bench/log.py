@@ -125,6 +125,24 @@ def drop_pg_database(admin_url: str, name: str) -> None:
         )
 
 
+@contextlib.asynccontextmanager
+async def fresh_database(backend: str, admin_url: str, name: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database of ``backend`` (a temporary SQLite file, or the
+    PostgreSQL database ``name``), removed afterwards."""
+    if backend == "sqlite":
+        tmp = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        try:
+            yield f"sqlite:///{tmp / 'bench.db'}"
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    url, _ = create_pg_database(admin_url, name)
+    try:
+        yield url
+    finally:
+        drop_pg_database(admin_url, name)
+
+
 def postgres_version(admin_url: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         row = conn.execute("SHOW server_version").fetchone()

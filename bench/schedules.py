@@ -23,18 +23,15 @@ import argparse
 import asyncio
 import contextlib
 import random
-import shutil
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from bench import common
 from bench.common import Result, check, log, percentile
-from bench.log import DEFAULT_ADMIN_URL, create_pg_database, drop_pg_database
+from bench.log import DEFAULT_ADMIN_URL, fresh_database
 from chronik import Chronik, NewEvent, Settings
 from chronik.records import Schedule, TimeRule
 from chronik.schedules import Scheduler
@@ -194,43 +191,26 @@ async def poll(chronik: Chronik, backend: str, tenant: str, stored: int) -> Resu
 async def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
     due = args.due or (10_000 if args.quick else 100_000)
     stored = args.stored or (100_000 if args.quick else 1_000_000)
-    tmp: Path | None = None
-    name = "chronik_bench_schedules"
-    if backend == "sqlite":
-        tmp = Path(tempfile.mkdtemp(prefix="chronik-bench-schedules-"))
-        url = f"sqlite:///{tmp / 'schedules.db'}"
-    else:
-        url, _ = create_pg_database(args.postgres_url, name)
     results: list[Result] = []
-    chronik = await Chronik.open(Settings(database_url=url))
-    try:
-        tenant = (await chronik.default_tenant()).id
-        log(f"{backend}: capacity")
-        results.append(await capacity(chronik, backend, tenant, due))
-        log(f"{backend}: lateness")
-        results.append(await lateness(chronik, backend, tenant, due))
-        log(f"{backend}: poll")
-        results.append(await poll(chronik, backend, tenant, stored))
-    finally:
-        await chronik.close()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            drop_pg_database(args.postgres_url, name)
+    async with fresh_database(backend, args.postgres_url, "chronik_bench_schedules") as url:
+        chronik = await Chronik.open(Settings(database_url=url))
+        try:
+            tenant = (await chronik.default_tenant()).id
+            log(f"{backend}: capacity")
+            results.append(await capacity(chronik, backend, tenant, due))
+            log(f"{backend}: lateness")
+            results.append(await lateness(chronik, backend, tenant, due))
+            log(f"{backend}: poll")
+            results.append(await poll(chronik, backend, tenant, stored))
+        finally:
+            await chronik.close()
     return results
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.schedules",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
+    parser = common.parser("bench.schedules", __doc__, DEFAULT_ADMIN_URL)
     parser.add_argument("--due", type=int, default=None, help="default 100,000")
     parser.add_argument("--stored", type=int, default=None, help="default 1,000,000")
-    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke check")
-    parser.add_argument("--postgres-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args(argv)
     common.run_each_backend("bench.schedules", argv, args, run_backend)
 

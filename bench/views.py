@@ -23,10 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 
@@ -36,9 +33,8 @@ from bench.log import (
     DEFAULT_ADMIN_URL,
     FULL,
     QUICK,
-    create_pg_database,
-    drop_pg_database,
     follow_from_zero,
+    fresh_database,
     load,
 )
 from chronik import Chronik, Event, NewEvent, Settings
@@ -236,47 +232,30 @@ async def poison_workload(chronik: Chronik, backend: str) -> Result:
 async def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
     sizes = QUICK if args.quick else FULL
     total = args.events or sizes.events
-    tmp: Path | None = None
-    name = "chronik_bench_views"
-    if backend == "sqlite":
-        tmp = Path(tempfile.mkdtemp(prefix="chronik-bench-views-"))
-        url = f"sqlite:///{tmp / 'views.db'}"
-    else:
-        url, _ = create_pg_database(args.postgres_url, name)
     results: list[Result] = []
-    chronik = await Chronik.open(Settings(database_url=url))
-    try:
-        log(f"{backend}: loading {total:,} events")
-        results.append(await load(chronik, sizes, total, backend))
-        if backend == "postgres":
-            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-                await conn.execute("VACUUM ANALYZE events")
-        log(f"{backend}: catch-up")
-        results.append(await catch_up_workload(chronik, backend, sizes.rounds))
-        log(f"{backend}: live lag")
-        results.append(await live_lag_workload(chronik, backend, args.live_seconds))
-        log(f"{backend}: poison")
-        results.append(await poison_workload(chronik, backend))
-    finally:
-        await chronik.close()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            drop_pg_database(args.postgres_url, name)
+    async with fresh_database(backend, args.postgres_url, "chronik_bench_views") as url:
+        chronik = await Chronik.open(Settings(database_url=url))
+        try:
+            log(f"{backend}: loading {total:,} events")
+            results.append(await load(chronik, sizes, total, backend))
+            if backend == "postgres":
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute("VACUUM ANALYZE events")
+            log(f"{backend}: catch-up")
+            results.append(await catch_up_workload(chronik, backend, sizes.rounds))
+            log(f"{backend}: live lag")
+            results.append(await live_lag_workload(chronik, backend, args.live_seconds))
+            log(f"{backend}: poison")
+            results.append(await poison_workload(chronik, backend))
+        finally:
+            await chronik.close()
     return results
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.views",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "all"], default="all")
+    parser = common.parser("bench.views", __doc__, DEFAULT_ADMIN_URL)
     parser.add_argument("--events", type=int, default=None, help="default 1,000,000")
     parser.add_argument("--live-seconds", type=float, default=10.0)
-    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke check")
-    parser.add_argument("--postgres-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args(argv)
     common.run_each_backend("bench.views", argv, args, run_backend)
 
