@@ -309,3 +309,28 @@ async def test_the_running_scheduler_fires_and_counts_in_metrics(
     text = (await api.get("/metrics")).text
     assert "chronik_schedule_firings_total 1.0" in text
     assert "chronik_schedule_failed_firings_total 0.0" in text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "/v1/failed-events", {"view": "a\x00b"}),
+        ("GET", "/v1/schedules", {"group": "a\x00"}),
+        ("GET", "/v1/schedules/a%00/b", {}),
+        ("GET", "/event/{tenant}/events/schedules/policy/a%00", {}),
+        ("POST", "/v1/views/a%00b/_pause", {}),
+    ],
+)
+async def test_a_nul_in_a_name_or_filter_is_refused_not_a_server_error(
+    api: httpx.AsyncClient,
+    owner: Headers,
+    tenant: str,
+    method: str,
+    path: str,
+    params: dict[str, str],
+) -> None:
+    """SQLite stores a NUL character, PostgreSQL cannot: never a 5xx either way."""
+    response = await api.request(method, path.format(tenant=tenant), headers=owner, params=params)
+    assert response.status_code in (200, 400, 404), response.text
+    if response.status_code == 400:
+        assert "NUL" in response.text

@@ -15,7 +15,14 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from chronik.errors import AlreadyExists, ChronikError, FailedPrecondition, NotFound, Unavailable
+from chronik.errors import (
+    AlreadyExists,
+    ChronikError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from chronik.records import Tenant
 from chronik.storage import queries as sql_files
 
@@ -29,6 +36,10 @@ def translate(exc: Exception) -> ChronikError:
     driver's text (it may quote the data); the log has it."""
     if isinstance(exc, pg_errors.UniqueViolation):
         return AlreadyExists("a unique key is already taken", cause=str(exc))
+    if isinstance(exc, psycopg.DataError) and "NUL" in str(exc):
+        # psycopg refuses, before sending, a text parameter that holds one: a name or filter
+        # of the request did, which SQLite stores but PostgreSQL cannot.
+        return InvalidArgument("a text of the request holds a NUL (\\u0000) character")
     if isinstance(exc, PoolTimeout | psycopg.OperationalError):
         log.warning("PostgreSQL is unavailable: %s", exc)
         return Unavailable("PostgreSQL is unavailable; try again", cause=str(exc))
