@@ -252,6 +252,28 @@ async def test_pause_stops_firing_and_resume_applies_the_misfire_policy(h: Harne
     assert (await h.get("tick")).missed == 5
 
 
+async def test_replacing_a_schedule_in_error_starts_it_over(h: Harness) -> None:
+    h.broken.add("x")
+    await h.create("x", TimeRule(kind="once", at=T0))
+    at = T0
+    for delay in (0, 10, 20, 40, 80):
+        at += timedelta(seconds=delay)
+        await h.tick_at(at)
+    assert (await h.get("x")).state(h.clock.now) == "ERROR"
+    h.broken.clear()
+    later = h.clock.now + timedelta(minutes=1)
+    replaced = await h.schedules.replace(
+        Schedule(
+            tenant_id=h.tenant, name="x", event_type="fixed", rule=TimeRule(kind="once", at=later)
+        )
+    )
+    assert replaced.state(h.clock.now) == "NORMAL" and replaced.next_fire_at == later
+    await h.tick_at(later)
+    [event] = await h.events()
+    assert event.type == "fixed"
+    assert await h.schedules.failed_jobs(h.tenant) == []
+
+
 async def test_replace_and_delete(h: Harness) -> None:
     created = await h.create("r", TimeRule(kind="once", at=T0 + timedelta(hours=1)))
     replaced = await h.schedules.replace(

@@ -54,7 +54,8 @@ def serve(
     ] = 1,
     views: ViewsOption = [],  # noqa: B006 - typer's way of a repeatable option
 ) -> None:
-    """Serve the ZITADEL-compatible, Socotra-compatible and native APIs.
+    """Serve the ZITADEL-compatible, Socotra-compatible and native APIs; run the views and
+    fire due schedules.
 
     The first start creates the tenant 'default' and a bootstrap admin token, printed once
     and written to DATA/bootstrap-token (mode 0600); CHRONIK_BOOTSTRAP_TOKEN, if set then,

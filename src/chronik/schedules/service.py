@@ -91,7 +91,9 @@ class Schedules:
         return await self.get(stored.tenant_id, stored.group, stored.name)
 
     async def replace(self, schedule: Schedule) -> Schedule:
-        """A new definition for an existing schedule: its fire times start over."""
+        """A new definition for an existing schedule: its fire times start over, out of
+        ERROR (its failed job stays until a firing succeeds), and a firing in progress under
+        the old definition does not commit."""
         current = await self.get(schedule.tenant_id, schedule.group, schedule.name)
         stored = self._checked(
             msgspec.structs.replace(schedule, created_at=current.created_at), self._clock()

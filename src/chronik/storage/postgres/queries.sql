@@ -265,7 +265,8 @@ UPDATE schedules
 SET policy_locator = %(policy)s, transaction_locator = %(transaction)s,
     aggregate_type = %(aggregate_type)s, event_type = %(event_type)s, payload = %(payload)s::jsonb,
     rule = %(rule)s, misfire = %(misfire)s, next_fire_at = %(next)s, paused = %(paused)s,
-    fired = 0, missed = 0, updated_at = %(now)s
+    fired = 0, missed = 0, error = false, owner = NULL, lease_until = NULL,
+    updated_at = %(now)s
 WHERE tenant_key = %(tenant)s AND grp = %(grp)s AND name = %(name)s;
 
 -- The columns of a schedule, in the order the store reads them.

@@ -280,7 +280,7 @@ UPDATE schedules
 SET policy_locator = :policy, transaction_locator = :transaction,
     aggregate_type = :aggregate_type, event_type = :event_type, payload = :payload,
     rule = :rule, misfire = :misfire, next_fire_at = :next, paused = :paused,
-    fired = 0, missed = 0, updated_at = :now
+    fired = 0, missed = 0, error = 0, owner = NULL, lease_until = NULL, updated_at = :now
 WHERE tenant_key = :tenant AND grp = :grp AND name = :name;
 
 -- The columns of a schedule, in the order the store reads them.
