@@ -168,9 +168,9 @@ async def remove(
     caller: Annotated[Principal, Depends(permission(p.IAM_WRITE))],
 ) -> JSON:
     views = services(request).views
-    found = await views.failed(caller.tenant_id, view=name, after=(name, sequence - 1), limit=1)
+    found = await views.failed_event(caller.tenant_id, name, sequence)
     await views.remove_failed(caller.tenant_id, name, sequence)
-    return JSON(_failed(found[0]))
+    return JSON(_failed(found))
 
 
 def _control(action: str, summary: str) -> None:

@@ -89,7 +89,7 @@ async def policy_schedules(
 ) -> JSON:
     tenant = own_tenant(tenantLocator, caller)
     schedules = services(request).schedules
-    found = await _all(schedules.find, tenant, policy_locator=policyLocator)
+    found = await schedules.find_all(tenant, policy_locator=policyLocator)
     return JSON([policy_event(s, schedules.state_of(s)) for s in found])
 
 
@@ -105,7 +105,7 @@ async def tenant_schedules(
 ) -> JSON:
     tenant = own_tenant(tenantLocator, caller)
     schedules = services(request).schedules
-    found = await _all(schedules.find, tenant, group=TENANT_GROUP)
+    found = await schedules.find_all(tenant, group=TENANT_GROUP)
     return JSON([_tenant_event(s, schedules.state_of(s)) for s in found])
 
 
@@ -121,15 +121,6 @@ def _tenant_event(s: Schedule, state: str) -> dict[str, Any]:
     if s.next_fire_at is not None:
         shown["nextEventTime"] = timestamp(s.next_fire_at)
     return shown
-
-
-async def _all(find: Any, tenant: str, **filters: Any) -> list[Schedule]:
-    found: list[Schedule] = []
-    while page := await find(tenant, offset=len(found), count=1000, **filters):
-        found += page
-        if len(page) < 1000:
-            break
-    return found
 
 
 def _failed_list(path: str, summary: str, **fixed: str | None) -> None:

@@ -158,22 +158,18 @@ async def list_failed_events(
     request: Request, caller: Annotated[Principal, Depends(permission(p.IAM_READ))]
 ) -> JSON:
     await parse(request, EmptyRequest)
-    views = services(request).views
-    result = []
-    after: tuple[str, int] | None = None
-    while page := await views.failed(caller.tenant_id, after=after, limit=1000):
-        result += [
-            {
-                "database": f.database,
-                "viewName": f.view,
-                "failedSequence": str(f.sequence),
-                "failureCount": str(f.failure_count),
-                "errorMessage": f.error,
-                "lastFailed": timestamp(f.last_failed),
-            }
-            for f in page
-        ]
-        after = (page[-1].view, page[-1].sequence)
+    found = await services(request).views.all_failed(caller.tenant_id)
+    result = [
+        {
+            "database": f.database,
+            "viewName": f.view,
+            "failedSequence": str(f.sequence),
+            "failureCount": str(f.failure_count),
+            "errorMessage": f.error,
+            "lastFailed": timestamp(f.last_failed),
+        }
+        for f in found
+    ]
     return JSON({"result": result})
 
 
@@ -190,11 +186,13 @@ async def remove_failed_event(
     caller: Annotated[Principal, Depends(permission(p.IAM_WRITE))],
 ) -> JSON:
     views = services(request).views
-    found = await views.failed(
-        caller.tenant_id, view=view_name, after=(view_name, failed_sequence - 1), limit=1
-    )
-    if not found or found[0].sequence != failed_sequence or found[0].database != database:
-        raise NotFound(f"no failed event {database}/{view_name}/{failed_sequence}")
+    missing = NotFound(f"no failed event {database}/{view_name}/{failed_sequence}")
+    try:
+        found = await views.failed_event(caller.tenant_id, view_name, failed_sequence)
+    except NotFound:
+        raise missing from None
+    if found.database != database:
+        raise missing
     await views.remove_failed(caller.tenant_id, view_name, failed_sequence)
     return JSON({})
 

@@ -133,17 +133,9 @@ def list_(
     """List schedules with their state and next fire time."""
 
     async def show(schedules: Schedules, tenant_id: str) -> None:
-        found: list[Schedule] = []
-        while page := await schedules.find(
-            tenant_id,
-            group=group or None,
-            policy_locator=policy or None,
-            offset=len(found),
-            count=1000,
-        ):
-            found += page
-            if len(page) < 1000:
-                break
+        found = await schedules.find_all(
+            tenant_id, group=group or None, policy_locator=policy or None
+        )
         if output is Listing.json:
             write(json_document([_row(s, schedules.state_of(s)) for s in found]))
             return

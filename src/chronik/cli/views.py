@@ -124,13 +124,7 @@ def failed_list(
     """List the events views failed to process."""
 
     async def show(service: Views, tenant_id: str) -> None:
-        found = []
-        after: tuple[str, int] | None = None
-        while page := await service.failed(
-            tenant_id, view=view or None, min_failures=min_failures, after=after
-        ):
-            found += page
-            after = (page[-1].view, page[-1].sequence)
+        found = await service.all_failed(tenant_id, view=view or None, min_failures=min_failures)
         if output is Listing.json:
             write(json_document(found))
             return

@@ -123,6 +123,23 @@ class Schedules:
             tenant_id, group=group, policy_locator=policy_locator, offset=offset, count=count
         )
 
+    async def find_all(
+        self, tenant_id: str, *, group: str | None = None, policy_locator: str | None = None
+    ) -> list[Schedule]:
+        """Every schedule (of ``group``, of the policy), page by page."""
+        found: list[Schedule] = []
+        while page := await self.find(
+            tenant_id,
+            group=group,
+            policy_locator=policy_locator,
+            offset=len(found),
+            count=MAX_PAGE,
+        ):
+            found += page
+            if len(page) < MAX_PAGE:
+                break
+        return found
+
     async def pause(self, tenant_id: str, group: str, name: str) -> Schedule:
         return await self._set_paused(tenant_id, group, name, True)
 
@@ -204,9 +221,6 @@ class Schedules:
         await self._store.create(checked)
         self._woken()
         return checked
-
-    def now(self) -> datetime:
-        return self._clock()
 
     def state_of(self, schedule: Schedule | None) -> str:
         return "NONE" if schedule is None else schedule.state(self._clock())

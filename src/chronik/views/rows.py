@@ -28,6 +28,8 @@ class Rows:
         self._cache: dict[str, Any] = {}  # committed state, as far as read
         self._batch: dict[str, Any] = {}  # written by the batch's successful events
         self._event: dict[str, Any] = {}  # written by the event being handled
+        self._event_texts: dict[str, str] = {}  # their JSON, encoded once, at put
+        self._batch_texts: dict[str, str] = {}
 
     async def get(self, key: str, default: Any = None) -> Any:
         for layer in (self._event, self._batch, self._cache):
@@ -50,32 +52,39 @@ class Rows:
 
     def put(self, key: str, value: Any) -> None:
         """Store a JSON-encodable ``value`` under ``key``."""
-        _encode(value)  # fail in the handler, not at commit
+        self._event_texts[key] = _encode(value).decode()  # fails in the handler, not at commit
         self._event[key] = value
 
     def delete(self, key: str) -> None:
         self._event[key] = _DELETED
+        self._event_texts.pop(key, None)
 
     # -- for the runner --------------------------------------------------------------------
 
     def keep_event(self) -> None:
+        for key, value in self._event.items():
+            if value is _DELETED:
+                self._batch_texts.pop(key, None)
         self._batch.update(self._event)
-        self._event.clear()
+        self._batch_texts.update(self._event_texts)
+        self.drop_event()
 
     def drop_event(self) -> None:
         self._event.clear()
+        self._event_texts.clear()
 
     def changes(self) -> tuple[dict[str, str], set[str]]:
-        puts = {k: _encode(v).decode() for k, v in self._batch.items() if v is not _DELETED}
         deletes = {k for k, v in self._batch.items() if v is _DELETED}
-        return puts, deletes
+        return dict(self._batch_texts), deletes
 
     def committed(self) -> None:
         self._cache.update(self._batch)
         self._batch.clear()
+        self._batch_texts.clear()
 
     def forget(self) -> None:
         """After a refused commit: nothing read so far can be trusted."""
         self._cache.clear()
         self._batch.clear()
-        self._event.clear()
+        self._batch_texts.clear()
+        self.drop_event()

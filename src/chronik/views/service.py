@@ -46,12 +46,6 @@ class Views:
         """Every registered view (those that never ran at position 0), and views that
         are no longer registered but left a position behind."""
         stored = {s.view: s for s in await self._store.states(tenant_id)}
-        failed: dict[str, int] = {}
-        after: tuple[str, int] | None = None
-        while page := await self._store.failed(tenant_id, after=after, limit=1000):
-            for f in page:
-                failed[f.view] = failed.get(f.view, 0) + 1
-            after = (page[-1].view, page[-1].sequence)
         head = await self._db.events.head()
         states = [
             stored.get(v.name) or ViewState(view=v.name, tenant_id=tenant_id, database=v.database)
@@ -59,7 +53,7 @@ class Views:
         ]
         states += [s for name, s in stored.items() if name not in {v.name for v in self.registry}]
         return [
-            ViewStatus(state=s, head=head, failed=failed.get(s.view, 0))
+            ViewStatus(state=s, head=head, failed=await self._store.count_failed(tenant_id, s.view))
             for s in sorted(states, key=lambda s: (s.database, s.view))
         ]
 
@@ -75,6 +69,25 @@ class Views:
         return await self._store.failed(
             tenant_id, view=view, min_failures=min_failures, after=after, limit=limit
         )
+
+    async def all_failed(
+        self, tenant_id: str, *, view: str | None = None, min_failures: int = 0
+    ) -> list[FailedEvent]:
+        """Every failed event (of ``view``, failed at least ``min_failures`` times)."""
+        found: list[FailedEvent] = []
+        after: tuple[str, int] | None = None
+        while page := await self.failed(
+            tenant_id, view=view, min_failures=min_failures, after=after
+        ):
+            found += page
+            after = (page[-1].view, page[-1].sequence)
+        return found
+
+    async def failed_event(self, tenant_id: str, view: str, sequence: int) -> FailedEvent:
+        found = await self.failed(tenant_id, view=view, after=(view, sequence - 1), limit=1)
+        if not found or found[0].sequence != sequence:
+            raise NotFound(f"view {view!r} has no failed event at sequence {sequence}")
+        return found[0]
 
     async def remove_failed(self, tenant_id: str, view: str, sequence: int) -> None:
         """Forget a failed event; a view that waits on it moves past it."""

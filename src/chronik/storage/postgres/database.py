@@ -47,6 +47,11 @@ def translate(exc: Exception) -> ChronikError:
     return Unavailable("the database refused the request; the server log has the details")
 
 
+def as_is(value: datetime) -> datetime:
+    """psycopg already gives ``timestamptz`` as an aware ``datetime``."""
+    return value
+
+
 class TenantKeys:
     """Maps tenant ids to the integer keys the tables use; the map only grows."""
 

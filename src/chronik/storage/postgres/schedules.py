@@ -11,15 +11,11 @@ from psycopg import errors as pg_errors
 
 from chronik.errors import NotFound
 from chronik.records import FailedJob, Firing, FiringFailure, Schedule
-from chronik.storage.postgres.database import Q
+from chronik.storage.postgres.database import Q, as_is
 from chronik.storage.schedules import definition, failed_job, schedule, taken
 
 if TYPE_CHECKING:
     from chronik.storage.postgres.database import PostgresDatabase
-
-
-def _same(value: datetime) -> datetime:
-    return value
 
 
 class PostgresScheduleStore:
@@ -63,7 +59,7 @@ class PostgresScheduleStore:
                 return None
             cur = await conn.execute(Q["schedule_get"], (tenant, group, name))
             row = await cur.fetchone()
-        return None if row is None else schedule(tenant_id, row, _same)
+        return None if row is None else schedule(tenant_id, row, as_is)
 
     async def find(
         self,
@@ -83,7 +79,7 @@ class PostgresScheduleStore:
                 "count": count,
             }
             cur = await conn.execute(Q["schedule_list"], params)
-            return [schedule(tenant_id, r, _same) for r in await cur.fetchall()]
+            return [schedule(tenant_id, r, as_is) for r in await cur.fetchall()]
 
     async def delete(self, tenant_id: str, group: str, name: str) -> bool:
         async with self._db.connection() as conn, conn.transaction():
@@ -120,7 +116,7 @@ class PostgresScheduleStore:
             rows = await cur.fetchall()
             await self._keys.learn(conn, (r[0] for r in rows))
         ids = self._keys.ids
-        return [(schedule(ids[r[0]], r, _same), r[19], r[20]) for r in rows]
+        return [(schedule(ids[r[0]], r, as_is), r[19], r[20]) for r in rows]
 
     async def next_due(self) -> datetime | None:
         async with self._db.connection() as conn:
@@ -208,7 +204,7 @@ class PostgresScheduleStore:
                 "count": count,
             }
             cur = await conn.execute(Q["failed_job_list"], params)
-            return [failed_job(tenant_id, r, _same) for r in await cur.fetchall()]
+            return [failed_job(tenant_id, r, as_is) for r in await cur.fetchall()]
 
     async def delete_failed(self, tenant_id: str, group: str, name: str) -> bool:
         async with self._db.connection() as conn:

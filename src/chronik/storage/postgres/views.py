@@ -8,15 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from chronik.errors import NotFound
 from chronik.records import FailedEvent, ViewCommit, ViewState
-from chronik.storage.postgres.database import Q
+from chronik.storage.postgres.database import Q, as_is
 from chronik.storage.views import failed_event, view_state
 
 if TYPE_CHECKING:
     from chronik.storage.postgres.database import PostgresDatabase
-
-
-def _same(value: datetime) -> datetime:
-    return value
 
 
 class PostgresViewStore:
@@ -42,7 +38,7 @@ class PostgresViewStore:
                 },
             )
             row = await cur.fetchone()
-        return None if row is None else view_state(tenant_id, row, _same)
+        return None if row is None else view_state(tenant_id, row, as_is)
 
     async def release(self, view: str, tenant_id: str, owner: str) -> None:
         async with self._db.connection() as conn:
@@ -54,7 +50,7 @@ class PostgresViewStore:
             tenant = await self._keys.key(conn, tenant_id)
             cur = await conn.execute(Q["view_state"], (tenant, view))
             row = await cur.fetchone()
-        return None if row is None else view_state(tenant_id, row, _same)
+        return None if row is None else view_state(tenant_id, row, as_is)
 
     async def rows(self, view: str, tenant_id: str, keys: Sequence[str]) -> dict[str, str]:
         async with self._db.connection() as conn:
@@ -120,7 +116,7 @@ class PostgresViewStore:
         async with self._db.connection() as conn:
             tenant = await self._keys.key(conn, tenant_id)
             cur = await conn.execute(Q["failed_pending"], (tenant, view))
-            return [failed_event(tenant_id, r, _same) for r in await cur.fetchall()]
+            return [failed_event(tenant_id, r, as_is) for r in await cur.fetchall()]
 
     async def states(self, tenant_id: str) -> list[ViewState]:
         async with self._db.connection() as conn:
@@ -129,7 +125,7 @@ class PostgresViewStore:
             except NotFound:
                 return []
             cur = await conn.execute(Q["view_states"], (tenant,))
-            return [view_state(tenant_id, r, _same) for r in await cur.fetchall()]
+            return [view_state(tenant_id, r, as_is) for r in await cur.fetchall()]
 
     async def failed(
         self,
@@ -157,7 +153,7 @@ class PostgresViewStore:
                     "limit": limit,
                 },
             )
-            return [failed_event(tenant_id, r, _same) for r in await cur.fetchall()]
+            return [failed_event(tenant_id, r, as_is) for r in await cur.fetchall()]
 
     async def count_failed(self, tenant_id: str, view: str) -> int:
         async with self._db.connection() as conn:
