@@ -62,12 +62,10 @@ class Rows:
     # -- for the runner --------------------------------------------------------------------
 
     def keep_event(self) -> None:
-        for key, value in self._event.items():
-            if value is _DELETED:
-                self._batch_texts.pop(key, None)
         self._batch.update(self._event)
         self._batch_texts.update(self._event_texts)
-        self.drop_event()
+        self._event.clear()
+        self._event_texts.clear()
 
     def drop_event(self) -> None:
         self._event.clear()
@@ -75,7 +73,8 @@ class Rows:
 
     def changes(self) -> tuple[dict[str, str], set[str]]:
         deletes = {k for k, v in self._batch.items() if v is _DELETED}
-        return dict(self._batch_texts), deletes
+        puts = {k: t for k, t in self._batch_texts.items() if k not in deletes}
+        return puts, deletes
 
     def committed(self) -> None:
         self._cache.update(self._batch)

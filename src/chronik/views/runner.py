@@ -140,7 +140,10 @@ class ViewRunner:
             raise
 
     def _stats(self, view: View) -> Stats:
-        return self.stats.setdefault(view.name, Stats())
+        stats = self.stats.get(view.name)
+        if stats is None:  # called per event: no new Stats() unless it is missing
+            stats = self.stats[view.name] = Stats()
+        return stats
 
     async def _step(self, view: View, tenant_id: str, lease: _Lease) -> Step:
         if time.monotonic() - lease.counted > _COUNT_EVERY:
