@@ -290,3 +290,30 @@ class FiringFailure:
     error: str
     next_fire_at: datetime | None
     now: datetime
+
+
+class ActionRun(msgspec.Struct, frozen=True, kw_only=True):
+    """The execution record of one run of an action: what ran, for what, and how it went.
+
+    ``outcome`` is ``succeeded``, ``failed``, ``rejected`` (the action refused the append or
+    firing), ``timed_out``, ``out_of_memory`` or ``crashed`` (its worker process died)."""
+
+    id: str
+    tenant_id: str
+    organisation_id: str
+    action_id: str
+    action_name: str
+    flow_type: str
+    trigger_type: str
+    outcome: str
+    started_at: datetime
+    duration: float
+    error: str = ""
+    event_sequence: int | None = None
+    event_locator: str | None = None
+    event_type: str = ""
+    firing: str | None = None
+    """``group/name`` of the schedule whose firing ran the action."""
+    logs: tuple[tuple[str, str], ...] = ()
+    """(level, message) lines, bounded by the runtime."""
+    logs_dropped: int = 0

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 
+from chronik.actions import Actions, Executor, HttpPolicy, Limits, Runtime
+from chronik.actions import projection as action_list
 from chronik.auth.oidc import Authenticator, OidcVerifier
 from chronik.auth.tokens import Tokens
 from chronik.errors import AlreadyExists, NotFound
@@ -36,6 +38,7 @@ class Chronik:
     authenticator: Authenticator
     views: Views
     schedules: Schedules
+    actions: Actions
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _scheduler_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -48,22 +51,39 @@ class Chronik:
         oidc = OidcVerifier(settings) if settings.oidc_issuer else None
         db = await open_database(settings, migrate=migrate)
         tokens = Tokens(db.tokens, db.tenants)
+        log = EventLog(db, settings)
+        runtime = Runtime(
+            workers=settings.action_workers,
+            limits=Limits(memory_bytes=settings.action_memory_bytes),
+            http=HttpPolicy(
+                hosts=settings.action_http_hosts, timeout=settings.action_http_timeout_seconds
+            ),
+        )
+        executor = Executor(db, runtime, settings)
+        log.before_append = executor.before_append
+        registry = Registry()
+        for view in views or ():
+            registry.add(view)
+        registry.add(action_list.view())
+        registry.add(executor.post_append_view())
+        views_service = Views(db, registry)
         return cls(
             settings=settings,
             db=db,
-            events=EventLog(db, settings),
+            events=log,
             tenants=db.tenants,
             catalogue=Catalogue(db.events),
             tokens=tokens,
             authenticator=Authenticator(tokens, oidc),
-            views=Views(db, views if views is not None else Registry()),
+            views=views_service,
             schedules=Schedules(db, settings),
+            actions=Actions(db, log, views_service, runtime, executor, settings),
         )
 
     def start_scheduler(self) -> Scheduler:
         """Fire due schedules in the background of this process until :meth:`close`."""
         if self.schedules.scheduler is None:
-            scheduler = Scheduler(self.db, self.settings)
+            scheduler = Scheduler(self.db, self.settings, hooks=[self.actions.executor.on_fire])
             self.schedules.scheduler = scheduler
             self._scheduler_task = asyncio.create_task(scheduler.run(), name="chronik-scheduler")
         return self.schedules.scheduler
@@ -100,6 +120,8 @@ class Chronik:
                     await task
         self._runner_task = self._scheduler_task = None
         await self.events.close()
+        await self.actions.executor.close()
+        await self.actions.runtime.close()
         await self.db.close()
 
     async def __aenter__(self) -> Chronik:

@@ -40,6 +40,19 @@ class Settings:
     """The first retry of a failed firing comes after this; each next one after twice that."""
     misfire_threshold_seconds: float = 60.0
     """A fire time missed by more than this follows the schedule's misfire policy."""
+    action_workers: int = 2
+    """Worker processes that run actions' JavaScript (one run at a time each)."""
+    action_memory_bytes: int = 64 * 1024 * 1024
+    """The memory one run of an action may use."""
+    action_http_hosts: tuple[str, ...] = ()
+    """Hosts actions may reach with ``http.fetch``; none (the default) turns it off."""
+    action_http_timeout_seconds: float = 5.0
+    action_read_wait_seconds: float = 5.0
+    """How long a read of actions waits for the action list to take in this process's last
+    change."""
+    action_flows_cache_seconds: float = 1.0
+    """How long a node keeps a tenant's flows before reading them again (changes made on
+    the node itself apply at once)."""
     max_body_bytes: int = 4 * 1024 * 1024
     bootstrap_token: str | None = None
     """Used as the bootstrap admin token at first start (``CHRONIK_BOOTSTRAP_TOKEN``)."""

@@ -27,9 +27,10 @@ def at(moment: datetime) -> str:
 async def fire(chronik: Chronik, moment: datetime, broken: set[str] | None = None) -> int:
     """One scheduler round at ``moment``; the schedules named in ``broken`` fail."""
 
-    async def hook(schedule: Schedule, event: NewEvent) -> None:
+    async def hook(schedule: Schedule, event: NewEvent) -> NewEvent:
         if schedule.name in (broken or set()):
             raise RuntimeError("the flow refused it")
+        return event
 
     scheduler = Scheduler(chronik.db, chronik.settings, clock=lambda: moment, hooks=[hook])
     return await scheduler.tick()

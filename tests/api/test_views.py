@@ -90,7 +90,7 @@ async def test_list_views_gives_position_and_times(
     response = await api.post("/admin/v1/views/_search", headers=viewer)
     assert response.status_code == 200
     views = {v["viewName"]: v for v in response.json()["result"]}
-    assert set(views) == {"iam_members", "user_counts"}
+    assert set(views) == {"iam_members", "user_counts", "actions", "actions.post_append"}
     members = views["iam_members"]
     assert members["database"] == "adminapi"
     assert members["processedSequence"] == str(failing["head"])

@@ -41,9 +41,10 @@ class Harness:
         self.scheduler = self.node("node-a")
 
     def node(self, owner: str) -> Scheduler:
-        async def hook(schedule: Schedule, event: NewEvent) -> None:
+        async def hook(schedule: Schedule, event: NewEvent) -> NewEvent:
             if schedule.name in self.broken:
                 raise RuntimeError(f"{schedule.name} is broken")
+            return event
 
         return Scheduler(
             self.chronik.db, self.chronik.settings, owner=owner, clock=self.clock, hooks=[hook]

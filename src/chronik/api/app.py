@@ -94,19 +94,23 @@ def create_app(
     app.include_router(health.router)
     from chronik.api import (
         native,
+        native_actions,
         native_schedules,
         native_views,
         socotra_events,
         socotra_schedules,
         zitadel_admin,
+        zitadel_management,
     )
 
     app.include_router(zitadel_admin.router)
+    app.include_router(zitadel_management.router)
     app.include_router(socotra_schedules.router)
     app.include_router(socotra_events.router)
     app.include_router(native.router)
     app.include_router(native_views.router)
     app.include_router(native_schedules.router)
+    app.include_router(native_actions.router)
     # The busiest routes are also mounted as plain Starlette routes in front of FastAPI's
     # (which stay for the OpenAPI document): FastAPI's per-request work (included-router
     # matching, dependency solving, two exit stacks) cost more CPU than the append itself.

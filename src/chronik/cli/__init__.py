@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import typer
 
-from chronik.cli import events, migrate, schedules, serve, tenants, tokens, transfer, views
+from chronik.cli import (
+    actions,
+    events,
+    flows,
+    migrate,
+    schedules,
+    serve,
+    tenants,
+    tokens,
+    transfer,
+    views,
+)
 
 app = typer.Typer(
     name="chronik",
@@ -67,6 +78,24 @@ for _name in ("show", "pause", "resume", "delete", "failed"):
 schedules_app.command("resume-failed")(schedules.resume_failed)
 schedules_app.command("delete-failed")(schedules.delete_failed)
 app.add_typer(schedules_app, name="schedules")
+
+actions_app = typer.Typer(
+    help="Create, list, change, test and delete actions, and list their runs.",
+    no_args_is_help=True,
+)
+actions_app.command()(actions.create)
+actions_app.command("list")(actions.list_)
+for _name in ("update", "deactivate", "reactivate", "delete", "runs", "test"):
+    actions_app.command(_name)(getattr(actions, _name))
+app.add_typer(actions_app, name="actions")
+
+flows_app = typer.Typer(
+    help="Bind actions to the triggers of flows, show and clear them.", no_args_is_help=True
+)
+flows_app.command("set")(flows.set_)
+flows_app.command()(flows.get)
+flows_app.command()(flows.clear)
+app.add_typer(flows_app, name="flows")
 
 
 def main() -> None:

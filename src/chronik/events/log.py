@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +19,10 @@ from chronik.ids import is_ulid
 from chronik.records import Editor, Event, ExpectedVersion, NewEvent
 from chronik.settings import Settings
 from chronik.storage.ports import Database
+
+BeforeAppend = Callable[[str, Sequence[NewEvent]], Awaitable[Sequence[NewEvent]]]
+"""Runs before an append is checked and queued (the pre-append flows of actions): returns
+the events to append, perhaps with more in their payloads, or raises to refuse them all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class EventLog:
         self._settings = settings
         self._committer = GroupCommitter(db.events, max_events=settings.max_batch_events)
         self._paging_key: bytes | None = None
+        self.before_append: BeforeAppend | None = None
 
     async def append(
         self,
@@ -48,13 +53,17 @@ class EventLog:
         expected: Iterable[ExpectedVersion] = (),
         request_id: str | None = None,
         editor: Editor | None = None,
+        flows: bool = True,
     ) -> list[Event]:
         """Append ``events`` atomically and return them as stored.
 
         Raises :class:`~chronik.errors.Conflict` (writing nothing) when an aggregate is not
         at its expected version. With client-chosen locators a retry returns the events the
-        first attempt stored.
+        first attempt stored. ``flows=False`` skips :attr:`before_append` (for Chronik's own
+        events).
         """
+        if flows and self.before_append is not None:
+            events = await self.before_append(tenant_id, events)
         pending = prepare(
             tenant_id,
             events,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from chronik.events.append import prepare
 from chronik.ids import new_ulid
-from chronik.records import Editor, Firing, FiringFailure, NewEvent, Schedule
+from chronik.records import Editor, Firing, FiringFailure, NewEvent, PendingAppend, Schedule
 from chronik.retries import Backoff, error_text
 from chronik.schedules import rules
 from chronik.settings import Settings
@@ -29,8 +29,9 @@ from chronik.storage.ports import Database
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-OnFire = Callable[[Schedule, NewEvent], Awaitable[None]]
-"""A hook run before a firing commits (the flows of the actions issue): raising fails it."""
+OnFire = Callable[[Schedule, NewEvent], Awaitable[NewEvent]]
+"""A hook run before a firing commits (the on-fire flows of actions): it returns the event
+to append (perhaps with more in its payload); raising fails the firing."""
 
 SERVICE = "chronik.scheduler"
 
@@ -85,9 +86,11 @@ class Scheduler:
                 continue
             try:
                 firing = self._firing(schedule, now)
-                if firing.append is not None:
+                if firing.append is not None and self._hooks:
+                    event = _event_of(schedule)
                     for hook in self._hooks:
-                        await hook(schedule, _event_of(schedule))
+                        event = await hook(schedule, event)
+                    firing.append = self._prepared(schedule, event)
             except Exception as exc:
                 failures.append(self._failure(schedule, failed_before + 1, error_text(exc), now))
                 continue
@@ -144,27 +147,27 @@ class Scheduler:
         limit = s.rule.repeat_limit
         if limit is not None and s.fired + fired >= limit:
             upcoming = None
-        append = None
-        if fired:
-            append = prepare(
-                s.tenant_id,
-                [_event_of(s)],
-                request_id=new_ulid(),
-                editor=Editor(user_id=f"{s.group}/{s.name}", service=SERVICE),
-                max_payload_bytes=self._settings.max_payload_bytes,
-                max_events=1,
-            )
         return Firing(
             tenant_id=s.tenant_id,
             group=s.group,
             name=s.name,
             owner=self.owner,
             next_fire_at=upcoming,
-            append=append,
+            append=self._prepared(s, _event_of(s)) if fired else None,
             fired=fired,
             missed=missed,
             now=now,
             due=due,
+        )
+
+    def _prepared(self, s: Schedule, event: NewEvent) -> PendingAppend:
+        return prepare(
+            s.tenant_id,
+            [event],
+            request_id=new_ulid(),
+            editor=Editor(user_id=f"{s.group}/{s.name}", service=SERVICE),
+            max_payload_bytes=self._settings.max_payload_bytes,
+            max_events=1,
         )
 
     def _failure(self, s: Schedule, count: int, error: str, now: datetime) -> FiringFailure:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from chronik.errors import ChronikError
 from chronik.records import (
+    ActionRun,
     Event,
     EventFilter,
     FailedEvent,
@@ -117,6 +118,10 @@ class ViewStore(Protocol):
 
     async def rows(self, view: str, tenant_id: str, keys: Sequence[str]) -> dict[str, str]:
         """The stored JSON texts of those of ``keys`` that exist."""
+        ...
+
+    async def rows_with_prefix(self, view: str, tenant_id: str, prefix: str) -> dict[str, str]:
+        """The stored JSON texts of every key starting with ``prefix``, ordered by key."""
         ...
 
     async def commit(self, batch: ViewCommit) -> bool:
@@ -239,6 +244,26 @@ class ScheduleStore(Protocol):
     async def delete_failed(self, tenant_id: str, group: str, name: str) -> bool: ...
 
 
+class ActionRunStore(Protocol):
+    """The execution records of actions, newest first."""
+
+    async def add(self, runs: Sequence[ActionRun]) -> None: ...
+
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        organisation_id: str | None = None,
+        action_id: str | None = None,
+        outcome: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+    ) -> list[ActionRun]:
+        """Runs ordered by id (start time), newest first; ``before`` is the id to go on
+        below."""
+        ...
+
+
 class Database(Protocol):
     """An open connection to one backend, with each port as an attribute."""
 
@@ -258,6 +283,9 @@ class Database(Protocol):
 
     @property
     def schedules(self) -> ScheduleStore: ...
+
+    @property
+    def action_runs(self) -> ActionRunStore: ...
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""

@@ -230,6 +230,12 @@ class ViewRunner:
         self, view: View, lease: _Lease, waiting_on: FailedEvent | None, batch: ViewCommit
     ) -> Step:
         state, rows, tenant_id = lease.state, lease.rows, batch.tenant_id
+        if view.skips is not None and waiting_on is None and await view.skips(tenant_id):
+            lease.drop_ahead()
+            head = await self._events.head()
+            self._stats(view).heads[tenant_id] = head
+            batch.position = max(batch.position, head)
+            return Step.IDLE
         ahead, lease.ahead = lease.ahead, None
         if ahead is not None and ahead[0] == state.position:
             head, events = await ahead[1]

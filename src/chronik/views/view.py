@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chronik.views.rows import Rows
 
 Handler = Callable[["Event", "Rows"], Awaitable[None]]
+Skips = Callable[[str], Awaitable[bool]]
 Exhausted = Literal["skip", "stop"]
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
@@ -35,7 +36,11 @@ class View:
     ``event_types`` and ``aggregate_types`` choose the events (none: every event). When
     ``handler`` raises, the event is recorded as failed and retried after ``backoff``; at
     ``max_failures`` it is skipped (``on_exhausted="skip"``) or the view stops and waits for
-    an operator (``"stop"``)."""
+    an operator (``"stop"``).
+
+    ``skips``, when given, is asked before each batch whether the view has nothing to do in
+    a tenant (say, no flow is bound there): then it moves to the head of the log without
+    reading the events in between."""
 
     name: str
     handler: Handler
@@ -46,6 +51,7 @@ class View:
     on_exhausted: Exhausted = "skip"
     backoff: Backoff = field(default_factory=Backoff)
     batch: int = 1000
+    skips: Skips | None = None
 
     def __post_init__(self) -> None:
         for what, value in (("name", self.name), ("database", self.database)):

@@ -91,6 +91,7 @@ class PostgresDatabase:
     """A pool of connections to one PostgreSQL database."""
 
     def __init__(self, url: str, *, pool_size: int = 10, poll_seconds: float = 0.5) -> None:
+        from chronik.storage.postgres.actions import PostgresActionRunStore
         from chronik.storage.postgres.events import PostgresEventStore
         from chronik.storage.postgres.schedules import PostgresScheduleStore
         from chronik.storage.postgres.tokens import PostgresTokenStore
@@ -113,6 +114,7 @@ class PostgresDatabase:
         self.tokens = PostgresTokenStore(self)
         self.views = PostgresViewStore(self)
         self.schedules = PostgresScheduleStore(self)
+        self.action_runs = PostgresActionRunStore(self)
         self._opened = False
 
     async def open(self) -> None:

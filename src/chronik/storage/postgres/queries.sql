@@ -354,3 +354,27 @@ WHERE f.tenant_key = %(tenant)s AND (%(state)s::text IS NULL OR f.state = %(stat
   AND (%(grp)s::text IS NULL OR f.grp = %(grp)s)
   AND (%(policy)s::text IS NULL OR s.policy_locator = %(policy)s)
 ORDER BY f.grp, f.name LIMIT %(count)s OFFSET %(offset)s;
+
+-- name: view_rows_prefix
+SELECT key, value::text FROM view_rows
+WHERE view = %s AND tenant_key = %s AND starts_with(key, %s)
+ORDER BY key COLLATE "C";
+
+-- name: action_run_insert
+INSERT INTO action_runs (tenant_key, id, organisation, action_id, action_name, flow_type,
+    trigger_type, outcome, started_at, duration, error, event_sequence, event_locator,
+    event_type, firing, logs, logs_dropped)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s);
+
+-- name: action_runs
+SELECT id, organisation, action_id, action_name, flow_type, trigger_type, outcome,
+    started_at, duration, error, event_sequence, event_locator, event_type, firing,
+    logs::text, logs_dropped
+FROM action_runs
+WHERE tenant_key = %(tenant)s
+    AND (%(organisation)s::text IS NULL OR organisation = %(organisation)s)
+    AND (%(action)s::text IS NULL OR action_id = %(action)s)
+    AND (%(outcome)s::text IS NULL OR outcome = %(outcome)s)
+    AND (%(before)s::text IS NULL OR id < %(before)s)
+ORDER BY id DESC
+LIMIT %(limit)s;

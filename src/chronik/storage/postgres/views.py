@@ -58,6 +58,12 @@ class PostgresViewStore:
             cur = await conn.execute(Q["view_rows"], (view, tenant, list(keys)))
             return dict(await cur.fetchall())
 
+    async def rows_with_prefix(self, view: str, tenant_id: str, prefix: str) -> dict[str, str]:
+        async with self._db.connection() as conn:
+            tenant = await self._keys.key(conn, tenant_id)
+            cur = await conn.execute(Q["view_rows_prefix"], (view, tenant, prefix))
+            return dict(await cur.fetchall())
+
     async def commit(self, batch: ViewCommit) -> bool:
         async with self._db.connection() as conn, conn.transaction():
             tenant = await self._keys.key(conn, batch.tenant_id)

@@ -91,6 +91,7 @@ class SQLiteDatabase:
         durability: Durability = "NORMAL",
         poll_seconds: float = 0.5,
     ) -> None:
+        from chronik.storage.sqlite.actions import SQLiteActionRunStore
         from chronik.storage.sqlite.events import SQLiteEventStore
         from chronik.storage.sqlite.schedules import SQLiteScheduleStore
         from chronik.storage.sqlite.tokens import SQLiteTokenStore
@@ -112,6 +113,7 @@ class SQLiteDatabase:
         self.tokens = SQLiteTokenStore(self)
         self.views = SQLiteViewStore(self)
         self.schedules = SQLiteScheduleStore(self)
+        self.action_runs = SQLiteActionRunStore(self)
 
     # -- connections -------------------------------------------------------------------
 

@@ -363,3 +363,25 @@ WHERE f.tenant_key = :tenant AND (:state IS NULL OR f.state = :state)
   AND (:grp IS NULL OR f.grp = :grp)
   AND (:policy IS NULL OR s.policy_locator = :policy)
 ORDER BY f.grp, f.name LIMIT :count OFFSET :offset;
+
+-- name: view_rows_prefix
+SELECT key, value FROM view_rows
+WHERE view = ? AND tenant_key = ? AND substr(key, 1, length(?3)) = ?3
+ORDER BY key;
+
+-- name: action_run_insert
+INSERT INTO action_runs (tenant_key, id, organisation, action_id, action_name, flow_type,
+    trigger_type, outcome, started_at, duration, error, event_sequence, event_locator,
+    event_type, firing, logs, logs_dropped)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: action_runs
+SELECT id, organisation, action_id, action_name, flow_type, trigger_type, outcome,
+    started_at, duration, error, event_sequence, event_locator, event_type, firing, logs,
+    logs_dropped
+FROM action_runs
+WHERE tenant_key = :tenant AND (:organisation IS NULL OR organisation = :organisation)
+    AND (:action IS NULL OR action_id = :action)
+    AND (:outcome IS NULL OR outcome = :outcome) AND (:before IS NULL OR id < :before)
+ORDER BY id DESC
+LIMIT :limit;

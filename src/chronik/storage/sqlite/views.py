@@ -72,6 +72,13 @@ class SQLiteViewStore:
 
         return await self._db.read(read)
 
+    async def rows_with_prefix(self, view: str, tenant_id: str, prefix: str) -> dict[str, str]:
+        def read(con: sqlite3.Connection) -> dict[str, str]:
+            tenant = self._keys.key(con, tenant_id)
+            return dict(con.execute(Q["view_rows_prefix"], (view, tenant, prefix)).fetchall())
+
+        return await self._db.read(read)
+
     async def commit(self, batch: ViewCommit) -> bool:
         def commit(con: sqlite3.Connection) -> bool:
             tenant = self._keys.key(con, batch.tenant_id)

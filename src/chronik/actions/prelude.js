@@ -1,0 +1,376 @@
+// The host side of an action, evaluated in each fresh context before the user's script.
+//
+// Everything the host relies on is captured here, before user code can replace it, and kept in
+// this closure: the script's completion value is the one function the worker calls (`host`), and
+// no global leads back to it. Results are built by concatenating JSON of primitive strings, so no
+// user-changed prototype, toJSON or setter takes part in what the host reads back.
+(function () {
+  "use strict";
+
+  const G = globalThis;
+  const uncurry = Function.prototype.bind.bind(Function.prototype.call);
+  const freeze = Object.freeze;
+  const keys = Object.keys;
+  const create = Object.create;
+  const define = Object.defineProperty;
+  const stringify = JSON.stringify;
+  const parse = JSON.parse;
+  const toText = String;
+  const ErrorType = Error;
+  const TypeErrorType = TypeError;
+  const PromiseType = Promise;
+  const captureStackTrace = Error.captureStackTrace;
+  // An indirect eval of a name reads the script's global let and const bindings too.
+  const globalEval = eval;
+  const slice = uncurry(String.prototype.slice);
+
+  const HEX = "0123456789abcdef";
+  const TEXT_CHARS = 2000;
+
+  let name = "";
+  let identifier = true;
+  let ctx;
+  let api;
+  let maxLines = 0;
+  let maxChars = 0;
+  let maxBytes = 0;
+  let httpOn = false;
+  let a = 0, b = 0, c = 0, d = 0;
+
+  let started = false;
+  let settled = false;
+  let failure = null;
+  let rejection = null;
+  const fields = create(null);
+  let logsJson = "";
+  let logCount = 0;
+  let logsDropped = 0;
+  let requestsJson = "";
+  let nextRequest = 1;
+  const pending = create(null);
+
+  const q = (text) => stringify(text);
+
+  function cut(text, size) {
+    return text.length > size ? slice(text, 0, size) : text;
+  }
+
+  function describe(value) {
+    if (typeof value === "string") return value;
+    try {
+      if (typeof value === "object" && value !== null && typeof value.stack === "string") {
+        return toText(value);
+      }
+      const json = stringify(value);
+      if (json !== undefined) return json;
+    } catch (_) {
+      // a cyclic or BigInt value is shown the way String shows it
+    }
+    try {
+      return toText(value);
+    } catch (_) {
+      return "[value that cannot be shown]";
+    }
+  }
+
+  function located(error, fn) {
+    captureStackTrace(error, fn);
+    return error;
+  }
+
+  function record(level, parts) {
+    if (logCount >= maxLines) {
+      logsDropped++;
+      return;
+    }
+    let text = "";
+    for (let i = 0; i < parts.length && text.length <= maxChars; i++) {
+      text += (i ? " " : "") + describe(parts[i]);
+    }
+    const line = '{"level":' + q(level) + ',"message":' + q(cut(text, maxChars)) + "}";
+    logsJson += (logCount ? "," : "") + line;
+    logCount++;
+  }
+
+  const log = freeze({
+    debug: (...parts) => record("debug", parts),
+    info: (...parts) => record("info", parts),
+    log: (...parts) => record("info", parts),
+    warn: (...parts) => record("warn", parts),
+    error: (...parts) => record("error", parts),
+  });
+
+  function next() {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return t >>> 0;
+  }
+
+  function hex(value, digits) {
+    let text = "";
+    for (let i = digits - 1; i >= 0; i--) text += HEX[(value >>> (i * 4)) & 15];
+    return text;
+  }
+
+  const uuid = freeze({
+    v4() {
+      const w0 = next();
+      const w1 = (next() & 0xffff0fff) | 0x4000;
+      const w2 = ((next() & 0x3fffffff) | 0x80000000) >>> 0;
+      const w3 = next();
+      return (
+        hex(w0, 8) + "-" + hex(w1 >>> 16, 4) + "-" + hex(w1, 4) + "-" +
+        hex(w2 >>> 16, 4) + "-" + hex(w2, 4) + hex(w3, 8)
+      );
+    },
+  });
+
+  function fetch(url, options) {
+    const error = located(new ErrorType("http.fetch failed"), fetch);
+    return new PromiseType((resolve, reject) => {
+      const fail = (message) => {
+        define(error, "message", { value: message, writable: true, configurable: true });
+        reject(error);
+      };
+      if (!httpOn) return fail("http.fetch is not enabled on this server");
+      const opts = options === undefined || options === null ? {} : options;
+      const method = opts.method === undefined ? "GET" : opts.method;
+      const headers = opts.headers === undefined || opts.headers === null ? {} : opts.headers;
+      let body = opts.body;
+      if (typeof url !== "string") return fail("http.fetch: the url must be a string");
+      if (typeof method !== "string") return fail("http.fetch: the method must be a string");
+      if (typeof headers !== "object") return fail("http.fetch: the headers must be an object");
+      const json = body !== undefined && body !== null && typeof body !== "string";
+      if (json) {
+        try {
+          body = stringify(body);
+        } catch (e) {
+          return fail("http.fetch: the body cannot be encoded as JSON (" + describe(e) + ")");
+        }
+      }
+      let headersJson = "";
+      const names = keys(headers);
+      for (let i = 0; i < names.length; i++) {
+        headersJson += (i ? "," : "") + q(names[i]) + ":" + q(toText(headers[names[i]]));
+      }
+      const id = nextRequest++;
+      pending[id] = { resolve, fail };
+      requestsJson +=
+        (requestsJson ? "," : "") + '{"id":' + id + ',"url":' + q(url) + ',"method":' +
+        q(method) + ',"headers":{' + headersJson + '},"json":' + json + ',"body":' +
+        (typeof body === "string" ? q(body) : "null") + "}";
+    });
+  }
+
+  const http = freeze({ fetch });
+
+  const modules = create(null);
+  for (const prefix of ["chronik/", "zitadel/"]) {
+    modules[prefix + "log"] = log;
+    modules[prefix + "uuid"] = uuid;
+    modules[prefix + "http"] = http;
+  }
+
+  function require(module) {
+    if (typeof module === "string" && module in modules) return modules[module];
+    throw located(
+      new ErrorType(
+        "require: no module " + q(describe(module)) +
+          "; there are chronik/log, chronik/uuid and chronik/http",
+      ),
+      require,
+    );
+  }
+
+  for (const [key, value] of [["log", log], ["uuid", uuid], ["http", http], ["require", require]]) {
+    define(G, key, { value, writable: true, configurable: true, enumerable: false });
+  }
+
+  function deepFreeze(value) {
+    if (typeof value === "object" && value !== null) {
+      const names = keys(value);
+      for (let i = 0; i < names.length; i++) deepFreeze(value[names[i]]);
+      freeze(value);
+    }
+    return value;
+  }
+
+  function setField(field, value) {
+    if (typeof field !== "string" || field === "") {
+      throw located(
+        new TypeErrorType("api.setField: the field name must be a non-empty string"),
+        setField,
+      );
+    }
+    let json;
+    let why = typeof value;
+    try {
+      json = stringify(value);
+    } catch (e) {
+      why = typeof e === "object" && e !== null && typeof e.message === "string"
+        ? e.message
+        : describe(e);
+    }
+    if (json === undefined) {
+      const what = "api.setField: the value of " + q(field) + " cannot be encoded as JSON";
+      throw located(new TypeErrorType(what + " (" + why + ")"), setField);
+    }
+    fields[field] = json;
+  }
+
+  function reject(message) {
+    let text;
+    try {
+      text = toText(message);
+    } catch (_) {
+      text = "the action rejected the event";
+    }
+    if (rejection === null) rejection = cut(text, 1000);
+    throw freeze(located(new ErrorType("api.reject: " + rejection), reject));
+  }
+
+  function finish(ok, error) {
+    if (settled) return;
+    settled = true;
+    if (ok) return;
+    let text;
+    let stack = "";
+    try {
+      if (typeof error === "object" && error !== null && typeof error.stack === "string") {
+        text = toText(error);
+        stack = error.stack;
+      } else if (error === null) {
+        // What the engine throws when it cannot even allocate its out-of-memory error.
+        text = "null";
+      } else {
+        text = "Uncaught " + describe(error);
+      }
+    } catch (_) {
+      text = "Uncaught exception";
+    }
+    failure = { error: cut(text, TEXT_CHARS), stack: cut(stack, TEXT_CHARS) };
+  }
+
+  async function invoke(fn) {
+    try {
+      await fn(ctx, api);
+    } catch (e) {
+      finish(false, e);
+      return;
+    }
+    finish(true);
+  }
+
+  function setup(json) {
+    const data = parse(json);
+    name = data.name;
+    identifier = data.identifier;
+    ctx = deepFreeze(data.ctx);
+    api = data.trigger === "post_append" ? freeze({}) : freeze({ setField, reject });
+    maxLines = data.log_lines;
+    maxChars = data.log_line_chars;
+    maxBytes = data.result_bytes;
+    httpOn = data.http;
+    [a, b, c, d] = data.seed;
+    for (let i = 0; i < 12; i++) next();
+  }
+
+  function start() {
+    started = true;
+    let fn;
+    try {
+      fn = G[name];
+    } catch (e) {
+      finish(false, e);
+      return;
+    }
+    if (typeof fn !== "function" && identifier) {
+      try {
+        fn = globalEval(name);
+      } catch (_) {
+        // no such binding either: the message below says how to define one
+      }
+    }
+    if (typeof fn !== "function") {
+      const how = identifier
+        ? "define function " + name + "(ctx, api) {...}"
+        : "an action whose name is not a JavaScript identifier defines it as globalThis[" +
+          q(name) + "] = function (ctx, api) {...}";
+      settled = true;
+      failure = { error: "the script defines no function named " + q(name) + "; " + how, stack: "" };
+      return;
+    }
+    invoke(fn);
+  }
+
+  function takeRequests() {
+    const json = "[" + requestsJson + "]";
+    requestsJson = "";
+    return json;
+  }
+
+  function answer(json) {
+    const reply = parse(json);
+    const waiting = pending[reply.id];
+    delete pending[reply.id];
+    if (reply.error !== null) return waiting.fail(reply.error);
+    const body = reply.body;
+    waiting.resolve(
+      freeze({
+        status: reply.status,
+        ok: reply.status >= 200 && reply.status < 300,
+        headers: freeze(reply.headers),
+        body,
+        text: () => body,
+        json: () => parse(body),
+      }),
+    );
+  }
+
+  function result() {
+    let outcome = "succeeded";
+    let error = "";
+    let stack = "";
+    let fieldsJson = "";
+    if (rejection !== null) {
+      outcome = "rejected";
+      error = rejection;
+    } else if (!started || !settled) {
+      outcome = "pending";
+    } else if (failure !== null) {
+      outcome = "failed";
+      error = failure.error;
+      stack = failure.stack;
+    } else {
+      for (const field in fields) {
+        fieldsJson += (fieldsJson ? "," : "") + q(field) + ":" + fields[field];
+      }
+    }
+    let oversize = false;
+    if (fieldsJson.length + logsJson.length > maxBytes) {
+      oversize = true;
+      fieldsJson = "";
+      if (logsJson.length > maxBytes) {
+        logsDropped += logCount;
+        logsJson = "";
+      }
+    }
+    return (
+      '{"outcome":' + q(outcome) + ',"error":' + q(error) + ',"stack":' + q(stack) +
+      ',"oversize":' + oversize + ',"fields":{' + fieldsJson + '},"logs":[' + logsJson +
+      '],"logs_dropped":' + logsDropped + "}"
+    );
+  }
+
+  const operations = { setup, start, takeRequests, answer, result, settled: () => settled };
+
+  // String() flattens the rope a long concatenation builds, which the quickjs module cannot read.
+  return function host(operation, argument) {
+    const value = operations[operation](argument);
+    return typeof value === "string" ? toText(value) : value;
+  };
+})();

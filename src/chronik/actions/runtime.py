@@ -1,0 +1,361 @@
+"""Runs user actions, hostile by assumption, in a small pool of sandbox worker processes.
+
+Each run gets a fresh QuickJS context in a worker (``sandbox.py``) with its own memory, stack
+and CPU-time limits; this side adds a wall-clock deadline, enforced by killing the worker, and
+keeps the pool at its size by starting a replacement in the background. Runs queue for an idle
+worker and never block the event loop; a run's clock starts when it is sent, not while it waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import struct
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import msgspec
+
+from chronik.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+Trigger = Literal["pre_append", "post_append", "on_fire", "test"]
+Outcome = Literal["succeeded", "failed", "rejected", "timed_out", "out_of_memory", "crashed"]
+
+SANDBOX = Path(__file__).with_name("sandbox.py")
+HEADER = struct.Struct(">I")
+# The worker answers within the timeout on its own; this is the pipe and scheduling margin.
+DEADLINE_SLACK = 0.03
+CHECK_DEADLINE = 5.0
+RESPAWN_DELAY = 1.0
+STARTUP_TIMEOUT = 30.0
+# What a run's answer may add to result_bytes: the outcome, a short error and the envelope.
+ANSWER_SLACK = 64 * 1024
+
+
+class LogLine(msgspec.Struct, frozen=True):
+    level: str
+    message: str
+
+
+class Run(msgspec.Struct, frozen=True, kw_only=True):
+    """What one run of an action did."""
+
+    outcome: Outcome
+    error: str = ""
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    logs: tuple[LogLine, ...] = ()
+    logs_dropped: int = 0
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    memory_bytes: int = 64 * 1024 * 1024
+    stack_bytes: int = 512 * 1024
+    log_lines: int = 100
+    log_line_chars: int = 2000
+    result_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HttpPolicy:
+    hosts: tuple[str, ...] = ()
+    timeout: float = 5.0
+    max_bytes: int = 1024 * 1024
+
+
+class _RunAnswer(msgspec.Struct):
+    outcome: Outcome
+    error: str = ""
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    logs: tuple[LogLine, ...] = ()
+    logs_dropped: int = 0
+
+
+class _CheckAnswer(msgspec.Struct):
+    problem: str | None
+
+
+_Answer = TypeVar("_Answer", _RunAnswer, _CheckAnswer)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why a request got no answer from its worker."""
+
+    outcome: Literal["timed_out", "crashed"]
+    error: str
+
+
+class _Unreadable(Exception):
+    """The worker's answer is not a frame this side can read."""
+
+
+def _amount(size: int) -> str:
+    mib = 1024 * 1024
+    return f"{size // mib} MiB" if size % mib == 0 else f"{size} bytes"
+
+
+def _timed_out(timeout: float) -> str:
+    return f"the action ran longer than its timeout of {timeout:g}s"
+
+
+class _Worker:
+    """One sandbox process, spoken to one frame at a time."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, max_frame: int) -> _Worker:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(SANDBOX),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        worker = cls(process)
+        try:
+            async with asyncio.timeout(STARTUP_TIMEOUT):
+                await worker.receive(max_frame)
+        except BaseException:
+            await worker.stop()
+            raise
+        return worker
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    async def exchange(self, body: bytes, max_frame: int) -> bytes:
+        assert self.process.stdin is not None
+        self.process.stdin.write(HEADER.pack(len(body)) + body)
+        await self.process.stdin.drain()
+        return await self.receive(max_frame)
+
+    async def receive(self, max_frame: int) -> bytes:
+        assert self.process.stdout is not None
+        (length,) = HEADER.unpack(await self.process.stdout.readexactly(HEADER.size))
+        if length > max_frame:
+            raise _Unreadable(f"a frame of {length} bytes")
+        return await self.process.stdout.readexactly(length)
+
+    def kill(self) -> None:
+        # Not Process.kill: its poll() could reap the child behind the event loop's watcher.
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+
+    async def stop(self) -> int:
+        """Kill the process and reap it; its exit code."""
+        self.kill()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        return await self.process.wait()
+
+
+class Runtime:
+    """A pool of warm sandbox workers that run actions; call :meth:`close` when done."""
+
+    def __init__(
+        self, *, workers: int = 2, limits: Limits = Limits(), http: HttpPolicy = HttpPolicy()
+    ) -> None:
+        if workers < 1:
+            raise ValueError("a runtime needs at least one worker")
+        self._size = workers
+        self._limits = limits
+        self._http = {
+            "hosts": sorted({host.lower() for host in http.hosts}),
+            "timeout": http.timeout,
+            "max_bytes": http.max_bytes,
+        }
+        self._max_frame = limits.result_bytes + ANSWER_SLACK
+        self._workers: set[_Worker] = set()
+        self._idle: deque[_Worker] = deque()
+        self._waiters: deque[asyncio.Future[_Worker]] = deque()
+        self._spawning = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._spawns: set[asyncio.Task[Any]] = set()
+        self._limits_json = asdict(limits)
+        self._closed = False
+        self._encode = msgspec.json.Encoder().encode
+        self._run_answer = msgspec.json.Decoder(_RunAnswer).decode
+        self._check_answer = msgspec.json.Decoder(_CheckAnswer).decode
+
+    @property
+    def worker_pids(self) -> tuple[int, ...]:
+        """The process ids of the live workers, busy or idle."""
+        return tuple(worker.process.pid for worker in self._workers)
+
+    async def run(
+        self, name: str, script: str, *, timeout: float, ctx: dict[str, Any], trigger: Trigger
+    ) -> Run:
+        """Run `script`, then call its global function named `name` with (ctx, api)."""
+        request = {
+            "kind": "run",
+            "name": name,
+            "script": script,
+            "timeout": timeout,
+            "ctx": ctx,
+            "trigger": trigger,
+            "limits": self._limits_json,
+            "http": self._http,
+            "seed": [secrets.randbits(32) for _ in range(4)],
+        }
+        answer, duration = await self._exchange(request, timeout, self._run_answer)
+        if isinstance(answer, _Failure):
+            if answer.outcome == "timed_out":
+                return Run(outcome="timed_out", error=_timed_out(timeout), duration=duration)
+            return Run(outcome="crashed", error=answer.error, duration=duration)
+        error = answer.error
+        if answer.outcome == "timed_out":
+            error = _timed_out(timeout)
+        elif answer.outcome == "out_of_memory":
+            error = f"the action used more than its {_amount(self._limits.memory_bytes)} of memory"
+        return Run(
+            outcome=answer.outcome,
+            error=error,
+            fields=answer.fields,
+            logs=answer.logs,
+            logs_dropped=answer.logs_dropped,
+            duration=duration,
+        )
+
+    async def check(self, script: str) -> str | None:
+        """Compile without running: None if it parses, else "SyntaxError: ... (line L, column C)"
+        with the user's own line numbers."""
+        request = {"kind": "check", "script": script, "limits": self._limits_json}
+        answer, _ = await self._exchange(request, CHECK_DEADLINE, self._check_answer)
+        if isinstance(answer, _Failure):
+            if answer.outcome == "timed_out":
+                return f"the script could not be compiled within {CHECK_DEADLINE:g}s"
+            return f"the script could not be checked: {answer.error}"
+        return answer.problem
+
+    async def close(self) -> None:
+        """Kill the workers and wait for them to exit; runs still waiting for one fail."""
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(Unavailable("the action runtime is closed"))
+        self._idle.clear()
+        for task in self._spawns:
+            task.cancel()
+        for worker in list(self._workers):
+            self._discard(worker)
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _exchange(
+        self, request: dict[str, Any], timeout: float, decode: Callable[[bytes], _Answer]
+    ) -> tuple[_Answer | _Failure, float]:
+        """Send one request to an idle worker: its decoded answer, or why there is none, and the
+        seconds from sending to the answer or the kill."""
+        body = self._encode(request)
+        worker = await self._acquire()
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout + DEADLINE_SLACK):
+                frame = await worker.exchange(body, self._max_frame)
+            answer = decode(frame)
+        except TimeoutError:
+            duration = time.monotonic() - started
+            self._discard(worker)
+            return _Failure("timed_out", ""), duration
+        except (_Unreadable, msgspec.ValidationError, msgspec.DecodeError):
+            duration = time.monotonic() - started
+            self._discard(worker)
+            error = "the action's worker process sent an answer that could not be read"
+            return _Failure("crashed", error), duration
+        except (OSError, asyncio.IncompleteReadError):
+            duration = time.monotonic() - started
+            self._discard(worker)
+            error = f"the action's worker process died (exit code {await worker.stop()})"
+            return _Failure("crashed", error), duration
+        except BaseException:
+            # Cancelled mid-exchange: its answer may still be on the way, so the worker goes.
+            self._discard(worker)
+            raise
+        duration = time.monotonic() - started
+        self._release(worker)
+        return answer, duration
+
+    async def _acquire(self) -> _Worker:
+        while True:
+            if self._closed:
+                raise Unavailable("the action runtime is closed")
+            self._fill()
+            if self._idle:
+                worker = self._idle.popleft()
+            else:
+                waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                try:
+                    worker = await waiter
+                except asyncio.CancelledError:
+                    if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                        self._release(waiter.result())
+                    raise
+            if worker.alive:
+                return worker
+            self._discard(worker)
+
+    def _release(self, worker: _Worker) -> None:
+        if self._closed:
+            self._discard(worker)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    def _discard(self, worker: _Worker) -> None:
+        """Take a worker out of the pool for good: kill and reap it, and start another."""
+        if worker not in self._workers:
+            return
+        self._workers.discard(worker)
+        worker.kill()
+        self._background(worker.stop())
+        self._fill()
+
+    def _fill(self) -> None:
+        while not self._closed and len(self._workers) + self._spawning < self._size:
+            self._spawning += 1
+            spawn = self._background(self._spawn())
+            self._spawns.add(spawn)
+            spawn.add_done_callback(self._spawns.discard)
+
+    async def _spawn(self) -> None:
+        try:
+            while True:
+                try:
+                    worker = await _Worker.start(self._max_frame)
+                except (OSError, asyncio.IncompleteReadError, _Unreadable):
+                    logger.exception("could not start an action worker; retrying")
+                    await asyncio.sleep(RESPAWN_DELAY)
+                    continue
+                break
+        finally:
+            self._spawning -= 1
+        self._workers.add(worker)
+        self._release(worker)
+
+    def _background(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

@@ -1,0 +1,334 @@
+"""The worker process of the action runtime: one request at a time, each in a fresh QuickJS context.
+
+``chronik.actions.runtime`` starts this file as a plain script, so it imports only the standard
+library and ``quickjs``, never the ``chronik`` package. Frames on stdin and stdout are a 4-byte
+big-endian length and a JSON document; the first frame written says the worker is ready.
+
+The engine measures its time limit in CPU time of the whole process, which is this run's alone
+because a worker runs one request at a time; the parent enforces the wall-clock deadline by
+killing the process. No Python function is ever exposed to JavaScript: data crosses as JSON
+strings, through the one host function the prelude's script evaluates to.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import struct
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+import quickjs
+
+HEADER = struct.Struct(">I")
+LOCATION = re.compile(r"<input>:(\d+):(\d+)")
+ERROR_CHARS = 1000
+CHECK_SECONDS = 1.0
+# A script is compiled, not run, by evaluating it behind a first line that throws: the whole
+# script is parsed before any of it runs (a syntax error is reported where it is, which
+# new Function() would place past the end of a body that leaves a brace open).
+COMPILED = "__chronik_compiled__"
+COMPILE_PREFIX = f"throw {COMPILED!r};\n"
+BODY_LINE_SHIFT = 1
+# Room to read back the logs of a run that ran out of memory; no user code runs in it.
+COLLECT_HEADROOM = 16 * 1024 * 1024
+RESERVED_WORDS = (
+    " await break case catch class const continue debugger default delete do else enum export"
+    " extends false finally for function if implements import in instanceof interface let new"
+    " null package private protected public return static super switch this throw true try"
+    " typeof var void while with yield "
+)
+
+
+class Budget:
+    """The time a run has left: CPU time for JavaScript, wall time for the network."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.cpu = time.process_time()
+        self.wall = time.monotonic()
+
+    def cpu_left(self) -> float:
+        return max(0.001, self.seconds - (time.process_time() - self.cpu))
+
+    def wall_left(self) -> float:
+        return self.seconds - (time.monotonic() - self.wall)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the action's answer to read, not a hop to another, perhaps forbidden, host."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+
+
+def located(message: str, stack: str, shift: int = 0) -> str:
+    """The first line of an error, with the first place in the script its stack names."""
+    first = message.split("\n", 1)[0][:ERROR_CHARS]
+    match = LOCATION.search(stack)
+    if match is None:
+        return first
+    return f"{first} (line {int(match[1]) - shift}, column {match[2]})"
+
+
+def is_identifier(name: str) -> bool:
+    """Whether ``function <name>(...)`` declares it; Python's rule is JavaScript's but for $."""
+    return name.replace("$", "_").isidentifier() and f" {name} " not in RESERVED_WORDS
+
+
+def unreadable(script: str) -> str | None:
+    """Why the engine cannot be handed this text, if it cannot."""
+    if "\0" in script:
+        return "the script contains a NUL character"
+    try:
+        script.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the script contains an unpaired surrogate"
+    return None
+
+
+def fetch(request: dict[str, Any], policy: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Perform one ``http.fetch`` of an action, as the reply the prelude resolves it with."""
+    reply: dict[str, Any] = {"id": request["id"], "error": None}
+    url: str = request["url"]
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError as exc:
+        return reply | {"error": f"http.fetch: {exc}"}
+    if parts.scheme not in {"http", "https"}:
+        return reply | {"error": "http.fetch: only http and https URLs can be fetched"}
+    if host not in policy["hosts"]:
+        return reply | {"error": f'http.fetch: host "{host}" is not allowed'}
+    if seconds <= 0:
+        return reply | {"error": "http.fetch: the action has no time left for the request"}
+    body = request["body"]
+    headers: dict[str, str] = request["headers"]
+    if request["json"] and not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = "application/json"
+    outgoing = urllib.request.Request(
+        url,
+        data=None if body is None else body.encode("utf-8"),
+        headers=headers,
+        method=request["method"],
+    )
+    limit: int = policy["max_bytes"]
+    try:
+        try:
+            response: Any = _OPENER.open(outgoing, timeout=seconds)
+        except urllib.error.HTTPError as exc:
+            response = exc
+        try:
+            data = response.read(limit + 1)
+            status = int(response.status)
+            received = response.headers
+        finally:
+            response.close()
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        return reply | {"error": f"http.fetch: {getattr(exc, 'reason', exc)}"}
+    if len(data) > limit:
+        return reply | {"error": f"http.fetch: the response is larger than {limit} bytes"}
+    names: dict[str, str] = {}
+    for name, value in received.items():
+        key = name.lower()
+        names[key] = f"{names[key]}, {value}" if key in names else value
+    try:
+        text = data.decode(received.get_content_charset() or "utf-8", "replace")
+    except LookupError:
+        text = data.decode("utf-8", "replace")
+    return reply | {"status": status, "headers": names, "body": text}
+
+
+def check(request: dict[str, Any]) -> dict[str, Any]:
+    """Compile a script without running it, and say what is wrong with it, if anything."""
+    script: str = request["script"]
+    problem = unreadable(script)
+    if problem is not None:
+        return {"problem": problem}
+    js = quickjs.Context()
+    js.set_memory_limit(request["limits"]["memory_bytes"])
+    js.set_max_stack_size(request["limits"]["stack_bytes"])
+    js.set_time_limit(CHECK_SECONDS)
+    try:
+        js.eval(COMPILE_PREFIX + script)
+    except quickjs.JSException as exc:
+        message, _, stack = str(exc).partition("\n")
+        if message == COMPILED:
+            return {"problem": None}
+        if message.startswith("InternalError: interrupted"):
+            return {"problem": f"the script took longer than {CHECK_SECONDS:g}s to compile"}
+        return {"problem": located(message, stack, BODY_LINE_SHIFT)}
+    return {"problem": None}
+
+
+def _classify(message: str, js: Any, memory: int) -> str:
+    if message.startswith("InternalError: interrupted"):
+        return "timed_out"
+    if message in {"null", "InternalError: out of memory"}:
+        return "out_of_memory"
+    if js.memory()["malloc_size"] >= 0.9 * memory:
+        return "out_of_memory"
+    return "failed"
+
+
+def _drain(js: Any, host: Any, policy: dict[str, Any], budget: Budget) -> None:
+    """Run jobs, and the action's fetches when only they are left, until its promise settles."""
+    while not host("settled"):
+        js.set_time_limit(budget.cpu_left())
+        if js.execute_pending_job():
+            continue
+        requests = json.loads(host("takeRequests"))
+        if not requests:
+            return
+        for request in requests:
+            reply = fetch(request, policy, min(policy["timeout"], budget.wall_left()))
+            js.set_time_limit(budget.cpu_left())
+            host("answer", json.dumps(reply))
+
+
+def _collect(js: Any, host: Any, memory: int) -> tuple[dict[str, Any], int] | None:
+    """What the prelude gathered, and its size in bytes; None if the context cannot say."""
+    js.set_time_limit(-1)
+    for _ in range(2):
+        try:
+            text: str = host("result")
+        except quickjs.JSException:
+            js.set_memory_limit(memory + COLLECT_HEADROOM)
+            continue
+        return json.loads(text), len(text.encode("utf-8", "replace"))
+    return None
+
+
+def _execute(js: Any, host: Any, request: dict[str, Any], budget: Budget) -> str | None:
+    """Hand the run's data over, run the script and its entry function; the text of an error
+    that escaped them, if one did."""
+    limits: dict[str, int] = request["limits"]
+    handover = {
+        "name": request["name"],
+        "identifier": is_identifier(request["name"]),
+        "trigger": request["trigger"],
+        "ctx": request["ctx"],
+        "seed": request["seed"],
+        "http": bool(request["http"]["hosts"]),
+        "log_lines": limits["log_lines"],
+        "log_line_chars": limits["log_line_chars"],
+        "result_bytes": limits["result_bytes"],
+    }
+    try:
+        js.set_time_limit(budget.cpu_left())
+        host("setup", json.dumps(handover))
+        js.set_time_limit(budget.cpu_left())
+        js.eval(request["script"])
+        js.set_time_limit(budget.cpu_left())
+        host("start")
+        _drain(js, host, request["http"], budget)
+    except quickjs.JSException as exc:
+        return str(exc)
+    return None
+
+
+def run(request: dict[str, Any], prelude: str) -> dict[str, Any]:
+    """Run an action's script and entry function; the outcome, fields and logs it left."""
+    limits: dict[str, int] = request["limits"]
+    memory = limits["memory_bytes"]
+    budget = Budget(request["timeout"])
+    problem = unreadable(request["script"])
+    if problem is not None:
+        return {"outcome": "failed", "error": problem}
+    js = quickjs.Context()
+    js.set_memory_limit(memory)
+    js.set_max_stack_size(limits["stack_bytes"])
+    host = js.eval(prelude)
+    escaped = _execute(js, host, request, budget)
+    result, size = _collect(js, host, memory) or ({"outcome": "pending"}, 0)
+    answer: dict[str, Any] = {
+        "outcome": result["outcome"],
+        "error": result.get("error", ""),
+        "fields": result.get("fields", {}),
+        "logs": result.get("logs", []),
+        "logs_dropped": result.get("logs_dropped", 0),
+    }
+    if escaped is not None:
+        message, _, stack = escaped.partition("\n")
+        outcome = _classify(message, js, memory)
+        # An error after api.reject does not undo the rejection; running out of time or memory does.
+        if outcome != "failed" or answer["outcome"] != "rejected":
+            error = located(message, stack) if outcome == "failed" else ""
+            answer |= {"outcome": outcome, "error": error, "fields": {}}
+    elif answer["outcome"] == "pending":
+        answer["error"] = "the action's promise never settled"
+        answer["outcome"] = "failed"
+    elif answer["outcome"] == "failed":
+        answer["outcome"] = _classify(answer["error"], js, memory)
+        answer["error"] = located(answer["error"], result["stack"])
+    return _capped(answer, result.get("oversize", False), size, limits["result_bytes"])
+
+
+def _capped(answer: dict[str, Any], oversize: bool, size: int, limit: int) -> dict[str, Any]:
+    """Keep a run's answer within the bytes it may hand back: fields go first, then logs."""
+    if not oversize and size <= limit:
+        return answer
+    if answer["outcome"] == "succeeded":
+        answer["outcome"] = "failed"
+        answer["error"] = f"the action's result is larger than {limit} bytes"
+    answer["fields"] = {}
+    if len(json.dumps(answer["logs"], ensure_ascii=False).encode("utf-8", "replace")) > limit:
+        answer["logs_dropped"] += len(answer["logs"])
+        answer["logs"] = []
+    return answer
+
+
+def handle(request: dict[str, Any], prelude: str) -> dict[str, Any]:
+    """One request's answer; a fault of this worker is reported, the next run starts clean."""
+    try:
+        if request["kind"] == "check":
+            return check(request)
+        return run(request, prelude)
+    except Exception as exc:
+        if request.get("kind") == "check":
+            return {"problem": f"the script could not be checked: {exc!r}"}
+        return {"outcome": "crashed", "error": f"the action's worker failed: {exc!r}"}
+
+
+def read(source: IO[bytes]) -> dict[str, Any] | None:
+    header = source.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (length,) = HEADER.unpack(header)
+    body = source.read(length)
+    if len(body) < length:
+        return None
+    request: dict[str, Any] = json.loads(body)
+    return request
+
+
+def write(sink: IO[bytes], message: dict[str, Any]) -> None:
+    # A lone surrogate from JavaScript is not UTF-8; it becomes "?" rather than a broken frame.
+    body = json.dumps(message, ensure_ascii=False).encode("utf-8", "replace")
+    sink.write(HEADER.pack(len(body)) + body)
+    sink.flush()
+
+
+def main() -> None:
+    os.nice(10)
+    prelude = Path(__file__).with_name("prelude.js").read_text(encoding="utf-8")
+    source = os.fdopen(os.dup(0), "rb")
+    sink = os.fdopen(os.dup(1), "wb")
+    # Anything else writing to stdout would corrupt the frames: send it to stderr instead.
+    os.dup2(2, 1)
+    write(sink, {"ready": True})
+    while (request := read(source)) is not None:
+        write(sink, handle(request, prelude))
+
+
+if __name__ == "__main__":
+    main()

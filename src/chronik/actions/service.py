@@ -1,0 +1,510 @@
+"""What users do with actions and flows: create, change, deactivate, reactivate and delete
+actions, bind them to the triggers of flows, search them, test them, and list their runs.
+
+Commands read an action from its own events and append with its expected version, so two
+concurrent changes never both win; a name is reserved in its organisation by an
+``action_name`` aggregate appended in the same transaction. Queries read the action list
+(a view): after a change made through this process they wait, for a bounded time, until
+the view has taken it in, so a client reads its own writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from chronik.actions import model, projection
+from chronik.actions.execution import Executor
+from chronik.actions.model import Action, Flow
+from chronik.actions.runtime import Run, Runtime
+from chronik.actions.search import ActionQuery, NameQuery, select
+from chronik.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
+from chronik.events import EventLog, EventQuery
+from chronik.ids import new_ulid
+from chronik.records import ActionRun, Editor, Event, ExpectedVersion, NewEvent, ViewState
+from chronik.settings import Settings
+from chronik.storage.ports import Database
+from chronik.views import Registry, ViewRunner, Views
+
+SERVICE = "chronik.actions"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionList:
+    """One page of a search, with where the action list stood when it was read."""
+
+    total: int
+    actions: list[Action]
+    processed_sequence: int
+    view_timestamp: datetime | None
+
+
+class Actions:
+    def __init__(
+        self,
+        db: Database,
+        log: EventLog,
+        views: Views,
+        runtime: Runtime,
+        executor: Executor,
+        settings: Settings,
+    ) -> None:
+        self._db = db
+        self._log = log
+        self._views = views
+        self.runtime = runtime
+        self.executor = executor
+        self._settings = settings
+        self._written: dict[str, int] = {}
+        self._own_runner: ViewRunner | None = None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _fresh(self, tenant_id: str) -> ViewState | None:
+        """The action list's state once it holds this process's last change (or the wait
+        ran out); a process that runs no views brings the list up to date itself."""
+        view = self._views.registry.get(projection.VIEW)
+        store = self._db.views
+        if self._views.runner is None:
+            if self._own_runner is None:
+                registry = Registry()
+                registry.add(view)
+                self._own_runner = ViewRunner(
+                    self._db, registry, lease_seconds=self._settings.view_lease_seconds
+                )
+            await self._own_runner.catch_up(view, tenant_id)
+            await self._own_runner.release()
+        target = self._written.get(tenant_id, 0)
+        deadline = time.monotonic() + self._settings.action_read_wait_seconds
+        while True:
+            state = await store.state(projection.VIEW, tenant_id)
+            if (state.position if state else 0) >= target or time.monotonic() > deadline:
+                return state
+            if self._views.runner is not None:
+                self._views.runner.wake()
+            await asyncio.sleep(0.005)
+
+    async def get(self, tenant_id: str, organisation_id: str, action_id: str) -> Action:
+        await self._fresh(tenant_id)
+        key = projection.action_key(organisation_id, action_id)
+        found = await self._db.views.rows(projection.VIEW, tenant_id, [key])
+        action = projection.as_action(msgspec.json.decode(found[key])) if key in found else None
+        if action is None or action.organisation_id != organisation_id:
+            raise NotFound(f"action {action_id!r} not found")
+        return action
+
+    async def many(
+        self, tenant_id: str, organisation_id: str, action_ids: list[str] | set[str]
+    ) -> dict[str, Action]:
+        """Those of ``action_ids`` that are actions of the organisation, by id."""
+        await self._fresh(tenant_id)
+        keys = [projection.action_key(organisation_id, i) for i in action_ids]
+        found = await self._db.views.rows(projection.VIEW, tenant_id, keys)
+        actions = (projection.as_action(msgspec.json.decode(t)) for t in found.values())
+        return {a.id: a for a in actions if a is not None and a.organisation_id == organisation_id}
+
+    async def search(self, tenant_id: str, organisation_id: str, query: ActionQuery) -> ActionList:
+        state = await self._fresh(tenant_id)
+        rows = await self._db.views.rows_with_prefix(
+            projection.VIEW, tenant_id, projection.action_key(organisation_id, "")
+        )
+        actions = [
+            a
+            for a in (projection.as_action(msgspec.json.decode(t)) for t in rows.values())
+            if a is not None and a.organisation_id == organisation_id
+        ]
+        total, page = select(
+            actions,
+            query,
+            default_limit=self._settings.search_default_limit,
+            max_limit=self._settings.search_max_limit,
+        )
+        return ActionList(
+            total=total,
+            actions=page,
+            processed_sequence=state.position if state else 0,
+            view_timestamp=state.last_run if state else None,
+        )
+
+    async def flow(self, tenant_id: str, organisation_id: str, flow_type: str) -> Flow:
+        kind = model.flow_type(flow_type)
+        await self._fresh(tenant_id)
+        key = projection.flow_key(organisation_id, kind.id)
+        found = await self._db.views.rows(projection.VIEW, tenant_id, [key])
+        flow = projection.as_flow(msgspec.json.decode(found[key])) if key in found else None
+        return flow or Flow(flow_type=kind.id, organisation_id=organisation_id)
+
+    async def runs(
+        self,
+        tenant_id: str,
+        *,
+        organisation_id: str | None = None,
+        action_id: str | None = None,
+        outcome: str | None = None,
+        before: str | None = None,
+        limit: int = 100,
+    ) -> list[ActionRun]:
+        """Execution records, newest first (those still buffered are written first)."""
+        if not 1 <= limit <= self._settings.search_max_limit:
+            raise InvalidArgument(
+                f"limit must be between 1 and {self._settings.search_max_limit}", field="limit"
+            )
+        await self.executor.recorder.flush()
+        return await self._db.action_runs.list(
+            tenant_id,
+            organisation_id=organisation_id,
+            action_id=action_id,
+            outcome=outcome,
+            before=before,
+            limit=limit,
+        )
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def _events_of(
+        self, tenant_id: str, aggregate_type: str, aggregate_id: str
+    ) -> list[Event]:
+        limit = self._settings.search_max_limit
+        query = EventQuery(
+            aggregate_types=(aggregate_type,), aggregate_id=aggregate_id, asc=True, limit=limit
+        )
+        page = await self._log.search(tenant_id, query)
+        events = list(page.events)
+        while len(page.events) == limit:
+            page = await self._log.next_page(tenant_id, page.paging_token)
+            events += page.events
+        return events
+
+    async def _load(self, tenant_id: str, organisation_id: str, action_id: str) -> Action:
+        action: Action | None = None
+        for event in await self._events_of(tenant_id, model.ACTION, action_id):
+            action = model.applied(action, event)
+        if action is None or action.organisation_id != organisation_id:
+            raise NotFound(f"action {action_id!r} not found")
+        return action
+
+    async def _name(
+        self, tenant_id: str, organisation_id: str, name: str, action_id: str
+    ) -> ExpectedVersion:
+        """The name's aggregate at its version, if the name is free (or held by
+        ``action_id``)."""
+        key = model.name_key(organisation_id, name)
+        events = await self._events_of(tenant_id, model.ACTION_NAME, key)
+        last = events[-1] if events else None
+        if (
+            last is not None
+            and last.type == model.NAME_RESERVED
+            and last.payload.get("actionId") != action_id
+        ):
+            raise AlreadyExists(
+                f"an action named {name!r} already exists in this organisation", field="name"
+            )
+        return ExpectedVersion(
+            aggregate_type=model.ACTION_NAME,
+            aggregate_id=key,
+            version=last.aggregate_version if last else 0,
+        )
+
+    async def _append(
+        self,
+        tenant_id: str,
+        events: list[NewEvent],
+        expected: list[ExpectedVersion],
+        editor: Editor | None,
+    ) -> list[Event]:
+        try:
+            stored = await self._log.append(
+                tenant_id, events, expected=expected, editor=editor, flows=False
+            )
+        except Conflict as exc:
+            raise Conflict(
+                "the action or its name was changed at the same time; read it again and retry",
+                **exc.details,
+            ) from None
+        self._written[tenant_id] = max(self._written.get(tenant_id, 0), stored[-1].sequence)
+        await self._fresh(tenant_id)
+        self.executor.changed(tenant_id)
+        return stored
+
+    async def _checked(self, name: str, script: str, timeout: float) -> tuple[str, str, float]:
+        name = model.check_name(name)
+        script = model.check_script(script)
+        timeout = model.check_timeout(timeout)
+        problem = await self.runtime.check(script)
+        if problem is not None:
+            raise InvalidArgument(f"script: {problem}", field="script")
+        return name, script, timeout
+
+    async def create(
+        self,
+        tenant_id: str,
+        organisation_id: str,
+        *,
+        name: str,
+        script: str,
+        timeout: float = 0.0,
+        allowed_to_fail: bool = False,
+        editor: Editor | None = None,
+    ) -> Action:
+        name, script, timeout = await self._checked(name, script, timeout)
+        action_id = new_ulid()
+        held = await self._name(tenant_id, organisation_id, name, action_id)
+        stored = await self._append(
+            tenant_id,
+            [
+                NewEvent(
+                    aggregate_type=model.ACTION,
+                    aggregate_id=action_id,
+                    type=model.ADDED,
+                    payload=model.action_payload(name, script, timeout, allowed_to_fail),
+                    resource_owner=organisation_id,
+                ),
+                _name_event(organisation_id, name, model.NAME_RESERVED, action_id),
+            ],
+            [ExpectedVersion(aggregate_type=model.ACTION, aggregate_id=action_id, version=0), held],
+            editor,
+        )
+        action = model.applied(None, stored[0])
+        assert action is not None
+        return action
+
+    async def update(
+        self,
+        tenant_id: str,
+        organisation_id: str,
+        action_id: str,
+        *,
+        name: str,
+        script: str,
+        timeout: float = 0.0,
+        allowed_to_fail: bool = False,
+        editor: Editor | None = None,
+    ) -> Action:
+        """Replace the action's name, script, timeout and ``allowed_to_fail`` (all of them);
+        an update that changes nothing appends nothing."""
+        current = await self._load(tenant_id, organisation_id, action_id)
+        name, script, timeout = await self._checked(name, script, timeout)
+        same = (current.name, current.script, current.timeout, current.allowed_to_fail)
+        if same == (name, script, timeout, allowed_to_fail):
+            return current
+        events = [
+            NewEvent(
+                aggregate_type=model.ACTION,
+                aggregate_id=action_id,
+                type=model.CHANGED,
+                payload=model.action_payload(name, script, timeout, allowed_to_fail),
+                resource_owner=organisation_id,
+            )
+        ]
+        expected = [_at(current)]
+        if name != current.name:
+            expected.append(await self._name(tenant_id, organisation_id, name, action_id))
+            expected.append(await self._name(tenant_id, organisation_id, current.name, action_id))
+            events.append(_name_event(organisation_id, name, model.NAME_RESERVED, action_id))
+            events.append(
+                _name_event(organisation_id, current.name, model.NAME_RELEASED, action_id)
+            )
+        stored = await self._append(tenant_id, events, expected, editor)
+        changed = model.applied(current, stored[0])
+        assert changed is not None
+        return changed
+
+    async def _state_change(
+        self,
+        tenant_id: str,
+        organisation_id: str,
+        action_id: str,
+        event_type: str,
+        editor: Editor | None,
+    ) -> Action:
+        current = await self._load(tenant_id, organisation_id, action_id)
+        if event_type == model.DEACTIVATED and current.state == "INACTIVE":
+            raise FailedPrecondition(f"action {current.name!r} is already inactive")
+        if event_type == model.REACTIVATED and current.state == "ACTIVE":
+            raise FailedPrecondition(f"action {current.name!r} is already active")
+        event = NewEvent(
+            aggregate_type=model.ACTION,
+            aggregate_id=action_id,
+            type=event_type,
+            resource_owner=organisation_id,
+        )
+        stored = await self._append(tenant_id, [event], [_at(current)], editor)
+        changed = model.applied(current, stored[0])
+        assert changed is not None
+        return changed
+
+    async def deactivate(
+        self, tenant_id: str, organisation_id: str, action_id: str, *, editor: Editor | None = None
+    ) -> Action:
+        """An inactive action stays bound to its triggers but does not run."""
+        return await self._state_change(
+            tenant_id, organisation_id, action_id, model.DEACTIVATED, editor
+        )
+
+    async def reactivate(
+        self, tenant_id: str, organisation_id: str, action_id: str, *, editor: Editor | None = None
+    ) -> Action:
+        return await self._state_change(
+            tenant_id, organisation_id, action_id, model.REACTIVATED, editor
+        )
+
+    async def delete(
+        self, tenant_id: str, organisation_id: str, action_id: str, *, editor: Editor | None = None
+    ) -> Event:
+        """Remove the action (it leaves every trigger it was bound to) and free its name."""
+        current = await self._load(tenant_id, organisation_id, action_id)
+        held = await self._name(tenant_id, organisation_id, current.name, action_id)
+        stored = await self._append(
+            tenant_id,
+            [
+                NewEvent(
+                    aggregate_type=model.ACTION,
+                    aggregate_id=action_id,
+                    type=model.REMOVED,
+                    resource_owner=organisation_id,
+                ),
+                _name_event(organisation_id, current.name, model.NAME_RELEASED, action_id),
+            ],
+            [_at(current), held],
+            editor,
+        )
+        return stored[0]
+
+    async def test(
+        self,
+        tenant_id: str,
+        organisation_id: str,
+        action_id: str,
+        *,
+        ctx: dict[str, Any],
+    ) -> Run:
+        """Run an action (active or not) on a sample ``ctx``, with every ``api`` a trigger
+        offers; nothing is appended and no execution record is kept."""
+        action = await self._load(tenant_id, organisation_id, action_id)
+        return await self.runtime.run(
+            action.name, action.script, timeout=action.timeout, ctx=ctx, trigger="test"
+        )
+
+    async def find(self, tenant_id: str, organisation_id: str, id_or_name: str) -> Action:
+        """An action by id, or by its exact name (for the command line)."""
+        try:
+            return await self._load(tenant_id, organisation_id, id_or_name)
+        except NotFound:
+            pass
+        found = await self.search(
+            tenant_id,
+            organisation_id,
+            ActionQuery(names=(NameQuery(name=id_or_name),), limit=1),
+        )
+        if not found.actions:
+            raise NotFound(f"no action with the id or name {id_or_name!r}")
+        return found.actions[0]
+
+    # -- flows -----------------------------------------------------------------------------
+
+    async def set_trigger(
+        self,
+        tenant_id: str,
+        organisation_id: str,
+        flow_type: str,
+        trigger_type: str,
+        action_ids: list[str] | tuple[str, ...],
+        *,
+        event_types: list[str] | tuple[str, ...] = (),
+        aggregate_types: list[str] | tuple[str, ...] = (),
+        editor: Editor | None = None,
+    ) -> Flow:
+        """Bind ``action_ids``, in this order, to a trigger of a flow (replacing what was
+        bound); an empty list unbinds it. Every id must be an action of the organisation."""
+        kind = model.flow_type(flow_type)
+        trigger = kind.trigger(trigger_type)
+        ids = tuple(action_ids)
+        if len(ids) > model.MAX_TRIGGER_ACTIONS:
+            raise InvalidArgument(
+                f"at most {model.MAX_TRIGGER_ACTIONS} actions may be bound to a trigger",
+                field="actionIds",
+            )
+        if len(set(ids)) != len(ids):
+            raise InvalidArgument("an action may be bound to a trigger once", field="actionIds")
+        for what, names in (("eventTypes", event_types), ("aggregateTypes", aggregate_types)):
+            if len(names) > model.MAX_FILTERS or not all(
+                isinstance(n, str) and 0 < len(n) <= model.MAX_NAME for n in names
+            ):
+                raise InvalidArgument(
+                    f"{what}: at most {model.MAX_FILTERS} names of 1 to 200 characters",
+                    field=what,
+                )
+        for action_id in ids:
+            try:
+                await self._load(tenant_id, organisation_id, action_id)
+            except NotFound:
+                raise InvalidArgument(
+                    f"no action {action_id!r} in this organisation", field="actionIds"
+                ) from None
+        await self._append(
+            tenant_id,
+            [
+                NewEvent(
+                    aggregate_type=model.FLOW,
+                    aggregate_id=model.flow_id(organisation_id, kind.id),
+                    type=model.TRIGGER_SET,
+                    payload={
+                        "flowType": kind.id,
+                        "triggerType": trigger.id,
+                        "actionIds": list(ids),
+                        "eventTypes": list(event_types),
+                        "aggregateTypes": list(aggregate_types),
+                    },
+                    resource_owner=organisation_id,
+                )
+            ],
+            [],
+            editor,
+        )
+        return await self.flow(tenant_id, organisation_id, kind.id)
+
+    async def clear_flow(
+        self,
+        tenant_id: str,
+        organisation_id: str,
+        flow_type: str,
+        *,
+        editor: Editor | None = None,
+    ) -> Event:
+        kind = model.flow_type(flow_type)
+        stored = await self._append(
+            tenant_id,
+            [
+                NewEvent(
+                    aggregate_type=model.FLOW,
+                    aggregate_id=model.flow_id(organisation_id, kind.id),
+                    type=model.FLOW_CLEARED,
+                    payload={"flowType": kind.id},
+                    resource_owner=organisation_id,
+                )
+            ],
+            [],
+            editor,
+        )
+        return stored[0]
+
+
+def _at(action: Action) -> ExpectedVersion:
+    return ExpectedVersion(
+        aggregate_type=model.ACTION, aggregate_id=action.id, version=action.version
+    )
+
+
+def _name_event(organisation_id: str, name: str, event_type: str, action_id: str) -> NewEvent:
+    return NewEvent(
+        aggregate_type=model.ACTION_NAME,
+        aggregate_id=model.name_key(organisation_id, name),
+        type=event_type,
+        payload={"actionId": action_id, "name": name},
+        resource_owner=organisation_id,
+    )
