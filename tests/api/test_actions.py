@@ -337,3 +337,20 @@ async def test_an_action_can_be_tried_on_a_sample_event(
     assert (body["outcome"], body["fields"]) == ("succeeded", {"enriched": True})
     assert body["logs"] == [{"level": "info", "message": "hello"}]
     assert (await api.get("/v1/action-runs", headers=owner)).json()["runs"] == []
+
+
+async def test_runs_count_in_the_metrics_by_outcome(
+    api: httpx.AsyncClient, running: Chronik, owner: Headers
+) -> None:
+    first = await create(api, owner, "enrich", ENRICH)
+    second = await create(api, owner, "broken", BROKEN, allowedToFail=True)
+    await bind(api, owner, "TRIGGER_TYPE_PRE_APPEND", first, second)
+    await append(api, owner, new_event())
+    text = (await api.get("/metrics")).text
+    runs = "chronik_action_runs_total"
+    trigger = 'trigger="TRIGGER_TYPE_PRE_APPEND"'
+    succeeded = f'{runs}{{action="enrich",action_id="{first}",outcome="succeeded",{trigger}}} 1.0'
+    failed = f'{runs}{{action="broken",action_id="{second}",outcome="failed",{trigger}}} 1.0'
+    assert succeeded in text
+    assert failed in text
+    assert f'chronik_action_run_seconds_count{{action="enrich",action_id="{first}"}} 1.0' in text

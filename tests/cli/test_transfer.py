@@ -108,3 +108,15 @@ def test_import_refuses_an_aggregate_whose_history_differs(sqlite_cli: Cli, tmp_
 def test_a_malformed_export_line_is_named(sqlite_cli: Cli) -> None:
     refused = sqlite_cli("events", "import", stdin=b'{"sequence": 1}\n', code=1)
     assert refused.stderr.endswith("error: line 1: Object missing required field `locator`\n")
+
+
+def test_an_import_runs_no_flow(cli: Cli, other_cli: Cli, tmp_path: Path) -> None:
+    source = fill(cli)
+    script = tmp_path / "refuse.js"
+    script.write_text("function refuse(ctx, api) { api.reject('no') }")
+    other_cli("actions", "create", "refuse", "--script", str(script))
+    other_cli("flows", "set", "FLOW_TYPE_EVENTS", "TRIGGER_TYPE_PRE_APPEND", "refuse")
+    cli("events", "export", str(tmp_path / "a.ndjson"))
+    other_cli("events", "import", str(tmp_path / "a.ndjson"))
+    imported = [e for e in other_cli.lines("events", "export") if e["aggregate_type"] == "user"]
+    assert kept(imported) == kept(source)

@@ -270,20 +270,22 @@ class Executor:
         chains = (await self._bound(tenant_id)).get("pre_append")
         if not chains:
             return events
-        out = []
-        for event in events:
+        async def run(event: NewEvent) -> NewEvent:
             if (
                 not isinstance(event, NewEvent)
                 or not isinstance(event.payload, dict)
                 or event.aggregate_type in model.SYSTEM_AGGREGATES
             ):
-                out.append(event)
-                continue
+                return event
             fields = await self._chain(tenant_id, chains, model.EVENTS, model.PRE_APPEND, event)
             if fields:
-                event = msgspec.structs.replace(event, payload={**event.payload, **fields})
-            out.append(event)
-        return out
+                return msgspec.structs.replace(event, payload={**event.payload, **fields})
+            return event
+
+        if len(events) == 1:
+            return [await run(events[0])]
+        # The events of one append are independent: their chains share the workers.
+        return await asyncio.gather(*(run(event) for event in events))
 
     async def _after_append(self, event: Event, rows: object) -> None:
         if event.aggregate_type in model.SYSTEM_AGGREGATES:

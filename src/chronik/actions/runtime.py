@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from chronik.errors import Unavailable
+from chronik.errors import InvalidArgument, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -263,7 +263,12 @@ class Runtime:
     ) -> tuple[_Answer | _Failure, float]:
         """Send one request to an idle worker: its decoded answer, or why there is none, and the
         seconds from sending to the answer or the kill."""
-        body = self._encode(request)
+        try:
+            body = self._encode(request)
+        except (TypeError, ValueError, msgspec.EncodeError) as exc:
+            raise InvalidArgument(
+                f"what the action is given cannot be encoded as JSON: {exc}"
+            ) from None
         worker = await self._acquire()
         started = time.monotonic()
         try:

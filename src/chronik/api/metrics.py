@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from chronik.actions.execution import BUCKETS
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -42,6 +44,7 @@ class Metrics:
         self.registry.register(_PoolCollector(app))
         self.registry.register(_ViewCollector(app))
         self.registry.register(_SchedulerCollector(app))
+        self.registry.register(_ActionCollector(app))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -154,3 +157,39 @@ class _SchedulerCollector(Collector):
             ("chronik_schedule_failed_firings", "Firings that failed.", stats.failed),
         ):
             yield CounterMetricFamily(name, help_text, value=value)
+
+
+class _ActionCollector(Collector):
+    """Runs of actions in this process: by action, trigger and outcome (timeouts, crashes
+    and running out of memory are outcomes), and their durations per action."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+        chronik = getattr(self._app.state, "chronik", None)
+        executor = getattr(getattr(chronik, "actions", None), "executor", None)
+        if executor is None:
+            return
+        stats = executor.stats
+        runs = CounterMetricFamily(
+            "chronik_action_runs",
+            "Runs of actions by action, trigger and outcome.",
+            labels=["action_id", "action", "trigger", "outcome"],
+        )
+        for (action_id, name, trigger, outcome), count in sorted(stats.runs.items()):
+            runs.add_metric([action_id, name, trigger, outcome], count)
+        seconds = HistogramMetricFamily(
+            "chronik_action_run_seconds",
+            "How long runs of actions took (the worker's round trip included).",
+            labels=["action_id", "action"],
+        )
+        for (action_id, name), histogram in sorted(stats.seconds.items()):
+            total, count, counts = histogram[0], histogram[1], histogram[2:]
+            cumulative, buckets = 0.0, []
+            for bound, n in zip((*map(str, BUCKETS), "+Inf"), counts, strict=True):
+                cumulative += n
+                buckets.append((bound, cumulative))
+            seconds.add_metric([action_id, name], buckets, total)
+        yield runs
+        yield seconds

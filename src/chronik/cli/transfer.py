@@ -312,6 +312,7 @@ class _Import:
                 ],
                 request_id=first.request_id,
                 editor=Editor(user_id=first.editor_user_id, service=first.editor_service),
+                flows=False,  # a restore keeps history as it was: no action may change it
             )
         except ChronikError as exc:
             message = located(exc, unit.lines)
