@@ -270,6 +270,7 @@ class Executor:
         chains = (await self._bound(tenant_id)).get("pre_append")
         if not chains:
             return events
+
         async def run(event: NewEvent) -> NewEvent:
             if (
                 not isinstance(event, NewEvent)
