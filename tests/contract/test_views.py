@@ -364,3 +364,24 @@ async def test_a_failed_commit_forgets_the_batch_so_nothing_is_counted_twice(
     assert await seen(chronik, tenant) == sequences
     rows = Rows(chronik.db.views, "user_counts", tenant)
     assert await rows.get("count:u0") + await rows.get("count:u1") == 4
+
+
+async def test_a_view_that_skips_a_tenant_moves_past_its_events_unread(
+    chronik: Chronik, tenant: str
+) -> None:
+    skipping = True
+
+    async def skips(tenant_id: str) -> bool:
+        return skipping
+
+    view = counting_view(skips=skips)
+    runner = runner_for(chronik, view, Clock())
+    passed = await append_users(chronik, tenant, 3)
+    await runner.catch_up(view, tenant)
+    assert await seen(chronik, tenant) == []
+    assert (await status_of(chronik, tenant, "user_counts")).state.position == passed[-1]
+
+    skipping = False
+    handled = await append_users(chronik, tenant, 2)
+    await runner.catch_up(view, tenant)
+    assert await seen(chronik, tenant) == handled

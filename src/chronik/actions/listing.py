@@ -44,6 +44,7 @@ class ActionListing:
         self._written: dict[str, int] = {}
         """Per tenant, the sequence of the last change made through this process."""
         self._own_runner: ViewRunner | None = None
+        self._catching_up = asyncio.Lock()  # one step of the list at a time in this process
 
     async def _fresh(self, tenant_id: str) -> ViewState | None:
         """The action list's state once it holds this process's last change (or the wait
@@ -57,8 +58,9 @@ class ActionListing:
                 self._own_runner = ViewRunner(
                     self._db, registry, lease_seconds=self._settings.view_lease_seconds
                 )
-            await self._own_runner.catch_up(view, tenant_id)
-            await self._own_runner.release()
+            async with self._catching_up:
+                await self._own_runner.catch_up(view, tenant_id)
+                await self._own_runner.release()
         target = self._written.get(tenant_id, 0)
         deadline = time.monotonic() + self._settings.action_read_wait_seconds
         while True:

@@ -102,4 +102,10 @@ async def handle(event: Event, rows: Rows) -> None:
 
 def view() -> View:
     """A new :class:`View` of the action list (one per Chronik: registries are not shared)."""
-    return View(name=VIEW, handler=handle, aggregate_types=(ACTION, FLOW), on_exhausted="stop")
+    return View(
+        name=VIEW,
+        handler=handle,
+        aggregate_types=(ACTION, FLOW),
+        on_exhausted="stop",
+        on_commit=False,  # its writers wake it; other nodes' changes arrive on the poll
+    )

@@ -115,6 +115,8 @@ class ViewRunner:
         self._leases: dict[tuple[str, str], _Lease] = {}
         self._wake = asyncio.Event()
         self._due: dict[str, datetime] = {}
+        self._skipped: dict[tuple[str, str], float] = {}
+        """When a view that skips a tenant last stepped there (monotonic)."""
         self.stats: dict[str, Stats] = {v.name: Stats() for v in registry}
         """Per view name; views registered after the runner was made join on first step."""
 
@@ -372,6 +374,8 @@ class ViewRunner:
                 while tenants:
                     moving = []
                     for tenant_id in tenants:
+                        if await self._skipping(view, tenant_id):
+                            continue
                         if await self.step(view, tenant_id) in (Step.PROGRESSED, Step.LOST):
                             moving.append(tenant_id)
                     busy = busy or bool(moving)
@@ -387,7 +391,9 @@ class ViewRunner:
             due = self._due.get(view.name)
             if due is not None:
                 timeout = max(0.0, min(timeout, (due - self._clock()).total_seconds()))
-            waits = [asyncio.ensure_future(signal.wait()), asyncio.ensure_future(wake.wait())]
+            waits = [asyncio.ensure_future(wake.wait())]
+            if view.on_commit:
+                waits.append(asyncio.ensure_future(signal.wait()))
             try:
                 await asyncio.wait(waits, timeout=timeout, return_when="FIRST_COMPLETED")
             finally:
@@ -395,6 +401,18 @@ class ViewRunner:
                     w.cancel()
             if wake.is_set():
                 self._wake = asyncio.Event()
+
+    async def _skipping(self, view: View, tenant_id: str) -> bool:
+        """Whether to leave out a tenant the view skips: it steps there (to move its position
+        and look at its failed events) at most once a second."""
+        if view.skips is None or not await view.skips(tenant_id):
+            return False
+        key = (view.name, tenant_id)
+        now = time.monotonic()
+        if now - self._skipped.get(key, 0.0) < _POSITION_EVERY:
+            return True
+        self._skipped[key] = now
+        return False
 
     async def catch_up(self, view: View, tenant_id: str, *, limit: int = 1_000_000) -> Step:
         """Step until the view stops progressing (for tests and one-shot runs)."""

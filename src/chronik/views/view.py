@@ -40,7 +40,9 @@ class View:
 
     ``skips``, when given, is asked before each batch whether the view has nothing to do in
     a tenant (say, no flow is bound there): then it moves to the head of the log without
-    reading the events in between."""
+    reading the events in between, at most once a second. ``on_commit=False`` makes the
+    runner look at the view on its poll interval and when woken, not after every commit (for
+    a view of rare events that its writers wake)."""
 
     name: str
     handler: Handler
@@ -52,6 +54,7 @@ class View:
     backoff: Backoff = field(default_factory=Backoff)
     batch: int = 1000
     skips: Skips | None = None
+    on_commit: bool = True
 
     def __post_init__(self) -> None:
         for what, value in (("name", self.name), ("database", self.database)):
