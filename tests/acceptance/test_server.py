@@ -306,3 +306,43 @@ def test_sigterm_during_appends_exits_0_and_keeps_every_acknowledged_append_whol
     for request_id, parts in stored.items():
         assert sorted(parts) == list(range(sent[request_id])), request_id
     assert code == 0, f"exit code {code}\n{server.stderr()}"
+
+
+def test_a_real_server_runs_actions_and_outlives_hostile_ones(start: Start, data: Path) -> None:
+    server = start(data)
+    scripts = {
+        "hog": ("function hog(ctx, api) { const a = []; for (;;) a.push(new Array(1e5)) }", "5s"),
+        "spin": ("async function spin(ctx, api) { await null; for (;;) {} }", "0.5s"),
+        "check": ("function check(ctx, api) { if (!ctx.event.payload.email) api.reject('no')}", ""),
+    }
+    with server.client(bootstrap_token(data)) as client:
+        ids = []
+        for name, (script, timeout) in scripts.items():
+            body = {"name": name, "script": script, "timeout": timeout or "2s"}
+            created = client.post(
+                "/management/v1/actions", json={**body, "allowedToFail": name != "check"}
+            )
+            assert created.status_code == 200, created.text
+            ids.append(created.json()["id"])
+        bound = client.post(
+            "/management/v1/flows/FLOW_TYPE_EVENTS/trigger/TRIGGER_TYPE_PRE_APPEND",
+            json={"actionIds": ids},
+        )
+        assert bound.status_code == 200, bound.text
+        event = {"aggregateType": "user", "aggregateId": "u-1", "type": "user.added"}
+        refused = client.post("/v1/events", json={"events": [{**event, "payload": {}}]})
+        taken = client.post("/v1/events", json={"events": [{**event, "payload": {"email": "a"}}]})
+        runs = client.get("/v1/action-runs").json()["runs"]
+        healthy = client.get("/healthz")
+
+    assert refused.status_code == 400 and "no" in refused.json()["error"]["message"]
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["events"][0]["payload"] == {"email": "a"}
+    outcomes = {(r["actionName"], r["outcome"]) for r in runs}
+    assert outcomes == {
+        ("hog", "out_of_memory"),
+        ("spin", "timed_out"),
+        ("check", "rejected"),
+        ("check", "succeeded"),
+    }
+    assert healthy.status_code == 200
