@@ -100,11 +100,13 @@ def create_app(
         socotra_events,
         socotra_schedules,
         zitadel_admin,
+        zitadel_flows,
         zitadel_management,
     )
 
     app.include_router(zitadel_admin.router)
     app.include_router(zitadel_management.router)
+    app.include_router(zitadel_flows.router)
     app.include_router(socotra_schedules.router)
     app.include_router(socotra_events.router)
     app.include_router(native.router)

@@ -1,4 +1,4 @@
-"""ZITADEL Management API v1: actions and flows.
+"""ZITADEL Management API v1: actions (flows are in :mod:`chronik.api.zitadel_flows`).
 
 The organisation is the token's, or the one named by ``x-zitadel-orgid`` (a token that
 holds ``IAM_OWNER`` may name any organisation of its tenant; others only their own)."""
@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BeforeValidator, Field
 
 from chronik.actions import Action, ActionQuery, NameQuery
-from chronik.actions.model import FLOW_TYPES, Flow, FlowType, flow_type
 from chronik.actions.search import TEXT_METHODS, SortingColumn, TextMethod
 from chronik.api.encoding import timestamp
 from chronik.api.http import JSON, Body, body_schema, parse, permission, services
@@ -21,9 +20,7 @@ from chronik.api.management_schemas import (
     CreateActionResponse,
     DetailsResponse,
     GetActionResponse,
-    GetFlowResponse,
     ListActionsResponse,
-    ListTypesResponse,
 )
 from chronik.api.schemas import ZitadelError, answers
 from chronik.auth import permissions as p
@@ -35,7 +32,6 @@ router = APIRouter(prefix="/management/v1", tags=["ZITADEL Management API"])
 
 Name = Annotated[str, Field(max_length=1000)]
 ActionId = Annotated[str, Path(max_length=200)]
-FlowTypeId = Annotated[str, Path(max_length=200)]
 
 
 def _enum(prefix: str, names: tuple[str, ...]) -> BeforeValidator:
@@ -99,12 +95,6 @@ class ActionRequest(Body):
     allowed_to_fail: bool = False
 
 
-class SetTriggerActionsRequest(Body):
-    action_ids: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)] = []
-    event_types: Annotated[list[Name], Field(max_length=30)] = []
-    aggregate_types: Annotated[list[Name], Field(max_length=30)] = []
-
-
 class EmptyRequest(Body):
     pass
 
@@ -145,7 +135,7 @@ def editor(caller: Principal) -> Editor:
     return Editor(user_id=caller.subject, service="zitadel-management")
 
 
-def _details(
+def details(
     sequence: int, created: datetime | None, changed: datetime | None, owner: str
 ) -> dict[str, str]:
     found = {"sequence": str(sequence)}
@@ -158,14 +148,14 @@ def _details(
     return found
 
 
-def _event_details(event: Event) -> dict[str, str]:
-    return _details(event.sequence, None, event.created_at, event.resource_owner)
+def event_details(event: Event) -> dict[str, str]:
+    return details(event.sequence, None, event.created_at, event.resource_owner)
 
 
 def action_json(a: Action) -> dict[str, Any]:
     found: dict[str, Any] = {
         "id": a.id,
-        "details": _details(a.sequence, a.created_at, a.changed_at, a.organisation_id),
+        "details": details(a.sequence, a.created_at, a.changed_at, a.organisation_id),
         "state": f"ACTION_STATE_{a.state}",
         "name": a.name,
         "script": a.script,
@@ -177,7 +167,7 @@ def action_json(a: Action) -> dict[str, Any]:
 
 
 def _action_details(a: Action) -> dict[str, str]:
-    return _details(a.sequence, None, a.changed_at, a.organisation_id)
+    return details(a.sequence, None, a.changed_at, a.organisation_id)
 
 
 @router.post(
@@ -223,12 +213,12 @@ async def list_actions(
             states=tuple(states),
         ),
     )
-    details = {"totalResult": str(found.total), "processedSequence": str(found.processed_sequence)}
+    listed = {"totalResult": str(found.total), "processedSequence": str(found.processed_sequence)}
     if found.view_timestamp is not None:
-        details["viewTimestamp"] = timestamp(found.view_timestamp)
+        listed["viewTimestamp"] = timestamp(found.view_timestamp)
     return JSON(
         {
-            "details": details,
+            "details": listed,
             "sortingColumn": f"ACTION_FIELD_NAME_{body.sorting_column}",
             "result": [action_json(a) for a in found.actions],
         }
@@ -270,8 +260,8 @@ async def create_action(
         allowed_to_fail=body.allowed_to_fail,
         editor=editor(caller),
     )
-    details = _details(created.sequence, created.created_at, None, org)
-    return JSON({"id": created.id, "details": details})
+    found = details(created.sequence, created.created_at, None, org)
+    return JSON({"id": created.id, "details": found})
 
 
 @router.put(
@@ -347,130 +337,4 @@ async def delete_action(
     event = await services(request).actions.delete(
         caller.tenant_id, org, action_id, editor=editor(caller)
     )
-    return JSON({"details": _event_details(event)})
-
-
-# -- flows ---------------------------------------------------------------------------------
-
-
-def _named(id_: str, key: str, name: str) -> dict[str, Any]:
-    return {"id": id_, "name": {"key": key, "localizedMessage": name}}
-
-
-@router.post(
-    "/flows/types/_search",
-    summary="List the flow types",
-    openapi_extra=body_schema(EmptyRequest),
-    responses=answers(ListTypesResponse, ZitadelError),
-)
-async def list_flow_types(
-    request: Request, caller: Annotated[Principal, Depends(permission(p.FLOW_READ))]
-) -> JSON:
-    await parse(request, EmptyRequest)
-    return JSON({"result": [_named(f.id, f.key, f.name) for f in FLOW_TYPES]})
-
-
-@router.post(
-    "/flows/{flow_type}/triggers/_search",
-    summary="List the trigger types of a flow type",
-    openapi_extra=body_schema(EmptyRequest),
-    responses=answers(ListTypesResponse, ZitadelError),
-)
-async def list_trigger_types(
-    request: Request,
-    flow_type_id: Annotated[str, Path(alias="flow_type", max_length=200)],
-    caller: Annotated[Principal, Depends(permission(p.FLOW_READ))],
-) -> JSON:
-    await parse(request, EmptyRequest)
-    kind = flow_type(flow_type_id)
-    return JSON({"result": [_named(t.id, t.key, t.name) for t in kind.triggers]})
-
-
-async def _flow_json(request: Request, caller: Principal, org: str, flow: Flow) -> dict[str, Any]:
-    kind: FlowType = flow_type(flow.flow_type)
-    wanted = {i for b in flow.triggers.values() for i in b.action_ids}
-    listed = await services(request).actions.many(caller.tenant_id, org, wanted)
-    triggers = []
-    for t in kind.triggers:
-        binding = flow.triggers.get(t.id)
-        if binding is None:
-            continue
-        entry: dict[str, Any] = {
-            "triggerType": _named(t.id, t.key, t.name),
-            "actions": [action_json(listed[i]) for i in binding.action_ids if i in listed],
-        }
-        if binding.event_types:
-            entry["eventTypes"] = list(binding.event_types)
-        if binding.aggregate_types:
-            entry["aggregateTypes"] = list(binding.aggregate_types)
-        triggers.append(entry)
-    found_flow: dict[str, Any] = {
-        "type": _named(kind.id, kind.key, kind.name),
-        "state": "FLOW_STATE_ACTIVE" if triggers else "FLOW_STATE_INACTIVE",
-    }
-    if flow.sequence:
-        found_flow["details"] = _details(flow.sequence, None, flow.changed_at, org)
-    if triggers:
-        found_flow["triggerActions"] = triggers
-    return found_flow
-
-
-@router.get(
-    "/flows/{flow_type}",
-    summary="Get a flow: the actions bound to each of its triggers",
-    responses=answers(GetFlowResponse, ZitadelError),
-)
-async def get_flow(
-    request: Request,
-    flow_type_id: Annotated[str, Path(alias="flow_type", max_length=200)],
-    caller: Annotated[Principal, Depends(permission(p.FLOW_READ))],
-) -> JSON:
-    org = organisation(request, caller)
-    flow = await services(request).actions.flow(caller.tenant_id, org, flow_type_id)
-    return JSON({"flow": await _flow_json(request, caller, org, flow)})
-
-
-@router.post(
-    "/flows/{flow_type}/_clear",
-    summary="Unbind every action of a flow",
-    openapi_extra=body_schema(EmptyRequest),
-    responses=answers(DetailsResponse, ZitadelError),
-)
-async def clear_flow(
-    request: Request,
-    flow_type_id: Annotated[str, Path(alias="flow_type", max_length=200)],
-    caller: Annotated[Principal, Depends(permission(p.FLOW_DELETE))],
-) -> JSON:
-    await parse(request, EmptyRequest)
-    org = organisation(request, caller)
-    event = await services(request).actions.clear_flow(
-        caller.tenant_id, org, flow_type_id, editor=editor(caller)
-    )
-    return JSON({"details": _event_details(event)})
-
-
-@router.post(
-    "/flows/{flow_type}/trigger/{trigger_type}",
-    summary="Bind actions, in order, to a trigger of a flow (an empty list unbinds)",
-    openapi_extra=body_schema(SetTriggerActionsRequest),
-    responses=answers(DetailsResponse, ZitadelError),
-)
-async def set_trigger_actions(
-    request: Request,
-    flow_type_id: Annotated[str, Path(alias="flow_type", max_length=200)],
-    trigger_type: Annotated[str, Path(max_length=200)],
-    caller: Annotated[Principal, Depends(permission(p.FLOW_WRITE))],
-) -> JSON:
-    body = await parse(request, SetTriggerActionsRequest)
-    org = organisation(request, caller)
-    flow = await services(request).actions.set_trigger(
-        caller.tenant_id,
-        org,
-        flow_type_id,
-        trigger_type,
-        body.action_ids,
-        event_types=body.event_types,
-        aggregate_types=body.aggregate_types,
-        editor=editor(caller),
-    )
-    return JSON({"details": _details(flow.sequence, None, flow.changed_at, org)})
+    return JSON({"details": event_details(event)})
