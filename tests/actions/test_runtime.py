@@ -504,3 +504,19 @@ async def test_close_leaves_no_worker_processes(runtime: Runtime, act: Act) -> N
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+async def test_tenants_waiting_for_a_worker_are_served_in_turn(make_runtime: MakeRuntime) -> None:
+    runtime = make_runtime(workers=1)
+    busy = "function busy(ctx, api) { const end = Date.now() + 50; while (Date.now() < end) {} }"
+    finished: list[str] = []
+
+    async def run(label: str, key: str) -> None:
+        await runtime.run("busy", busy, timeout=5, ctx={}, trigger="test", key=key)
+        finished.append(label)
+
+    greedy = [asyncio.create_task(run(f"a{i}", "tenant-a")) for i in range(3)]
+    await asyncio.sleep(0.01)  # the other tenant comes after all three are queued
+    other = asyncio.create_task(run("b", "tenant-b"))
+    await asyncio.gather(*greedy, other)
+    assert finished.index("b") < finished.index("a2")

@@ -186,7 +186,12 @@ class Executor:
     ) -> Run:
         started_at = datetime.now(UTC)
         run = await self.runtime.run(
-            action.name, action.script, timeout=action.timeout, ctx=ctx, trigger=trigger.runs
+            action.name,
+            action.script,
+            timeout=action.timeout,
+            ctx=ctx,
+            trigger=trigger.runs,
+            key=tenant_id,
         )
         self.stats.observe(action, trigger.id, run)
         self.recorder.add(

@@ -183,7 +183,8 @@ class Runtime:
         self._max_frame = limits.result_bytes + ANSWER_SLACK
         self._workers: set[_Worker] = set()
         self._idle: deque[_Worker] = deque()
-        self._waiters: deque[asyncio.Future[_Worker]] = deque()
+        self._waiters: dict[str, deque[asyncio.Future[_Worker]]] = {}
+        """Runs waiting for a worker, by tenant (or other key), served in turn."""
         self._spawning = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._spawns: set[asyncio.Task[Any]] = set()
@@ -199,9 +200,19 @@ class Runtime:
         return tuple(worker.process.pid for worker in self._workers)
 
     async def run(
-        self, name: str, script: str, *, timeout: float, ctx: dict[str, Any], trigger: Trigger
+        self,
+        name: str,
+        script: str,
+        *,
+        timeout: float,
+        ctx: dict[str, Any],
+        trigger: Trigger,
+        key: str = "",
     ) -> Run:
-        """Run `script`, then call its global function named `name` with (ctx, api)."""
+        """Run `script`, then call its global function named `name` with (ctx, api).
+
+        When runs wait for a worker, each ``key`` (a tenant) gets the next free one in turn,
+        so a tenant with many runs queued does not make another wait behind all of them."""
         request = {
             "kind": "run",
             "name": name,
@@ -213,7 +224,7 @@ class Runtime:
             "http": self._http,
             "seed": [secrets.randbits(32) for _ in range(4)],
         }
-        answer, duration = await self._exchange(request, timeout, self._run_answer)
+        answer, duration = await self._exchange(request, timeout, self._run_answer, key)
         if isinstance(answer, _Failure):
             if answer.outcome == "timed_out":
                 return Run(outcome="timed_out", error=_timed_out(timeout), duration=duration)
@@ -246,10 +257,11 @@ class Runtime:
     async def close(self) -> None:
         """Kill the workers and wait for them to exit; runs still waiting for one fail."""
         self._closed = True
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(Unavailable("the action runtime is closed"))
+        for queue in self._waiters.values():
+            for waiter in queue:
+                if not waiter.done():
+                    waiter.set_exception(Unavailable("the action runtime is closed"))
+        self._waiters.clear()
         self._idle.clear()
         for task in self._spawns:
             task.cancel()
@@ -259,7 +271,11 @@ class Runtime:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _exchange(
-        self, request: dict[str, Any], timeout: float, decode: Callable[[bytes], _Answer]
+        self,
+        request: dict[str, Any],
+        timeout: float,
+        decode: Callable[[bytes], _Answer],
+        key: str = "",
     ) -> tuple[_Answer | _Failure, float]:
         """Send one request to an idle worker: its decoded answer, or why there is none, and the
         seconds from sending to the answer or the kill."""
@@ -269,7 +285,7 @@ class Runtime:
             raise InvalidArgument(
                 f"what the action is given cannot be encoded as JSON: {exc}"
             ) from None
-        worker = await self._acquire()
+        worker = await self._acquire(key)
         started = time.monotonic()
         try:
             async with asyncio.timeout(timeout + DEADLINE_SLACK):
@@ -297,7 +313,7 @@ class Runtime:
         self._release(worker)
         return answer, duration
 
-    async def _acquire(self) -> _Worker:
+    async def _acquire(self, key: str) -> _Worker:
         while True:
             if self._closed:
                 raise Unavailable("the action runtime is closed")
@@ -306,7 +322,7 @@ class Runtime:
                 worker = self._idle.popleft()
             else:
                 waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
-                self._waiters.append(waiter)
+                self._waiters.setdefault(key, deque()).append(waiter)
                 try:
                     worker = await waiter
                 except asyncio.CancelledError:
@@ -322,7 +338,11 @@ class Runtime:
             self._discard(worker)
             return
         while self._waiters:
-            waiter = self._waiters.popleft()
+            key, queue = next(iter(self._waiters.items()))
+            waiter = queue.popleft()
+            del self._waiters[key]
+            if queue:
+                self._waiters[key] = queue  # to the back of the turn
             if not waiter.done():
                 waiter.set_result(worker)
                 return

@@ -263,7 +263,12 @@ class Actions(ActionListing):
         offers; nothing is appended and no execution record is kept."""
         action = await self._load(tenant_id, organisation_id, action_id)
         return await self.runtime.run(
-            action.name, action.script, timeout=action.timeout, ctx=ctx, trigger="test"
+            action.name,
+            action.script,
+            timeout=action.timeout,
+            ctx=ctx,
+            trigger="test",
+            key=tenant_id,
         )
 
     async def find(self, tenant_id: str, organisation_id: str, id_or_name: str) -> Action:
