@@ -140,11 +140,8 @@ class Executor:
         if cached is not None and time.monotonic() < cached[0]:
             return cached[1]
         store = self._db.views
-        flows = [
-            flow
-            for text in (await store.rows_with_prefix(projection.VIEW, tenant_id, "flow:")).values()
-            if (flow := projection.as_flow(msgspec.json.decode(text))) is not None
-        ]
+        rows = await store.rows_with_prefix(projection.VIEW, tenant_id, "flow:")
+        flows = [projection.stored_flow(text) for text in rows.values()]
         keys = [
             projection.action_key(f.organisation_id, i)
             for f in flows
@@ -154,9 +151,8 @@ class Executor:
         actions: dict[str, Action] = {}
         if keys:
             for text in (await store.rows(projection.VIEW, tenant_id, keys)).values():
-                action = projection.as_action(msgspec.json.decode(text))
-                if action is not None:
-                    actions[action.id] = action
+                action = projection.stored_action(text)
+                actions[action.id] = action
         bound: dict[str, list[_Chain]] = defaultdict(list)
         for flow in flows:
             kind = model.flow_type(flow.flow_type)

@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import msgspec
-
 from chronik.actions import model, projection
 from chronik.actions.execution import Executor
 from chronik.actions.model import Action, Flow
@@ -75,7 +73,7 @@ class ActionListing:
         await self._fresh(tenant_id)
         key = projection.action_key(organisation_id, action_id)
         found = await self._db.views.rows(projection.VIEW, tenant_id, [key])
-        action = projection.as_action(msgspec.json.decode(found[key])) if key in found else None
+        action = projection.stored_action(found[key]) if key in found else None
         if action is None or action.organisation_id != organisation_id:
             raise NotFound(f"action {action_id!r} not found")
         return action
@@ -87,8 +85,8 @@ class ActionListing:
         await self._fresh(tenant_id)
         keys = [projection.action_key(organisation_id, i) for i in action_ids]
         found = await self._db.views.rows(projection.VIEW, tenant_id, keys)
-        actions = (projection.as_action(msgspec.json.decode(t)) for t in found.values())
-        return {a.id: a for a in actions if a is not None and a.organisation_id == organisation_id}
+        actions = (projection.stored_action(t) for t in found.values())
+        return {a.id: a for a in actions if a.organisation_id == organisation_id}
 
     async def search(self, tenant_id: str, organisation_id: str, query: ActionQuery) -> ActionList:
         state = await self._fresh(tenant_id)
@@ -97,8 +95,8 @@ class ActionListing:
         )
         actions = [
             a
-            for a in (projection.as_action(msgspec.json.decode(t)) for t in rows.values())
-            if a is not None and a.organisation_id == organisation_id
+            for a in (projection.stored_action(t) for t in rows.values())
+            if a.organisation_id == organisation_id
         ]
         total, page = select(
             actions,
@@ -118,7 +116,7 @@ class ActionListing:
         await self._fresh(tenant_id)
         key = projection.flow_key(organisation_id, kind.id)
         found = await self._db.views.rows(projection.VIEW, tenant_id, [key])
-        flow = projection.as_flow(msgspec.json.decode(found[key])) if key in found else None
+        flow = projection.stored_flow(found[key]) if key in found else None
         return flow or Flow(flow_type=kind.id, organisation_id=organisation_id)
 
     async def runs(

@@ -41,6 +41,11 @@ def as_flow(value: Any) -> Flow | None:
     return None if value is None else msgspec.convert(value, Flow, strict=False)
 
 
+stored_action = msgspec.json.Decoder(Action).decode
+"""An action's row as the view stored it (read outside the view: one parse, typed)."""
+stored_flow = msgspec.json.Decoder(Flow).decode
+
+
 async def _on_action(event: Event, rows: Rows) -> None:
     key = action_key(event.resource_owner, event.aggregate_id)
     action = applied(as_action(await rows.get(key)), event)
