@@ -2,8 +2,9 @@
 
 Each run gets a fresh QuickJS context in a worker (``sandbox.py``) with its own memory, stack
 and CPU-time limits; this side adds a wall-clock deadline, enforced by killing the worker, and
-keeps the pool at its size by starting a replacement in the background. Runs queue for an idle
-worker and never block the event loop; a run's clock starts when it is sent, not while it waits.
+keeps the pool at its size by starting a replacement in the background. Which run gets which
+worker is the pool's (``pool.py``): one tenant's long runs do not hold up another's. Runs never
+block the event loop; a run's clock starts when it is sent, not while it waits for a worker.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ import signal
 import struct
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from chronik.errors import InvalidArgument, Unavailable
+from chronik.actions.pool import Pool
+from chronik.errors import InvalidArgument
 
 logger = logging.getLogger(__name__)
 
@@ -166,14 +167,19 @@ class _Worker:
 
 
 class Runtime:
-    """A pool of warm sandbox workers that run actions; call :meth:`close` when done."""
+    """A pool of warm sandbox workers that run actions; call :meth:`close` when done.
+
+    ``burst``: workers the pool may start beyond ``workers`` so that a tenant with no run
+    going need not wait for other tenants' runs to end (see ``pool.py``)."""
 
     def __init__(
-        self, *, workers: int = 2, limits: Limits = Limits(), http: HttpPolicy = HttpPolicy()
+        self,
+        *,
+        workers: int = 2,
+        burst: int = 0,
+        limits: Limits = Limits(),
+        http: HttpPolicy = HttpPolicy(),
     ) -> None:
-        if workers < 1:
-            raise ValueError("a runtime needs at least one worker")
-        self._size = workers
         self._limits = limits
         self._http = {
             "hosts": sorted({host.lower() for host in http.hosts}),
@@ -181,15 +187,8 @@ class Runtime:
             "max_bytes": http.max_bytes,
         }
         self._max_frame = limits.result_bytes + ANSWER_SLACK
-        self._workers: set[_Worker] = set()
-        self._idle: deque[_Worker] = deque()
-        self._waiters: dict[str, deque[asyncio.Future[_Worker]]] = {}
-        """Runs waiting for a worker, by tenant (or other key), served in turn."""
-        self._spawning = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._spawns: set[asyncio.Task[Any]] = set()
+        self._pool = Pool(self._start_worker, size=workers, burst=burst)
         self._limits_json = asdict(limits)
-        self._closed = False
         self._encode = msgspec.json.Encoder().encode
         self._run_answer = msgspec.json.Decoder(_RunAnswer).decode
         self._check_answer = msgspec.json.Decoder(_CheckAnswer).decode
@@ -197,7 +196,7 @@ class Runtime:
     @property
     def worker_pids(self) -> tuple[int, ...]:
         """The process ids of the live workers, busy or idle."""
-        return tuple(worker.process.pid for worker in self._workers)
+        return tuple(worker.process.pid for worker in self._pool.workers)
 
     async def run(
         self,
@@ -211,8 +210,7 @@ class Runtime:
     ) -> Run:
         """Run `script`, then call its global function named `name` with (ctx, api).
 
-        When runs wait for a worker, each ``key`` (a tenant) gets the next free one in turn,
-        so a tenant with many runs queued does not make another wait behind all of them."""
+        ``key`` (the tenant) is whose run it is: the pool shares its workers out by it."""
         request = {
             "kind": "run",
             "name": name,
@@ -256,19 +254,7 @@ class Runtime:
 
     async def close(self) -> None:
         """Kill the workers and wait for them to exit; runs still waiting for one fail."""
-        self._closed = True
-        for queue in self._waiters.values():
-            for waiter in queue:
-                if not waiter.done():
-                    waiter.set_exception(Unavailable("the action runtime is closed"))
-        self._waiters.clear()
-        self._idle.clear()
-        for task in self._spawns:
-            task.cancel()
-        for worker in list(self._workers):
-            self._discard(worker)
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._pool.close()
 
     async def _exchange(
         self,
@@ -285,7 +271,7 @@ class Runtime:
             raise InvalidArgument(
                 f"what the action is given cannot be encoded as JSON: {exc}"
             ) from None
-        worker = await self._acquire(key)
+        worker = await self._pool.acquire(key)
         started = time.monotonic()
         try:
             async with asyncio.timeout(timeout + DEADLINE_SLACK):
@@ -293,94 +279,30 @@ class Runtime:
             answer = decode(frame)
         except TimeoutError:
             duration = time.monotonic() - started
-            self._discard(worker)
+            self._pool.discard(worker)
             return _Failure("timed_out", ""), duration
         except (_Unreadable, msgspec.ValidationError, msgspec.DecodeError):
             duration = time.monotonic() - started
-            self._discard(worker)
+            self._pool.discard(worker)
             error = "the action's worker process sent an answer that could not be read"
             return _Failure("crashed", error), duration
         except (OSError, asyncio.IncompleteReadError):
             duration = time.monotonic() - started
-            self._discard(worker)
+            self._pool.discard(worker)
             error = f"the action's worker process died (exit code {await worker.stop()})"
             return _Failure("crashed", error), duration
         except BaseException:
             # Cancelled mid-exchange: its answer may still be on the way, so the worker goes.
-            self._discard(worker)
+            self._pool.discard(worker)
             raise
         duration = time.monotonic() - started
-        self._release(worker)
+        self._pool.release(worker)
         return answer, duration
 
-    async def _acquire(self, key: str) -> _Worker:
+    async def _start_worker(self) -> _Worker:
         while True:
-            if self._closed:
-                raise Unavailable("the action runtime is closed")
-            self._fill()
-            if self._idle:
-                worker = self._idle.popleft()
-            else:
-                waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
-                self._waiters.setdefault(key, deque()).append(waiter)
-                try:
-                    worker = await waiter
-                except asyncio.CancelledError:
-                    if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                        self._release(waiter.result())
-                    raise
-            if worker.alive:
-                return worker
-            self._discard(worker)
-
-    def _release(self, worker: _Worker) -> None:
-        if self._closed:
-            self._discard(worker)
-            return
-        while self._waiters:
-            key, queue = next(iter(self._waiters.items()))
-            waiter = queue.popleft()
-            del self._waiters[key]
-            if queue:
-                self._waiters[key] = queue  # to the back of the turn
-            if not waiter.done():
-                waiter.set_result(worker)
-                return
-        self._idle.append(worker)
-
-    def _discard(self, worker: _Worker) -> None:
-        """Take a worker out of the pool for good: kill and reap it, and start another."""
-        if worker not in self._workers:
-            return
-        self._workers.discard(worker)
-        worker.kill()
-        self._background(worker.stop())
-        self._fill()
-
-    def _fill(self) -> None:
-        while not self._closed and len(self._workers) + self._spawning < self._size:
-            self._spawning += 1
-            spawn = self._background(self._spawn())
-            self._spawns.add(spawn)
-            spawn.add_done_callback(self._spawns.discard)
-
-    async def _spawn(self) -> None:
-        try:
-            while True:
-                try:
-                    worker = await _Worker.start(self._max_frame)
-                except (OSError, asyncio.IncompleteReadError, _Unreadable):
-                    logger.exception("could not start an action worker; retrying")
-                    await asyncio.sleep(RESPAWN_DELAY)
-                    continue
-                break
-        finally:
-            self._spawning -= 1
-        self._workers.add(worker)
-        self._release(worker)
-
-    def _background(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+            try:
+                return await _Worker.start(self._max_frame)
+            except (OSError, asyncio.IncompleteReadError, _Unreadable):
+                logger.exception("could not start an action worker; retrying")
+                await asyncio.sleep(RESPAWN_DELAY)
