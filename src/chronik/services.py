@@ -54,6 +54,7 @@ class Chronik:
         log = EventLog(db, settings)
         runtime = Runtime(
             workers=settings.action_workers,
+            burst=settings.action_burst_workers,
             limits=Limits(memory_bytes=settings.action_memory_bytes),
             http=HttpPolicy(
                 hosts=settings.action_http_hosts, timeout=settings.action_http_timeout_seconds

@@ -42,6 +42,9 @@ class Settings:
     """A fire time missed by more than this follows the schedule's misfire policy."""
     action_workers: int = 2
     """Worker processes that run actions' JavaScript (one run at a time each)."""
+    action_burst_workers: int = 2
+    """Workers started beyond ``action_workers`` (one kept warm) so that a tenant with no
+    run going does not wait for other tenants' long runs to end; 0 turns this off."""
     action_memory_bytes: int = 64 * 1024 * 1024
     """The memory one run of an action may use."""
     action_http_hosts: tuple[str, ...] = ()

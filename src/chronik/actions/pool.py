@@ -41,7 +41,14 @@ W = TypeVar("W", bound=Member)
 class Pool(Generic[W]):
     """Workers started by ``start``, lent to runs by key (a tenant); call :meth:`close`."""
 
-    def __init__(self, start: Callable[[], Awaitable[W]], *, size: int, burst: int = 0) -> None:
+    def __init__(
+        self,
+        start: Callable[[], Awaitable[W]],
+        *,
+        size: int,
+        burst: int = 0,
+        linger: float = SPARE_LINGER,
+    ) -> None:
         if size < 1:
             raise ValueError("a runtime needs at least one worker")
         if burst < 0:
@@ -49,6 +56,7 @@ class Pool(Generic[W]):
         self._start = start
         self._size = size
         self._burst = burst
+        self._linger = linger
         self.workers: set[W] = set()
         self._idle: deque[W] = deque()
         self._holders: dict[W, str] = {}
@@ -61,6 +69,11 @@ class Pool(Generic[W]):
         self._spawns: set[asyncio.Task[Any]] = set()
         self._trim_timer: asyncio.TimerHandle | None = None
         self._closed = False
+
+    @property
+    def running(self) -> dict[str, int]:
+        """Workers lent out now, by key."""
+        return dict(self._held)
 
     async def acquire(self, key: str) -> W:
         """A live worker for a run of ``key``: give it back with :meth:`release` or
@@ -133,7 +146,7 @@ class Pool(Generic[W]):
             waiter.set_result(worker)
         self._fill()
         if self._trim_timer is None and self._idle and len(self.workers) > self._wanted():
-            self._trim_timer = asyncio.get_running_loop().call_later(SPARE_LINGER, self._trim)
+            self._trim_timer = asyncio.get_running_loop().call_later(self._linger, self._trim)
 
     def _next(self) -> str | None:
         """The first key in turn whose run may take an idle worker now."""

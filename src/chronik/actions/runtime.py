@@ -198,6 +198,11 @@ class Runtime:
         """The process ids of the live workers, busy or idle."""
         return tuple(worker.process.pid for worker in self._pool.workers)
 
+    @property
+    def running(self) -> dict[str, int]:
+        """Runs going now, by tenant (``key``)."""
+        return self._pool.running
+
     async def run(
         self,
         name: str,
