@@ -1,5 +1,5 @@
-"""Action benchmarks: what a pre-append action costs an append, what one run costs, and
-whether CPU-bound actions slow the server down.
+"""Action benchmarks: what a pre-append action costs an append, what one run costs, whether
+CPU-bound actions slow the server down, and whether one tenant's hold up another's.
 
     python -m bench.actions [--backend sqlite|postgres|all] [--events 5000] [--seconds 5]
                             [--runs 2000] [--quick]
@@ -35,6 +35,10 @@ real ``chronik serve`` (one process, its default two action workers) on loopback
    would keep one worker busy, while four test runs keep both of the server's workers
    spinning (two run, two wait for a worker) and append nothing that could change the search.
    The CPU the action workers took during the busy phase is read from ``/proc``.
+4. fairness: tenant B (a tenant of its own, the trivial action bound pre-append) appends from
+   2 ``wrk`` connections, each pausing 10 ms after every answer: B's p99 with nothing else
+   running, then while 8 threads append to tenant A, whose pre-append action busy-loops until
+   its 3 s timeout. Ratio = with / without, target <= 3: B must not wait for A's runs to end.
 """
 
 from __future__ import annotations
@@ -42,16 +46,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -60,22 +60,35 @@ from bench import common
 from bench.common import Result, check, log, percentile
 from bench.http import APPEND_LUA, SEARCH_LUA, _serve, _wrk
 from bench.log import DEFAULT_ADMIN_URL, fresh_database
+from bench.served import (
+    Load,
+    bind_pre_append,
+    children,
+    cpu_seconds,
+    create_action,
+    metric,
+    metrics,
+)
 from chronik import Chronik, NewEvent, Settings
 from chronik.actions.runtime import Runtime
 
 TRIVIAL = "function trivial(ctx, api) { api.setField('seen', true) }"
 SPIN = "function spin(ctx, api) { const end = Date.now() + 3000; while (Date.now() < end) {} }"
+RUNAWAY = "function runaway(ctx, api) { for (;;) {} }"
 SAMPLE = {"event": {"type": "x", "payload": {}}}
 APPEND_CONNECTIONS = 32
 SEARCH_CONNECTIONS = 4
 SEARCH_PAUSE_MS = 10
 SPINNERS = 4
+FAIR_A_APPENDERS = 8
+FAIR_B_CONNECTIONS = 2
 CALLERS = 8
 WARMUP_RUNS = 200
 RUNS = "chronik_action_runs_total"
 APPENDED = "chronik_events_appended_total"
 # wrk waits this long after each answer before a connection sends its next request.
 PACED_SEARCH_LUA = SEARCH_LUA + f"delay = function() return {SEARCH_PAUSE_MS} end\n"
+PACED_APPEND_LUA = APPEND_LUA + f"delay = function() return {SEARCH_PAUSE_MS} end\n"
 
 
 # -- 2. the runtime in this process ------------------------------------------------------------
@@ -161,8 +174,9 @@ async def runtime_workload(runs: int, seconds: float) -> list[Result]:
 # -- the server ----------------------------------------------------------------------------
 
 
-async def fill(url: str, events: int) -> str:
-    """Append ``events`` events to the default tenant, 100 per append; a token of its owner."""
+async def fill(url: str, events: int) -> list[str]:
+    """Append ``events`` events to the default tenant, 100 per append; tokens of its owner
+    and of the owners of two more tenants, A and B of figure 4."""
     async with await Chronik.open(Settings(database_url=url)) as chronik:
         tenant = (await chronik.default_tenant()).id
         for start in range(0, events, 100):
@@ -178,51 +192,8 @@ async def fill(url: str, events: int) -> str:
                     for i in range(start, min(events, start + 100))
                 ],
             )
-        _, token = await chronik.tokens.issue(tenant, ["IAM_OWNER"], name="bench")
-    return token
-
-
-def metrics(base: str) -> str:
-    """The server's ``/metrics`` once the requests ``wrk`` left in flight are answered."""
-    time.sleep(0.5)
-    return httpx.get(f"{base}/metrics", timeout=10).text
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples of ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        match = re.match(rf"{name}(?:\{{(.*)\}})? (\S+)$", line)
-        if match is None:
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', match[1] or ""))
-        if all(found.get(k) == v for k, v in labels.items()):
-            total += float(match[2])
-    return total
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU time of ``pids`` (those that are gone count nothing)."""
-    total = 0
-    for pid in pids:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        total += sum(int(x) for x in stat[stat.rfind(")") + 2 :].split()[11:13])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def children(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-def create_action(client: httpx.Client, name: str, script: str) -> str:
-    answer = client.post(
-        "/management/v1/actions", json={"name": name, "script": script, "timeout": "5s"}
-    )
-    answer.raise_for_status()
-    return str(answer.json()["id"])
+        tenants = [tenant] + [(await chronik.tenants.create(f"bench-{n}")).id for n in "ab"]
+        return [(await chronik.tokens.issue(t, ["IAM_OWNER"], name="bench"))[1] for t in tenants]
 
 
 def pre_append_workload(
@@ -236,11 +207,7 @@ def pre_append_workload(
     after = metrics(base)
     appended = metric(after, APPENDED) - metric(before, APPENDED)
     plain_cpu = (cpu_seconds([server]) - cpu0) / appended * 1000
-    action = create_action(client, "trivial", TRIVIAL)
-    client.post(
-        "/management/v1/flows/FLOW_TYPE_EVENTS/trigger/TRIGGER_TYPE_PRE_APPEND",
-        json={"actionIds": [action]},
-    ).raise_for_status()
+    bind_pre_append(client, create_action(client, "trivial", TRIVIAL))
     probe = {"aggregateType": "bench", "aggregateId": "probe", "type": "bench.probe"}
     answer = client.post("/v1/events", json={"events": [probe]})
     answer.raise_for_status()
@@ -289,38 +256,6 @@ def pre_append_workload(
     )
 
 
-@dataclass
-class Spinners:
-    """Threads that keep :data:`SPINNERS` test runs of the spinning action in flight."""
-
-    base: str
-    token: str
-    action: str
-    stop: threading.Event = field(default_factory=threading.Event)
-    outcomes: list[tuple[str, float]] = field(default_factory=list)
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    def start(self) -> None:
-        for _ in range(SPINNERS):
-            thread = threading.Thread(target=self._spin, daemon=True)
-            thread.start()
-            self.threads.append(thread)
-
-    def _spin(self) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        with httpx.Client(base_url=self.base, headers=headers, timeout=60) as client:
-            while not self.stop.is_set():
-                answer = client.post(f"/v1/actions/{self.action}/_test", json=SAMPLE)
-                body = answer.json() if answer.status_code == 200 else {}
-                outcome = body.get("outcome", f"HTTP {answer.status_code}")
-                self.outcomes.append((outcome, float(body.get("durationMs", 0.0))))
-
-    def finish(self) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-
-
 def responsiveness_workload(
     backend: str, client: httpx.Client, server: int, base: str, token: str, seconds: float
 ) -> Result:
@@ -330,7 +265,8 @@ def responsiveness_workload(
     t0, cpu0 = time.monotonic(), cpu_seconds([server])
     idle = _wrk(PACED_SEARCH_LUA, token, url, SEARCH_CONNECTIONS, seconds)
     idle_cpu = (cpu_seconds([server]) - cpu0) / (time.monotonic() - t0)
-    spinners = Spinners(base, token, create_action(client, "spin", SPIN))
+    action = create_action(client, "spin", SPIN)
+    spinners = Load(base, token, f"/v1/actions/{action}/_test", SAMPLE, SPINNERS)
     spinners.start()
     try:
         time.sleep(0.5)  # the first two runs are spinning, two more wait for a worker
@@ -374,15 +310,77 @@ def responsiveness_workload(
     )
 
 
-def measure_server(backend: str, url: str, token: str, seconds: float) -> list[Result]:
+def fairness_workload(
+    backend: str, base: str, a_token: str, b_token: str, seconds: float
+) -> Result:
+    for token, name, script, timeout in (
+        (a_token, "runaway", RUNAWAY, "3s"),
+        (b_token, "seen", TRIVIAL.replace("trivial", "seen"), "5s"),
+    ):
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            bind_pre_append(client, create_action(client, name, script, timeout))
+    _wrk(PACED_APPEND_LUA, b_token, base, FAIR_B_CONNECTIONS, 2)  # warm-up
+    log(f"{backend}: tenant B's appends, tenant A idle")
+    before = metrics(base)
+    idle = _wrk(PACED_APPEND_LUA, b_token, base, FAIR_B_CONNECTIONS, seconds)
+    spin = {"aggregateType": "bench", "aggregateId": "a", "type": "bench.spun"}
+    load = Load(base, a_token, "/v1/events", {"events": [spin]}, FAIR_A_APPENDERS)
+    load.start()
+    try:
+        time.sleep(0.5)  # A's first runs hold both workers, the other six wait
+        log(f"{backend}: tenant B's appends, {FAIR_A_APPENDERS} of tenant A's spinning")
+        busy = _wrk(PACED_APPEND_LUA, b_token, base, FAIR_B_CONNECTIONS, seconds)
+        in_flight = sum(thread.is_alive() for thread in load.threads)
+    finally:
+        load.finish()
+    after = metrics(base)
+
+    def runs(action: str, **outcome: str) -> float:
+        return metric(after, RUNS, action=action, **outcome) - metric(
+            before, RUNS, action=action, **outcome
+        )
+
+    spun, b_runs = runs("runaway"), runs("seen")
+    timed_out, succeeded = (
+        runs("runaway", outcome="timed_out"),
+        runs("seen", outcome="succeeded"),
+    )
+    errors = idle["errors"] + busy["errors"]
+    sound = errors == 0 and in_flight == FAIR_A_APPENDERS and 0 < spun == timed_out
+    sound = sound and succeeded == b_runs
+    ratio = busy["p99"] / idle["p99"]
+    return Result(
+        backend,
+        f"4. tenant B's HTTP append p99, {FAIR_B_CONNECTIONS} clients: {FAIR_A_APPENDERS} "
+        f"appenders of tenant A's runaway action / none (p50 {idle['p50']:.2f} -> "
+        f"{busy['p50']:.2f} ms)",
+        "ms",
+        idle["p99"],
+        busy["p99"],
+        None,
+        ratio,
+        "ratio <= 3",
+        check(ratio, "<=", 3.0) if sound else "FAIL",
+        note=f"B: {FAIR_B_CONNECTIONS} wrk connections, each pausing {SEARCH_PAUSE_MS} ms, "
+        f"{idle['rps']:,.0f} -> {busy['rps']:,.0f} appends/s, {succeeded:,.0f} of "
+        f"{b_runs:,.0f} pre-append runs succeeded; A: {spun:.0f} runs, {timed_out:.0f} timed "
+        f"out after 3 s; {errors:.0f} non-2xx for B",
+        details={"idle": idle, "busy": busy, "a_runs": spun, "a_answers": load.outcomes},
+    )
+
+
+def measure_server(backend: str, url: str, tokens: list[str], seconds: float) -> list[Result]:
+    token, a_token, b_token = tokens
     data = Path(tempfile.mkdtemp(prefix="chronik-actions-bench-"))
-    server, base = _serve(data, url, 1)
+    server, base = _serve(data, url, 1, "uvicorn")
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             return [
                 pre_append_workload(backend, client, server.pid, base, token, seconds),
                 responsiveness_workload(backend, client, server.pid, base, token, seconds),
+                fairness_workload(backend, base, a_token, b_token, seconds),
             ]
     finally:
         server.send_signal(signal.SIGTERM)
@@ -405,8 +403,8 @@ async def run_backend(backend: str, args: argparse.Namespace) -> list[Result]:
     events = args.events or (1000 if args.quick else 5000)
     async with fresh_database(backend, args.postgres_url, "chronik_bench_actions") as url:
         log(f"{backend}: appending {events:,} events")
-        token = await fill(url, events)
-        results += await asyncio.to_thread(measure_server, backend, url, token, seconds)
+        tokens = await fill(url, events)
+        results += await asyncio.to_thread(measure_server, backend, url, tokens, seconds)
     return results
 
 
