@@ -18,9 +18,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from chronik.errors import FailedPrecondition
 from chronik.events.append import prepare
 from chronik.ids import new_ulid
-from chronik.records import Editor, Firing, FiringFailure, NewEvent, PendingAppend, Schedule
+from chronik.records import (
+    Editor,
+    Firing,
+    FiringFailure,
+    NewEvent,
+    PendingAppend,
+    Schedule,
+    reserved,
+)
 from chronik.retries import Backoff, error_text
 from chronik.schedules import rules
 from chronik.settings import Settings
@@ -161,6 +170,11 @@ class Scheduler:
         )
 
     def _prepared(self, s: Schedule, event: NewEvent) -> PendingAppend:
+        if reserved(event.aggregate_type):  # stored before the namespace was reserved
+            raise FailedPrecondition(
+                f"aggregate type {event.aggregate_type!r} is reserved for Chronik's own "
+                "records: replace the schedule with another aggregate type"
+            )
         return prepare(
             s.tenant_id,
             [event],

@@ -1,17 +1,18 @@
 """What users do with schedules: create, read, list, replace, pause, resume and delete them;
-list, resume and delete their failed jobs; and Socotra's tenant events, one-shot schedules
-in the group ``tenant``. Every call is scoped to one tenant."""
+list, resume and delete their failed jobs; Socotra's tenant events, one-shot schedules in
+the group ``tenant``; and a tenant's backup (export and restore with their state). Every
+call is scoped to one tenant."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 
 from chronik.errors import InvalidArgument, NotFound, ResourceExhausted
-from chronik.records import FailedJob, Schedule, TimeRule
+from chronik.records import RESERVED_PREFIX, FailedJob, Schedule, TimeRule, reserved
 from chronik.schedules import rules
 from chronik.schedules.scheduler import Clock, Scheduler, utc_now
 from chronik.settings import Settings
@@ -22,6 +23,20 @@ TENANT_GROUP = "tenant"
 MISFIRE_POLICIES = ("fire_once_now", "skip_to_next")
 FAILED_JOB_STATES = ("queued", "quit")
 MAX_PAGE = 1000
+EXPORT_PAGE = 1000
+MAX_COUNT = 2**31 - 1
+"""The largest count the tables hold (fired, missed, failures)."""
+MAX_ERROR = 2000
+"""The longest failed-job error the scheduler writes (:func:`chronik.retries.error_text`)."""
+
+
+class ScheduleRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A schedule in a backup: its definition and state, and its failed job. It carries no
+    claim (``owner``, ``lease_until``): a lease of the source database means nothing in
+    another."""
+
+    schedule: Schedule
+    failed_job: FailedJob | None = None
 
 
 class TenantEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +78,13 @@ class Schedules:
         _text(s.policy_locator, "policyLocator", required=False)
         _text(s.transaction_locator, "transactionLocator", required=False)
         _text(s.aggregate_type, "aggregateType", required=False)
+        if reserved(s.aggregate_type):
+            raise InvalidArgument(
+                f"aggregateType {s.aggregate_type!r} is reserved: aggregate types starting "
+                f"with {RESERVED_PREFIX!r} are Chronik's own records and no schedule fires "
+                "into them",
+                field="aggregateType",
+            )
         if s.misfire not in MISFIRE_POLICIES:
             raise InvalidArgument(
                 f"misfire policy {s.misfire!r}: one of {', '.join(MISFIRE_POLICIES)}",
@@ -73,6 +95,8 @@ class Schedules:
             raise ResourceExhausted(
                 f"the payload is {size} bytes, more than {self._settings.max_payload_bytes}"
             )
+        if s.rule.at is not None and s.rule.at.tzinfo is None:
+            raise InvalidArgument("the fire time has no time zone offset", field="at")
         rule = rules.validate(s.rule, now)
         return msgspec.structs.replace(
             s,
@@ -222,12 +246,92 @@ class Schedules:
         self._woken()
         return checked
 
+    async def export(self, tenant_id: str) -> AsyncIterator[ScheduleRecord]:
+        """Every schedule of a tenant with its state and failed job, ordered by (group,
+        name), read page by page: constant memory however many there are."""
+        after = ("", "")  # every group and name is longer
+        while page := await self._store.export(tenant_id, after, EXPORT_PAGE):
+            for s, job in page:
+                unclaimed = msgspec.structs.replace(s, owner=None, lease_until=None)
+                yield ScheduleRecord(schedule=unclaimed, failed_job=job)
+            if len(page) < EXPORT_PAGE:
+                break
+            after = (page[-1][0].group, page[-1][0].name)
+
+    async def restore(self, tenant_id: str, record: ScheduleRecord) -> bool:
+        """Store an exported schedule in ``tenant_id`` as it was: checked as :meth:`create`
+        checks a definition, but with its fire time, counts, pause and error kept (a
+        once-schedule that fired stays COMPLETE) and its failed job with it. False, and
+        nothing changed, when its (group, name) exists: a second restore writes nothing."""
+        now = self._clock()
+        given = msgspec.structs.replace(record.schedule, tenant_id=tenant_id)
+        checked = self._checked(given, now)
+        _moment(given.next_fire_at, "nextFireAt", required=False)
+        _moment(given.created_at, "createdAt", required=False)
+        _moment(given.updated_at, "updatedAt", required=False)
+        _count(given.fired, "fired")
+        _count(given.missed, "missed")
+        stored = msgspec.structs.replace(
+            checked,
+            next_fire_at=given.next_fire_at,
+            fired=given.fired,
+            missed=given.missed,
+            paused=given.paused,
+            error=given.error,
+            owner=None,
+            lease_until=None,
+            created_at=given.created_at or now,
+            updated_at=given.updated_at or now,
+        )
+        job = record.failed_job
+        if job is not None:
+            job = _checked_job(job, stored)
+        if not await self._store.restore(stored, job):
+            return False
+        self._woken()
+        return True
+
     def state_of(self, schedule: Schedule | None) -> str:
         return "NONE" if schedule is None else schedule.state(self._clock())
 
 
 def _missing(group: str, name: str) -> NotFound:
     return NotFound(f"schedule {group}/{name} not found", group=group, name=name)
+
+
+def _moment(value: datetime | None, what: str, *, required: bool = True) -> None:
+    if value is None:
+        if required:
+            raise InvalidArgument(f"{what} is required", field=what)
+        return
+    if value.tzinfo is None:
+        raise InvalidArgument(f"{what} has no time zone offset", field=what)
+    if not datetime(1970, 1, 1, tzinfo=UTC) <= value < rules.LATEST:
+        raise InvalidArgument(f"{what} must lie between 1970 and 9999", field=what)
+
+
+def _count(value: int, what: str) -> None:
+    if not 0 <= value <= MAX_COUNT:
+        raise InvalidArgument(f"{what} must be 0 to {MAX_COUNT}", field=what)
+
+
+def _checked_job(job: FailedJob, s: Schedule) -> FailedJob:
+    """A restored failed job: valid, and the job of ``s``."""
+    if (job.group, job.name) != (s.group, s.name):
+        raise InvalidArgument(
+            f"failedJob is of {job.group}/{job.name}, not of schedule {s.group}/{s.name}",
+            field="failedJob.name",
+        )
+    if job.state not in FAILED_JOB_STATES:
+        raise InvalidArgument(
+            f"failed job state {job.state!r}: one of {', '.join(FAILED_JOB_STATES)}",
+            field="failedJob.state",
+        )
+    _count(job.failure_count, "failedJob.failureCount")
+    _text(job.error, "failedJob.error", required=False, limit=MAX_ERROR)
+    _moment(job.created_at, "failedJob.createdAt")
+    _moment(job.updated_at, "failedJob.updatedAt")
+    return msgspec.structs.replace(job, tenant_id=s.tenant_id, policy_locator=s.policy_locator)
 
 
 def _page(offset: int, count: int) -> None:

@@ -243,6 +243,19 @@ class ScheduleStore(Protocol):
 
     async def delete_failed(self, tenant_id: str, group: str, name: str) -> bool: ...
 
+    async def export(
+        self, tenant_id: str, after: tuple[str, str], limit: int
+    ) -> list[tuple[Schedule, FailedJob | None]]:
+        """Schedules with their failed jobs, ordered by (group, name) and after ``after``:
+        a backup pages through any number of them in constant memory."""
+        ...
+
+    async def restore(self, schedule: Schedule, failed_job: FailedJob | None) -> bool:
+        """Store a schedule from a backup with its state as given (fire time, counts, pause,
+        error; no claim) and its failed job, in one transaction; False, and nothing
+        written, when its (group, name) is taken."""
+        ...
+
 
 class ActionRunStore(Protocol):
     """The execution records of actions, newest first."""

@@ -63,6 +63,26 @@ def failed_job(tenant_id: str, r: Any, time: Time) -> FailedJob:
     )
 
 
+def with_failed_job(tenant_id: str, r: Any, time: Time) -> tuple[Schedule, FailedJob | None]:
+    """A row of ``schedule_export``: the columns of ``schedule_get``, then those of the
+    schedule's failed job (NULL when it has none)."""
+    s = schedule(tenant_id, r, time)
+    if r[19] is None:
+        return s, None
+    job = FailedJob(
+        tenant_id=tenant_id,
+        group=s.group,
+        name=s.name,
+        failure_count=r[19],
+        state=r[20],
+        error=r[21],
+        created_at=time(r[22]),
+        updated_at=time(r[23]),
+        policy_locator=s.policy_locator,
+    )
+    return s, job
+
+
 def definition(s: Schedule, tenant_key: int, now: Any, next_fire_at: Any) -> dict[str, Any]:
     """The parameters of ``schedule_insert`` and ``schedule_replace``."""
     return {
@@ -79,6 +99,35 @@ def definition(s: Schedule, tenant_key: int, now: Any, next_fire_at: Any) -> dic
         "next": next_fire_at,
         "paused": s.paused,
         "now": now,
+    }
+
+
+def restored(s: Schedule, tenant_key: int, at: Callable[[datetime], Any]) -> dict[str, Any]:
+    """The parameters of ``schedule_restore``: the definition with its state as given."""
+    created, updated = s.created_at, s.updated_at
+    assert created is not None and updated is not None, "the service stamps a restore"
+    return {
+        **definition(
+            s, tenant_key, at(updated), None if s.next_fire_at is None else at(s.next_fire_at)
+        ),
+        "fired": s.fired,
+        "missed": s.missed,
+        "error": s.error,
+        "created": at(created),
+    }
+
+
+def restored_job(job: FailedJob, tenant_key: int, at: Callable[[datetime], Any]) -> dict[str, Any]:
+    """The parameters of ``failed_job_restore``."""
+    return {
+        "tenant": tenant_key,
+        "grp": job.group,
+        "name": job.name,
+        "count": job.failure_count,
+        "state": job.state,
+        "error": job.error,
+        "created": at(job.created_at),
+        "updated": at(job.updated_at),
     }
 
 

@@ -355,6 +355,36 @@ WHERE f.tenant_key = %(tenant)s AND (%(state)s::text IS NULL OR f.state = %(stat
   AND (%(policy)s::text IS NULL OR s.policy_locator = %(policy)s)
 ORDER BY f.grp, f.name LIMIT %(count)s OFFSET %(offset)s;
 
+-- A page of a tenant's schedules for a backup, each with its failed job, after a
+-- (group, name) key.
+-- name: schedule_export
+SELECT s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
+       s.aggregate_type, s.event_type, s.payload::text, s.rule, s.misfire, s.next_fire_at, s.fired,
+       s.missed, s.paused, s.error, s.owner, s.lease_until, s.created_at, s.updated_at,
+       f.failure_count, f.state, f.error, f.created_at, f.updated_at
+FROM schedules s
+LEFT JOIN failed_jobs f ON f.tenant_key = s.tenant_key AND f.grp = s.grp AND f.name = s.name
+WHERE s.tenant_key = %(tenant)s AND (s.grp, s.name) > (%(grp)s::text, %(name)s::text)
+ORDER BY s.grp, s.name LIMIT %(count)s;
+
+-- A schedule from a backup, with its state; nothing when its (group, name) is taken.
+-- name: schedule_restore
+INSERT INTO schedules (tenant_key, grp, name, policy_locator, transaction_locator,
+                       aggregate_type, event_type, payload, rule, misfire, next_fire_at,
+                       fired, missed, paused, error, created_at, updated_at)
+VALUES (%(tenant)s, %(grp)s, %(name)s, %(policy)s, %(transaction)s, %(aggregate_type)s,
+        %(event_type)s, %(payload)s::jsonb, %(rule)s, %(misfire)s, %(next)s, %(fired)s,
+        %(missed)s, %(paused)s, %(error)s, %(created)s, %(now)s)
+ON CONFLICT (tenant_key, grp, name) DO NOTHING;
+
+-- name: failed_job_restore
+INSERT INTO failed_jobs (tenant_key, grp, name, failure_count, state, error, created_at,
+                         updated_at)
+VALUES (%(tenant)s, %(grp)s, %(name)s, %(count)s, %(state)s, %(error)s, %(created)s, %(updated)s)
+ON CONFLICT (tenant_key, grp, name) DO UPDATE
+SET failure_count = excluded.failure_count, state = excluded.state, error = excluded.error,
+    created_at = excluded.created_at, updated_at = excluded.updated_at;
+
 -- name: view_rows_prefix
 SELECT key, value::text FROM view_rows
 WHERE view = %s AND tenant_key = %s AND starts_with(key, %s)

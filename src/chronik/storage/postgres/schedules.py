@@ -12,7 +12,15 @@ from psycopg import errors as pg_errors
 from chronik.errors import NotFound
 from chronik.records import FailedJob, Firing, FiringFailure, Schedule
 from chronik.storage.postgres.database import Q, as_is
-from chronik.storage.schedules import definition, failed_job, schedule, taken
+from chronik.storage.schedules import (
+    definition,
+    failed_job,
+    restored,
+    restored_job,
+    schedule,
+    taken,
+    with_failed_job,
+)
 
 if TYPE_CHECKING:
     from chronik.storage.postgres.database import PostgresDatabase
@@ -211,3 +219,26 @@ class PostgresScheduleStore:
             key = (await self._keys.key(conn, tenant_id), group, name)
             cur = await conn.execute(Q["failed_job_delete"], key)
             return cur.rowcount > 0
+
+    async def export(
+        self, tenant_id: str, after: tuple[str, str], limit: int
+    ) -> list[tuple[Schedule, FailedJob | None]]:
+        async with self._db.connection() as conn:
+            params = {
+                "tenant": await self._keys.key(conn, tenant_id),
+                "grp": after[0],
+                "name": after[1],
+                "count": limit,
+            }
+            cur = await conn.execute(Q["schedule_export"], params)
+            return [with_failed_job(tenant_id, r, as_is) for r in await cur.fetchall()]
+
+    async def restore(self, s: Schedule, job: FailedJob | None) -> bool:
+        async with self._db.connection() as conn, conn.transaction():
+            tenant = await self._keys.key(conn, s.tenant_id)
+            cur = await conn.execute(Q["schedule_restore"], restored(s, tenant, as_is))
+            if cur.rowcount == 0:
+                return False
+            if job is not None:
+                await conn.execute(Q["failed_job_restore"], restored_job(job, tenant, as_is))
+            return True

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from chronik.errors import NotFound
 from chronik.records import FailedJob, Firing, FiringFailure, Schedule
-from chronik.storage.schedules import definition, failed_job, schedule, taken
+from chronik.storage.schedules import (
+    definition,
+    failed_job,
+    restored,
+    restored_job,
+    schedule,
+    taken,
+    with_failed_job,
+)
 from chronik.storage.sqlite.database import Q, from_micros, micros
 
 if TYPE_CHECKING:
@@ -221,3 +229,29 @@ class SQLiteScheduleStore:
             return con.execute(Q["failed_job_delete"], key).rowcount > 0
 
         return await self._db.write(delete)
+
+    async def export(
+        self, tenant_id: str, after: tuple[str, str], limit: int
+    ) -> list[tuple[Schedule, FailedJob | None]]:
+        def read(con: sqlite3.Connection) -> list[tuple[Schedule, FailedJob | None]]:
+            params = {
+                "tenant": self._keys.key(con, tenant_id),
+                "grp": after[0],
+                "name": after[1],
+                "count": limit,
+            }
+            rows = con.execute(Q["schedule_export"], params).fetchall()
+            return [with_failed_job(tenant_id, r, from_micros) for r in rows]
+
+        return await self._db.read(read)
+
+    async def restore(self, s: Schedule, job: FailedJob | None) -> bool:
+        def insert(con: sqlite3.Connection) -> bool:
+            tenant = self._keys.key(con, s.tenant_id)
+            if con.execute(Q["schedule_restore"], restored(s, tenant, micros)).rowcount == 0:
+                return False
+            if job is not None:
+                con.execute(Q["failed_job_restore"], restored_job(job, tenant, micros))
+            return True
+
+        return await self._db.write(insert)
