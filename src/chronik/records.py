@@ -8,6 +8,16 @@ from typing import Any
 
 import msgspec
 
+RESERVED_PREFIX = "chronik."
+"""Aggregate types that start with this are Chronik's own records (actions, flows…): only
+the service that owns one writes it, through its own validation; every user write refuses
+them."""
+
+
+def reserved(aggregate_type: object) -> bool:
+    """Whether ``aggregate_type`` is in Chronik's own namespace."""
+    return isinstance(aggregate_type, str) and aggregate_type.startswith(RESERVED_PREFIX)
+
 
 class Event(msgspec.Struct, frozen=True, gc=False):
     """One stored fact. ``sequence`` is its global position in the log, in commit order.
