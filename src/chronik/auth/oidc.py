@@ -1,9 +1,16 @@
 """OIDC access tokens: JWTs checked against the issuer's JWKS (signature, issuer, audience,
-expiry), their claims mapped to a tenant, an organisation and roles."""
+expiry), their claims mapped to a tenant, an organisation and roles.
+
+A token is verified only under the algorithm its key is for (the JWK's ``alg``, else the
+one its type and curve imply), never under the one its header names: a header that names
+another (ES256 with an RSA key, HS256 keyed by a public key, ``none``) is refused before any
+key is prepared. Whatever a token, its header or the JWKS holds, a bad one is
+:class:`Unauthenticated`."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import jwt
@@ -13,7 +20,11 @@ from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument, Unauthenticated
 from chronik.settings import Settings
 
-_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"]
+_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+"""Asymmetric ones only: a key in a public JWKS that verifies HS256 is no secret."""
+_TIMES = ("exp", "nbf", "iat")
 
 
 class OidcVerifier:
@@ -28,16 +39,29 @@ class OidcVerifier:
         s = self._settings
         try:
             key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+        except (jwt.PyJWTError, ValueError) as exc:  # ValueError: a JWKS that is not JSON
+            raise Unauthenticated(f"the access token has no usable key: {exc}") from exc
+        algorithm = key.algorithm_name
+        if algorithm not in _ALGORITHMS:
+            raise Unauthenticated(
+                f"the access token's key {key.key_id!r} is for {algorithm}, which is not accepted"
+            )
+        try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key.key,
-                algorithms=_ALGORITHMS,
+                key,
+                algorithms=[algorithm],
                 audience=s.oidc_audience or None,
                 issuer=s.oidc_issuer,
                 options={"require": ["exp", "iss", "sub"], "verify_aud": bool(s.oidc_audience)},
             )
-        except jwt.PyJWTError as exc:
+        # The cryptography backend raises TypeError or ValueError for a signature or key it
+        # cannot use; such a token is as invalid as one with a wrong signature.
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
             raise Unauthenticated(f"the access token is not valid: {exc}") from exc
+        for name in _TIMES:
+            if name in claims and not _is_time(claims[name]):
+                raise Unauthenticated(f"the access token's {name!r} claim is not a number")
         tenant = claims.get(s.oidc_tenant_claim)
         if not isinstance(tenant, str) or not tenant:
             raise Unauthenticated(f"the access token has no {s.oidc_tenant_claim!r} claim")
@@ -51,6 +75,13 @@ class OidcVerifier:
             subject=str(claims["sub"]),
             display_name=str(claims.get("name") or claims.get("preferred_username") or ""),
         )
+
+
+def _is_time(value: object) -> bool:
+    """A NumericDate: a JSON number (PyJWT would also take ``"9999999999"`` or ``true``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _roles(claim: object) -> tuple[str, ...]:
