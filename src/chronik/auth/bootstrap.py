@@ -14,17 +14,24 @@ FILE_NAME = "bootstrap-token"
 async def bootstrap(
     tokens: Tokens, tenant: Tenant, data_dir: Path, given: str | None
 ) -> str | None:
-    """Issue the bootstrap admin token once; write it to ``data_dir/bootstrap-token``
-    (mode 0600) and return it. ``None`` when the installation was bootstrapped before.
+    """Issue the bootstrap admin token once per database; write it to
+    ``data_dir/bootstrap-token`` (mode 0600) and return it. ``None`` when the installation
+    was bootstrapped before, or when another process starting at the same time did it: the
+    check and the issue are one step in the database, so however many nodes start together,
+    one token exists and one process shows it.
 
     ``given`` (``CHRONIK_BOOTSTRAP_TOKEN``) becomes the token, for scripted installs.
     """
     path = data_dir / FILE_NAME
-    if path.exists() or await tokens.list(tenant.id):
+    if path.exists():
         return None
-    _, bearer = await tokens.issue(tenant.id, ["IAM_OWNER"], name="bootstrap admin", bearer=given)
-    _write_private(path, bearer)
-    return bearer
+    issued = await tokens.issue_first(
+        tenant.id, ["IAM_OWNER"], name="bootstrap admin", bearer=given
+    )
+    if issued is None:
+        return None
+    _write_private(path, issued[1])
+    return issued[1]
 
 
 def _write_private(path: Path, bearer: str) -> None:

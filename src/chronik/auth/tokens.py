@@ -55,6 +55,31 @@ class Tokens:
         bearer: str | None = None,
     ) -> tuple[TokenRecord, str]:
         """Create a token; return its record and the bearer string (shown only now)."""
+        record, bearer = await self._new(
+            tenant_id, roles, organisation_id, name, expires_at, bearer
+        )
+        await self._store.create(record)
+        return record, bearer
+
+    async def issue_first(
+        self, tenant_id: str, roles: list[str], *, name: str = "", bearer: str | None = None
+    ) -> tuple[TokenRecord, str] | None:
+        """Like :meth:`issue`, but only while the tenant has no token at all: of any number
+        of processes asking at once, exactly one gets it (the bootstrap token). ``None``
+        when the tenant has a token already."""
+        record, bearer = await self._new(tenant_id, roles, "", name, None, bearer)
+        return (record, bearer) if await self._store.create_first(record) else None
+
+    async def _new(
+        self,
+        tenant_id: str,
+        roles: list[str] | tuple[str, ...],
+        organisation_id: str,
+        name: str,
+        expires_at: datetime | None,
+        bearer: str | None,
+    ) -> tuple[TokenRecord, str]:
+        """A valid token record and its bearer string, not stored yet."""
         unknown = sorted(set(roles) - set(ROLES))
         if unknown:
             raise InvalidArgument(
@@ -91,7 +116,6 @@ class Tokens:
             created_at=now,
             expires_at=expires_at,
         )
-        await self._store.create(record)
         return record, bearer
 
     async def authenticate(self, bearer: str) -> Principal:

@@ -87,6 +87,11 @@ class TenantStore(Protocol):
 class TokenStore(Protocol):
     async def create(self, token: TokenRecord) -> None: ...
 
+    async def create_first(self, token: TokenRecord) -> bool:
+        """Create ``token`` only if its tenant has no token at all, decided as one step
+        however many processes try at once; whether it did."""
+        ...
+
     async def find(self, secret_hash: bytes) -> TokenRecord | None:
         """The token whose bearer string hashes to ``secret_hash``."""
         ...

@@ -149,6 +149,13 @@ SELECT t.id, n.id, t.name, t.secret_hash, t.organisation_id, t.roles, t.created_
 FROM tokens t JOIN tenants n ON n.key = t.tenant_key
 WHERE t.tenant_key = %s ORDER BY t.created_at, t.id;
 
+-- name: bootstrap_lock
+-- Held while one process decides whether a tenant gets its first token (bootstrap).
+SELECT pg_advisory_xact_lock(7283915642);
+
+-- name: tenant_has_tokens
+SELECT EXISTS (SELECT 1 FROM tokens WHERE tenant_key = %s);
+
 -- name: revoke_token
 UPDATE tokens SET revoked_at = %s WHERE id = %s AND tenant_key = %s AND revoked_at IS NULL;
 

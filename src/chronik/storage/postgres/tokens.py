@@ -10,6 +10,8 @@ from chronik.records import TokenRecord
 from chronik.storage.postgres.database import Q
 
 if TYPE_CHECKING:
+    import psycopg
+
     from chronik.storage.postgres.database import PostgresDatabase
 
 
@@ -27,26 +29,43 @@ def _token(row: Any) -> TokenRecord:
     )
 
 
+async def _insert(conn: psycopg.AsyncConnection[Any], tenant: int, token: TokenRecord) -> None:
+    await conn.execute(
+        Q["insert_token"],
+        (
+            token.id,
+            tenant,
+            token.name,
+            token.secret_hash,
+            token.organisation_id,
+            json.dumps(list(token.roles)),
+            token.created_at,
+            token.expires_at,
+        ),
+    )
+
+
 class PostgresTokenStore:
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
 
     async def create(self, token: TokenRecord) -> None:
         async with self._db.connection() as conn:
+            await _insert(conn, await self._db.keys.key(conn, token.tenant_id), token)
+
+    async def create_first(self, token: TokenRecord) -> bool:
+        """A transaction-scoped advisory lock orders the deciders; each one's check runs
+        after the lock, in a snapshot that sees the token of any decider before it."""
+        async with self._db.connection() as conn:
             tenant = await self._db.keys.key(conn, token.tenant_id)
-            await conn.execute(
-                Q["insert_token"],
-                (
-                    token.id,
-                    tenant,
-                    token.name,
-                    token.secret_hash,
-                    token.organisation_id,
-                    json.dumps(list(token.roles)),
-                    token.created_at,
-                    token.expires_at,
-                ),
-            )
+            async with conn.transaction():
+                await conn.execute(Q["bootstrap_lock"])
+                cur = await conn.execute(Q["tenant_has_tokens"], (tenant,))
+                row = await cur.fetchone()
+                if row is None or row[0]:
+                    return False
+                await _insert(conn, tenant, token)
+                return True
 
     async def find(self, secret_hash: bytes) -> TokenRecord | None:
         async with self._db.connection() as conn:

@@ -168,6 +168,9 @@ SELECT t.id, n.id, t.name, t.secret_hash, t.organisation_id, t.roles, t.created_
 FROM tokens t JOIN tenants n ON n.key = t.tenant_key
 WHERE t.tenant_key = ? ORDER BY t.created_at, t.id;
 
+-- name: tenant_has_tokens
+SELECT EXISTS (SELECT 1 FROM tokens WHERE tenant_key = ?);
+
 -- name: revoke_token
 UPDATE tokens SET revoked_at = ? WHERE id = ? AND tenant_key = ? AND revoked_at IS NULL;
 

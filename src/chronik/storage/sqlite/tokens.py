@@ -28,28 +28,43 @@ def _token(row: Any) -> TokenRecord:
     )
 
 
+def _insert(con: sqlite3.Connection, tenant: int, token: TokenRecord) -> None:
+    con.execute(
+        Q["insert_token"],
+        (
+            token.id,
+            tenant,
+            token.name,
+            token.secret_hash,
+            token.organisation_id,
+            json.dumps(list(token.roles)),
+            micros(token.created_at),
+            micros(token.expires_at) if token.expires_at else None,
+        ),
+    )
+
+
 class SQLiteTokenStore:
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
 
     async def create(self, token: TokenRecord) -> None:
-        def insert(con: sqlite3.Connection) -> None:
-            tenant = self._db.keys.key(con, token.tenant_id)
-            con.execute(
-                Q["insert_token"],
-                (
-                    token.id,
-                    tenant,
-                    token.name,
-                    token.secret_hash,
-                    token.organisation_id,
-                    json.dumps(list(token.roles)),
-                    micros(token.created_at),
-                    micros(token.expires_at) if token.expires_at else None,
-                ),
-            )
+        await self._db.write(
+            lambda con: _insert(con, self._db.keys.key(con, token.tenant_id), token)
+        )
 
-        await self._db.write(insert)
+    async def create_first(self, token: TokenRecord) -> bool:
+        """One write transaction (``BEGIN IMMEDIATE``) holds the file's write lock from the
+        check to the insert, so two processes cannot both see no token."""
+
+        def insert_if_none(con: sqlite3.Connection) -> bool:
+            tenant = self._db.keys.key(con, token.tenant_id)
+            if con.execute(Q["tenant_has_tokens"], (tenant,)).fetchone()[0]:
+                return False
+            _insert(con, tenant, token)
+            return True
+
+        return await self._db.write(insert_if_none)
 
     async def find(self, secret_hash: bytes) -> TokenRecord | None:
         row = await self._db.read(
