@@ -57,7 +57,9 @@ class Chronik:
             burst=settings.action_burst_workers,
             limits=Limits(memory_bytes=settings.action_memory_bytes),
             http=HttpPolicy(
-                hosts=settings.action_http_hosts, timeout=settings.action_http_timeout_seconds
+                hosts=settings.action_http_hosts,
+                timeout=settings.action_http_timeout_seconds,
+                own_port=settings.listen_port,
             ),
         )
         executor = Executor(db, runtime, settings)

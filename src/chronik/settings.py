@@ -50,6 +50,8 @@ class Settings:
     action_http_hosts: tuple[str, ...] = ()
     """Hosts actions may reach with ``http.fetch``; none (the default) turns it off."""
     action_http_timeout_seconds: float = 5.0
+    listen_port: int = 8080
+    """The port ``chronik serve`` listens on: no action may fetch from this machine on it."""
     action_read_wait_seconds: float = 5.0
     """How long a read of actions waits for the action list to take in this process's last
     change."""

@@ -99,8 +99,9 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture
-def fetching(make_runtime: MakeRuntime) -> Runtime:
-    return make_runtime(workers=1, http=HttpPolicy(hosts=("127.0.0.1",), max_bytes=1000))
+def fetching(make_runtime: MakeRuntime, server: str) -> Runtime:
+    allowed = server.removeprefix("http://")
+    return make_runtime(workers=1, http=HttpPolicy(hosts=(allowed,), max_bytes=1000))
 
 
 async def test_an_action_sets_fields_and_logs(act: Act) -> None:
@@ -447,7 +448,7 @@ async def test_fetch_to_a_host_not_allowed_is_refused(fetching: Runtime, server:
     script = f"async function handle() {{ await http.fetch('{url}/') }}"
     run = await call(fetching, script)
     assert run.outcome == "failed"
-    assert run.error.startswith('Error: http.fetch: host "localhost" is not allowed')
+    assert run.error.startswith('Error: http.fetch: host "localhost" on port')
 
 
 async def test_fetch_of_a_response_over_max_bytes_is_refused(
@@ -520,3 +521,102 @@ async def test_tenants_waiting_for_a_worker_are_served_in_turn(make_runtime: Mak
     other = asyncio.create_task(run("b", "tenant-b"))
     await asyncio.gather(*greedy, other)
     assert finished.index("b") < finished.index("a2")
+
+
+# -- the prelude's own functions stay out of reach ------------------------------------------
+
+# Every route a script has to the functions on its call stack; each found is logged by name.
+GRAB = """
+const grabbed = [];
+function grab() {
+  const routes = [
+    () => { Error.prepareStackTrace = (e, frames) => frames },
+    () => Object.defineProperty(Error, 'prepareStackTrace', {value: (e, frames) => frames}),
+    () => { class Mine extends Error {}; Mine.prepareStackTrace = (e, frames) => frames },
+  ];
+  const captured = () => { const o = {}; Error.captureStackTrace(o); return o.stack };
+  for (const route of routes) {
+    try { route() } catch (e) {}
+    for (const stack of [new Error().stack, captured()]) {
+      if (typeof stack !== 'string') for (const site of stack) grabbed.push(site.getFunction());
+    }
+  }
+  try { for (let f = grab.caller; f; f = f.caller) grabbed.push(f) } catch (e) {}
+  try { grabbed.push(arguments.callee.caller) } catch (e) {}
+  const names = grabbed.filter((f) => typeof f === 'function' && f !== grab).map((f) => f.name);
+  log.info(names.length ? 'leaked ' + names.join(' ') : 'nothing');
+}
+const handlers = new Set();
+"""
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "function handle(ctx, api) { grab() }",
+        "function handle(ctx, api) { api.setField('x', {toJSON() { grab(); return 1 }}) }",
+        "function handle(ctx, api) { log.info({stack: '', toString() { grab(); return '' }}) }",
+        "function handle(ctx, api) { api.reject({[Symbol.toPrimitive]() { grab(); return '' }}) }",
+        "function handle() { throw {get stack() { grab(); return '' }} }",
+        "function handle() { return {get then() { grab() }} }",
+        "async function handle() {\n"
+        "  await http.fetch('http://x.invalid/', {get method() { grab() }})\n"
+        "}",
+        "Object.defineProperty(globalThis, 'handle', {get() { grab(); return () => 1 }})",
+        "Object.defineProperty(Object.prototype, 'then', {get() { grab() }, configurable: true});\n"
+        "function handle() { return {} }",
+        "Object.defineProperty(Promise.prototype, 'constructor',\n"
+        "  {get() { grab(); return Promise }});\n"
+        "async function handle() {}",
+        "for (const name of ['call', 'apply', 'bind', 'toString']) {\n"
+        "  const real = Function.prototype[name];\n"
+        "  Function.prototype[name] = function (...args) { grabbed.push(this); "
+        "return Reflect.apply(real, this, args) };\n"
+        "}\n"
+        "async function handle(ctx, api) { log.info('x'); api.setField('y', 1); "
+        "await http.fetch('http://x.invalid/').catch(() => 1); grab() }",
+    ],
+    ids=[
+        "handler",
+        "toJSON",
+        "toString",
+        "toPrimitive",
+        "stack-getter",
+        "thenable",
+        "fetch-options",
+        "global-getter",
+        "prototype-then",
+        "promise-constructor",
+        "function-prototype",
+    ],
+)
+async def test_no_route_from_a_script_reaches_the_preludes_functions(
+    make_runtime: MakeRuntime, script: str
+) -> None:
+    """Error.prepareStackTrace once handed out CallSites whose getFunction() was the prelude's
+    invoke, start and host; from every place the prelude calls back into a script, no route
+    yields a function the script did not make."""
+    runtime = make_runtime(workers=1, http=HttpPolicy(hosts=("x.invalid",), timeout=0.5))
+    run = await call(runtime, GRAB + script)
+    messages = [line.message for line in run.logs]
+    assert "nothing" in messages, (run.error, messages)  # the trap was sprung
+    assert not [message for message in messages if message.startswith("leaked")], messages
+
+
+async def test_a_stack_trace_stays_a_string_whatever_the_script_sets(act: Act) -> None:
+    run = await act(
+        "function handle(ctx, api) {\n"
+        "  try { Error.prepareStackTrace = (e, frames) => frames } catch (e) {}\n"
+        "  api.setField('stack', typeof new Error().stack);\n"
+        "  api.setField('prepare', typeof Error.prepareStackTrace);\n"
+        "}"
+    )
+    assert run.fields == {"stack": "string", "prepare": "undefined"}
+
+
+@pytest.mark.parametrize("value", ["null", "undefined"])
+async def test_throwing_null_or_undefined_fails_the_run(act: Act, value: str) -> None:
+    for script in (f"function handle() {{ throw {value} }}", f"throw {value}"):
+        run = await act(script)
+        assert run.outcome == "failed"
+        assert run.error.endswith(value)

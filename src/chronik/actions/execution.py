@@ -26,7 +26,8 @@ import msgspec
 from chronik.actions import model, projection
 from chronik.actions.model import Action, Binding, FlowType, TriggerType
 from chronik.actions.runtime import Run, Runtime
-from chronik.errors import FailedPrecondition
+from chronik.errors import FailedPrecondition, InvalidArgument
+from chronik.events.append import payload_json
 from chronik.ids import new_ulid
 from chronik.records import ActionRun, Event, NewEvent, Schedule
 from chronik.settings import Settings
@@ -126,6 +127,7 @@ class Executor:
         self._db = db
         self.runtime = runtime
         self._ttl = settings.action_flows_cache_seconds
+        self._max_payload = settings.max_payload_bytes
         self._cache: dict[str, tuple[float, dict[str, list[_Chain]]]] = {}
         self.recorder = Recorder(db.action_runs)
         self.stats = Stats()
@@ -261,8 +263,27 @@ class Executor:
                         action=action.name,
                         outcome=run.outcome,
                     )
+                if run.fields:
+                    self._check(action, {**event.payload, **fields}, run.fields)
                 fields.update(run.fields)
         return fields
+
+    def _check(self, action: Action, payload: dict[str, Any], changes: dict[str, Any]) -> None:
+        """Hold what an action sets to the rule every append is held to, naming the action and
+        the field; refused, the append writes nothing."""
+        checks: list[tuple[dict[str, Any], str, str | None]] = [
+            ({k: v}, f"field {k!r}", k) for k, v in changes.items()
+        ]
+        checks.append(({**payload, **changes}, "the payload with its fields", None))
+        for value, where, name in checks:
+            try:
+                payload_json(value, where, self._max_payload)
+            except InvalidArgument as exc:
+                raise InvalidArgument(
+                    f"action {action.name!r} set what an event may not hold: {exc.message}",
+                    action=action.name,
+                    field=name,
+                ) from None
 
     # -- the triggers ----------------------------------------------------------------------
 

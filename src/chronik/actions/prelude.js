@@ -4,6 +4,12 @@
 // this closure: the script's completion value is the one function the worker calls (`host`), and
 // no global leads back to it. Results are built by concatenating JSON of primitive strings, so no
 // user-changed prototype, toJSON or setter takes part in what the host reads back.
+//
+// User code runs with these functions on its call stack, so it must not be able to reach them
+// from there: Error.prepareStackTrace (the one way to a frame's function, CallSite.getFunction)
+// is fixed to undefined before user code runs. And should one be reached all the same, it grants
+// nothing: setup and start run once, a fetch is answered only with the run's key, which only the
+// worker knows, and the worker enforces every limit again on what it reads back.
 (function () {
   "use strict";
 
@@ -20,6 +26,12 @@
   const TypeErrorType = TypeError;
   const PromiseType = Promise;
   const captureStackTrace = Error.captureStackTrace;
+  define(ErrorType, "prepareStackTrace", {
+    value: undefined,
+    writable: false,
+    enumerable: false,
+    configurable: false,
+  });
   // An indirect eval of a name reads the script's global let and const bindings too.
   const globalEval = eval;
   const slice = uncurry(String.prototype.slice);
@@ -37,6 +49,7 @@
   let httpOn = false;
   let a = 0, b = 0, c = 0, d = 0;
 
+  let key = null;
   let started = false;
   let settled = false;
   let failure = null;
@@ -266,7 +279,9 @@
   }
 
   function setup(json) {
+    if (key !== null) throw new TypeErrorType("setup runs once");
     const data = parse(json);
+    key = data.key;
     name = data.name;
     identifier = data.identifier;
     ctx = deepFreeze(data.ctx);
@@ -280,6 +295,7 @@
   }
 
   function start() {
+    if (started) throw new TypeErrorType("start runs once");
     started = true;
     let fn;
     try {
@@ -315,7 +331,9 @@
 
   function answer(json) {
     const reply = parse(json);
+    if (key === null || reply.key !== key) throw new TypeErrorType("not the worker's answer");
     const waiting = pending[reply.id];
+    if (waiting === undefined) return;
     delete pending[reply.id];
     if (reply.error !== null) return waiting.fail(reply.error);
     const body = reply.body;
@@ -350,27 +368,39 @@
         fieldsJson += (fieldsJson ? "," : "") + q(field) + ":" + fields[field];
       }
     }
-    let oversize = false;
-    if (fieldsJson.length + logsJson.length > maxBytes) {
-      oversize = true;
+    // What is far too large is not even handed over; the worker applies the exact limit.
+    let logs = logsJson;
+    let dropped = logsDropped;
+    const oversize = fieldsJson.length + logs.length > maxBytes;
+    if (oversize) {
       fieldsJson = "";
-      if (logsJson.length > maxBytes) {
-        logsDropped += logCount;
-        logsJson = "";
+      if (logs.length > maxBytes) {
+        dropped += logCount;
+        logs = "";
       }
     }
+    // The fields go as JSON text, read on the worker's side, where nothing of the script runs.
     return (
       '{"outcome":' + q(outcome) + ',"error":' + q(error) + ',"stack":' + q(stack) +
-      ',"oversize":' + oversize + ',"fields":{' + fieldsJson + '},"logs":[' + logsJson +
-      '],"logs_dropped":' + logsDropped + "}"
+      ',"oversize":' + oversize + ',"fields":' + q("{" + fieldsJson + "}") + ',"logs":[' + logs + '],"logs_dropped":' +
+      dropped + "}"
     );
   }
 
-  const operations = { setup, start, takeRequests, answer, result, settled: () => settled };
+  const operations = freeze({
+    __proto__: null,
+    setup,
+    start,
+    takeRequests,
+    answer,
+    result,
+    settled: () => settled,
+  });
 
   // String() flattens the rope a long concatenation builds, which the quickjs module cannot read.
   return function host(operation, argument) {
-    const value = operations[operation](argument);
+    const run = operations[operation];
+    const value = run(argument);
     return typeof value === "string" ? toText(value) : value;
   };
 })();

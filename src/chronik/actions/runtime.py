@@ -5,12 +5,17 @@ and CPU-time limits; this side adds a wall-clock deadline, enforced by killing t
 keeps the pool at its size by starting a replacement in the background. Which run gets which
 worker is the pool's (``pool.py``): one tenant's long runs do not hold up another's. Runs never
 block the event loop; a run's clock starts when it is sent, not while it waits for a worker.
+
+A worker runs hostile code in its own process, so what it answers is held to every limit again
+here: the log lines and their length, the fields (only where the trigger lets a script set any)
+and their size.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -18,10 +23,11 @@ import signal
 import struct
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -42,10 +48,17 @@ RESPAWN_DELAY = 1.0
 STARTUP_TIMEOUT = 30.0
 # What a run's answer may add to result_bytes: the outcome, a short error and the envelope.
 ANSWER_SLACK = 64 * 1024
+ERROR_CHARS = 2000
+RESERVED_WORDS = (
+    " await break case catch class const continue debugger default delete do else enum export"
+    " extends false finally for function if implements import in instanceof interface let new"
+    " null package private protected public return static super switch this throw true try"
+    " typeof var void while with yield "
+)
 
 
 class LogLine(msgspec.Struct, frozen=True):
-    level: str
+    level: Literal["debug", "info", "warn", "error"]
     message: str
 
 
@@ -71,17 +84,42 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class HttpPolicy:
+    """Where ``http.fetch`` may go: ``hosts`` are ``host[:port]`` (a bare host means its
+    scheme's default port, 80 or 443); no address of this machine is reachable on
+    ``own_port``, Chronik's own, whatever ``hosts`` says."""
+
     hosts: tuple[str, ...] = ()
     timeout: float = 5.0
     max_bytes: int = 1024 * 1024
+    own_port: int | None = None
+
+
+def allowed_host(entry: str) -> tuple[str, int | None]:
+    """An entry of :attr:`HttpPolicy.hosts` as (host, port or None); ValueError if it is none."""
+    try:
+        parts = urllib.parse.urlsplit(f"//{entry.strip()}")
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{entry!r} is not a host[:port] that actions may fetch from")
+    if port == 0 or " " in host:
+        raise ValueError(f"{entry!r} is not a host[:port] that actions may fetch from")
+    return host, port
+
+
+def is_identifier(name: str) -> bool:
+    """Whether ``function <name>(...)`` declares it; Python's rule is JavaScript's but for $."""
+    return name.replace("$", "_").isidentifier() and f" {name} " not in RESERVED_WORDS
 
 
 class _RunAnswer(msgspec.Struct):
     outcome: Outcome
     error: str = ""
-    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+    fields: str = "{}"
+    """The JSON text of the fields the script set."""
     logs: tuple[LogLine, ...] = ()
-    logs_dropped: int = 0
+    logs_dropped: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class _CheckAnswer(msgspec.Struct):
@@ -110,6 +148,40 @@ def _amount(size: int) -> str:
 
 def _timed_out(timeout: float) -> str:
     return f"the action ran longer than its timeout of {timeout:g}s"
+
+
+def _logs(answer: _RunAnswer, limits: Limits) -> tuple[tuple[LogLine, ...], int]:
+    """The run's log lines within the limits, and how many were dropped."""
+    kept = answer.logs[: limits.log_lines]
+    chars = limits.log_line_chars
+    if any(len(line.message) > chars for line in kept):
+        kept = tuple(LogLine(line.level, line.message[:chars]) for line in kept)
+    return kept, answer.logs_dropped + len(answer.logs) - len(kept)
+
+
+def _fields(text: str, limit: int) -> tuple[dict[str, Any], str]:
+    """The fields a run set, or why they cannot be taken: each must be JSON the log can hold."""
+    if len(text.encode("utf-8", "replace")) > limit:
+        return {}, f"the action's result is larger than {limit} bytes"
+    try:
+        return msgspec.json.decode(text, type=dict[str, Any]), ""
+    except RecursionError:
+        return {}, "the fields the action set nest too deeply to be read"
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    try:  # a lone surrogate is what JavaScript's JSON holds and this side's does not
+        loose = json.loads(text)
+    except (ValueError, RecursionError):
+        loose = None
+    for name, value in loose.items() if isinstance(loose, dict) else ():
+        try:
+            _encode_json({name: value})
+        except UnicodeEncodeError:
+            return {}, f"api.setField: {name!r} holds an unpaired surrogate, which JSON may not"
+    return {}, "the fields the action set are not a JSON object"
+
+
+_encode_json = msgspec.json.Encoder().encode
 
 
 class _Worker:
@@ -182,7 +254,8 @@ class Runtime:
     ) -> None:
         self._limits = limits
         self._http = {
-            "hosts": sorted({host.lower() for host in http.hosts}),
+            "hosts": sorted({allowed_host(entry) for entry in http.hosts}, key=str),
+            "own_ports": [] if http.own_port is None else [http.own_port],
             "timeout": http.timeout,
             "max_bytes": http.max_bytes,
         }
@@ -219,6 +292,7 @@ class Runtime:
         request = {
             "kind": "run",
             "name": name,
+            "identifier": is_identifier(name),
             "script": script,
             "timeout": timeout,
             "ctx": ctx,
@@ -232,17 +306,23 @@ class Runtime:
             if answer.outcome == "timed_out":
                 return Run(outcome="timed_out", error=_timed_out(timeout), duration=duration)
             return Run(outcome="crashed", error=answer.error, duration=duration)
-        error = answer.error
-        if answer.outcome == "timed_out":
+        outcome, error = answer.outcome, answer.error[:ERROR_CHARS]
+        fields: dict[str, Any] = {}
+        if outcome == "succeeded" and trigger != "post_append":
+            fields, problem = _fields(answer.fields, self._limits.result_bytes)
+            if problem:
+                outcome, error = "failed", problem
+        elif outcome == "timed_out":
             error = _timed_out(timeout)
-        elif answer.outcome == "out_of_memory":
+        elif outcome == "out_of_memory":
             error = f"the action used more than its {_amount(self._limits.memory_bytes)} of memory"
+        logs, dropped = _logs(answer, self._limits)
         return Run(
-            outcome=answer.outcome,
+            outcome=outcome,
             error=error,
-            fields=answer.fields,
-            logs=answer.logs,
-            logs_dropped=answer.logs_dropped,
+            fields=fields,
+            logs=logs,
+            logs_dropped=dropped,
             duration=duration,
         )
 

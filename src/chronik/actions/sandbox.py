@@ -7,20 +7,24 @@ big-endian length and a JSON document; the first frame written says the worker i
 The engine measures its time limit in CPU time of the whole process, which is this run's alone
 because a worker runs one request at a time; the parent enforces the wall-clock deadline by
 killing the process. No Python function is ever exposed to JavaScript: data crosses as JSON
-strings, through the one host function the prelude's script evaluates to.
+strings, through the one host function the prelude's script evaluates to. What the script can
+touch is never trusted: the worker decides what a fetch returned (its replies carry a key the
+script never sees), and the parent enforces every limit again on this process's answer.
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import os
 import re
+import secrets
+import socket
+import ssl
 import struct
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,12 +42,9 @@ COMPILE_PREFIX = f"throw {COMPILED!r};\n"
 BODY_LINE_SHIFT = 1
 # Room to read back the logs of a run that ran out of memory; no user code runs in it.
 COLLECT_HEADROOM = 16 * 1024 * 1024
-RESERVED_WORDS = (
-    " await break case catch class const continue debugger default delete do else enum export"
-    " extends false finally for function if implements import in instanceof interface let new"
-    " null package private protected public return static super switch this throw true try"
-    " typeof var void while with yield "
-)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+PEAK_FILE = "/proc/self/status"
+PEAK = re.compile(r"VmHWM:\s*(\d+) kB")
 
 
 class Budget:
@@ -61,14 +62,35 @@ class Budget:
         return self.seconds - (time.monotonic() - self.wall)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A 3xx is the action's answer to read, not a hop to another, perhaps forbidden, host."""
+class Peak:
+    """How far this process's resident memory rose during one run (Linux; None elsewhere).
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    The engine throws null when it cannot even allocate its out-of-memory error, and so does a
+    script's ``throw null``; by the time either reaches the host the run's memory is freed, so
+    only this high-water mark tells them apart."""
 
+    def __init__(self) -> None:
+        try:
+            with open("/proc/self/clear_refs", "w") as reset:
+                reset.write("5")  # the high-water mark starts again from the current size
+            self.start: int | None = self.now()
+        except OSError:
+            self.start = None
 
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+    @staticmethod
+    def now() -> int | None:
+        with open(PEAK_FILE, encoding="ascii") as status:
+            found = PEAK.search(status.read())
+        return int(found[1]) * 1024 if found else None
+
+    def rise(self) -> int | None:
+        if self.start is None:
+            return None
+        try:
+            peak = self.now()
+        except OSError:
+            return None
+        return None if peak is None else peak - self.start
 
 
 def located(message: str, stack: str, shift: int = 0) -> str:
@@ -78,11 +100,6 @@ def located(message: str, stack: str, shift: int = 0) -> str:
     if match is None:
         return first
     return f"{first} (line {int(match[1]) - shift}, column {match[2]})"
-
-
-def is_identifier(name: str) -> bool:
-    """Whether ``function <name>(...)`` declares it; Python's rule is JavaScript's but for $."""
-    return name.replace("$", "_").isidentifier() and f" {name} " not in RESERVED_WORDS
 
 
 def unreadable(script: str) -> str | None:
@@ -96,45 +113,88 @@ def unreadable(script: str) -> str | None:
     return None
 
 
+def _local(address: str) -> bool:
+    """Whether an IP address is one of this machine's own (a socket can be bound to it)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback or ip.is_unspecified:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((str(ip), 0))
+        except OSError:
+            return False
+    return True
+
+
+def _address(host: str, port: int, policy: dict[str, Any]) -> tuple[Any, ...] | str:
+    """Where to connect for ``host:port``, resolved once, or why not: an address of this
+    machine on Chronik's own port is never one (the connection goes to the address checked,
+    so a second lookup cannot answer differently)."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if port in policy["own_ports"] and any(_local(str(info[4][0])) for info in found):
+        return f"http.fetch: {host}:{port} is this Chronik server's own address"
+    return found[0][4]
+
+
+def _allowed(scheme: str, host: str, port: int, policy: dict[str, Any]) -> bool:
+    """A listed ``host:port`` allows that port; a bare host its scheme's default port."""
+    for allowed, allowed_port in policy["hosts"]:
+        if allowed == host and port == (allowed_port or DEFAULT_PORTS[scheme]):
+            return True
+    return False
+
+
 def fetch(request: dict[str, Any], policy: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """Perform one ``http.fetch`` of an action, as the reply the prelude resolves it with."""
+    """Perform one ``http.fetch`` of an action, as the reply the prelude resolves it with.
+    Nothing is followed: a 3xx is the action's answer to read, not a hop elsewhere."""
     reply: dict[str, Any] = {"id": request["id"], "error": None}
     url: str = request["url"]
     try:
         parts = urllib.parse.urlsplit(url)
         host = (parts.hostname or "").lower()
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
     except ValueError as exc:
         return reply | {"error": f"http.fetch: {exc}"}
-    if parts.scheme not in {"http", "https"}:
+    if parts.scheme not in DEFAULT_PORTS:
         return reply | {"error": "http.fetch: only http and https URLs can be fetched"}
-    if host not in policy["hosts"]:
-        return reply | {"error": f'http.fetch: host "{host}" is not allowed'}
+    if not _allowed(parts.scheme, host, port, policy):
+        return reply | {"error": f'http.fetch: host "{host}" on port {port} is not allowed'}
     if seconds <= 0:
         return reply | {"error": "http.fetch: the action has no time left for the request"}
     body = request["body"]
     headers: dict[str, str] = request["headers"]
     if request["json"] and not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = "application/json"
-    outgoing = urllib.request.Request(
-        url,
-        data=None if body is None else body.encode("utf-8"),
-        headers=headers,
-        method=request["method"],
-    )
     limit: int = policy["max_bytes"]
     try:
+        address = _address(host, port, policy)
+        if isinstance(address, str):
+            return reply | {"error": address}
+        connection = (
+            http.client.HTTPSConnection(
+                host, port, timeout=seconds, context=ssl.create_default_context()
+            )
+            if parts.scheme == "https"
+            else http.client.HTTPConnection(host, port, timeout=seconds)
+        )
+        connection._create_connection = (  # type: ignore[attr-defined]
+            lambda _, timeout, source: socket.create_connection(address, timeout, source)
+        )
         try:
-            response: Any = _OPENER.open(outgoing, timeout=seconds)
-        except urllib.error.HTTPError as exc:
-            response = exc
-        try:
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            data = None if body is None else body.encode("utf-8")
+            connection.request(request["method"], target, body=data, headers=headers)
+            response = connection.getresponse()
             data = response.read(limit + 1)
-            status = int(response.status)
+            status = response.status
             received = response.headers
         finally:
-            response.close()
+            connection.close()
     except (OSError, ValueError, http.client.HTTPException) as exc:
-        return reply | {"error": f"http.fetch: {getattr(exc, 'reason', exc)}"}
+        return reply | {"error": f"http.fetch: {exc}"}
     if len(data) > limit:
         return reply | {"error": f"http.fetch: the response is larger than {limit} bytes"}
     names: dict[str, str] = {}
@@ -170,18 +230,23 @@ def check(request: dict[str, Any]) -> dict[str, Any]:
     return {"problem": None}
 
 
-def _classify(message: str, js: Any, memory: int) -> str:
+def _classify(message: str, js: Any, memory: int, peak: Peak) -> str:
     if message.startswith("InternalError: interrupted"):
         return "timed_out"
-    if message in {"null", "InternalError: out of memory"}:
+    if message == "InternalError: out of memory":
         return "out_of_memory"
+    if message == "null":
+        # Where the high-water mark cannot be read, null is taken for what the engine throws.
+        rise = peak.rise()
+        return "out_of_memory" if rise is None or rise >= memory // 2 else "failed"
     if js.memory()["malloc_size"] >= 0.9 * memory:
         return "out_of_memory"
     return "failed"
 
 
-def _drain(js: Any, host: Any, policy: dict[str, Any], budget: Budget) -> None:
-    """Run jobs, and the action's fetches when only they are left, until its promise settles."""
+def _drain(js: Any, host: Any, policy: dict[str, Any], budget: Budget, key: str) -> None:
+    """Run jobs, and the action's fetches when only they are left, until its promise settles;
+    each reply carries ``key``, so that only this side's replies resolve a fetch."""
     while not host("settled"):
         js.set_time_limit(budget.cpu_left())
         if js.execute_pending_job():
@@ -192,11 +257,11 @@ def _drain(js: Any, host: Any, policy: dict[str, Any], budget: Budget) -> None:
         for request in requests:
             reply = fetch(request, policy, min(policy["timeout"], budget.wall_left()))
             js.set_time_limit(budget.cpu_left())
-            host("answer", json.dumps(reply))
+            host("answer", json.dumps(reply | {"key": key}))
 
 
-def _collect(js: Any, host: Any, memory: int) -> tuple[dict[str, Any], int] | None:
-    """What the prelude gathered, and its size in bytes; None if the context cannot say."""
+def _collect(js: Any, host: Any, memory: int) -> dict[str, Any] | None:
+    """What the prelude gathered; None if the context cannot say."""
     js.set_time_limit(-1)
     for _ in range(2):
         try:
@@ -204,7 +269,8 @@ def _collect(js: Any, host: Any, memory: int) -> tuple[dict[str, Any], int] | No
         except quickjs.JSException:
             js.set_memory_limit(memory + COLLECT_HEADROOM)
             continue
-        return json.loads(text), len(text.encode("utf-8", "replace"))
+        gathered: dict[str, Any] = json.loads(text)
+        return gathered
     return None
 
 
@@ -212,9 +278,11 @@ def _execute(js: Any, host: Any, request: dict[str, Any], budget: Budget) -> str
     """Hand the run's data over, run the script and its entry function; the text of an error
     that escaped them, if one did."""
     limits: dict[str, int] = request["limits"]
+    key = secrets.token_hex(16)
     handover = {
+        "key": key,
         "name": request["name"],
-        "identifier": is_identifier(request["name"]),
+        "identifier": request["identifier"],
         "trigger": request["trigger"],
         "ctx": request["ctx"],
         "seed": request["seed"],
@@ -230,7 +298,7 @@ def _execute(js: Any, host: Any, request: dict[str, Any], budget: Budget) -> str
         js.eval(request["script"])
         js.set_time_limit(budget.cpu_left())
         host("start")
-        _drain(js, host, request["http"], budget)
+        _drain(js, host, request["http"], budget, key)
     except quickjs.JSException as exc:
         return str(exc)
     return None
@@ -257,40 +325,42 @@ def run(request: dict[str, Any], fresh: Fresh) -> dict[str, Any]:
     js, host = fresh.js, fresh.host
     js.set_memory_limit(memory)
     js.set_max_stack_size(limits["stack_bytes"])
+    peak = Peak()
     escaped = _execute(js, host, request, budget)
-    result, size = _collect(js, host, memory) or ({"outcome": "pending"}, 0)
+    result = _collect(js, host, memory) or {"outcome": "pending"}
     answer: dict[str, Any] = {
         "outcome": result["outcome"],
         "error": result.get("error", ""),
-        "fields": result.get("fields", {}),
+        "fields": result.get("fields", "{}"),
         "logs": result.get("logs", []),
         "logs_dropped": result.get("logs_dropped", 0),
     }
     if escaped is not None:
         message, _, stack = escaped.partition("\n")
-        outcome = _classify(message, js, memory)
+        outcome = _classify(message, js, memory, peak)
         # An error after api.reject does not undo the rejection; running out of time or memory does.
         if outcome != "failed" or answer["outcome"] != "rejected":
             error = located(message, stack) if outcome == "failed" else ""
-            answer |= {"outcome": outcome, "error": error, "fields": {}}
+            answer |= {"outcome": outcome, "error": error, "fields": "{}"}
     elif answer["outcome"] == "pending":
         answer["error"] = "the action's promise never settled"
         answer["outcome"] = "failed"
     elif answer["outcome"] == "failed":
-        answer["outcome"] = _classify(answer["error"], js, memory)
+        answer["outcome"] = _classify(answer["error"], js, memory, peak)
         answer["error"] = located(answer["error"], result["stack"])
-    return _capped(answer, result.get("oversize", False), size, limits["result_bytes"])
+    return _capped(answer, bool(result.get("oversize")), limits["result_bytes"])
 
 
-def _capped(answer: dict[str, Any], oversize: bool, size: int, limit: int) -> dict[str, Any]:
+def _capped(answer: dict[str, Any], oversize: bool, limit: int) -> dict[str, Any]:
     """Keep a run's answer within the bytes it may hand back: fields go first, then logs."""
-    if not oversize and size <= limit:
+    logs = len(json.dumps(answer["logs"], ensure_ascii=False).encode("utf-8", "replace"))
+    if not oversize and len(answer["fields"].encode("utf-8", "replace")) + logs <= limit:
         return answer
     if answer["outcome"] == "succeeded":
         answer["outcome"] = "failed"
         answer["error"] = f"the action's result is larger than {limit} bytes"
-    answer["fields"] = {}
-    if len(json.dumps(answer["logs"], ensure_ascii=False).encode("utf-8", "replace")) > limit:
+    answer["fields"] = "{}"
+    if logs > limit:
         answer["logs_dropped"] += len(answer["logs"])
         answer["logs"] = []
     return answer

@@ -68,6 +68,7 @@ def serve(
         oidc_audience=oidc_audience,
         oidc_jwks_url=oidc_jwks_url,
         max_body_bytes=max_body_bytes,
+        listen_port=port,
     )
     if oidc_issuer and not oidc_jwks_url:
         say("error: --oidc-issuer needs --oidc-jwks-url")

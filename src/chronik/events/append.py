@@ -13,6 +13,10 @@ from chronik.ids import is_ulid, new_ulid, new_ulids
 from chronik.records import Editor, ExpectedVersion, NewEvent, PendingAppend, PreparedEvent
 
 MAX_NAME = 200
+MAX_DEPTH = 128
+"""How deeply a payload may nest (the payload object is level 1), whichever way it comes: below
+what the HTTP API's JSON parser takes with a request around it, so that whatever one way stored
+(an action's fields, an import) every other can take back."""
 # A JSON NUL escape is a backslash-u-0000 preceded by an even number of other backslashes.
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _encode = msgspec.json.Encoder().encode
@@ -33,27 +37,46 @@ def _name(value: object, field: str, *, required: bool = True) -> str:
     return value
 
 
-def _payload(payload: Any, index: int, max_bytes: int) -> str:
+def _depth(value: Any) -> int:
+    deepest = 0
+    below: list[tuple[Any, int]] = [(value, 1)]
+    while below:
+        item, depth = below.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            below.extend(
+                (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest
+
+
+def payload_json(payload: Any, where: str, max_bytes: int) -> str:
+    """``payload`` encoded as it is stored, if an append may hold it: the one rule for every
+    way into the log (raises :class:`InvalidArgument` naming ``where``)."""
     if not isinstance(payload, dict):
-        raise InvalidArgument(
-            f"events[{index}].payload must be a JSON object", field=f"events[{index}].payload"
-        )
+        raise InvalidArgument(f"{where} must be a JSON object", field=where)
     try:
         encoded = _encode(payload)
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{where} holds an unpaired surrogate", field=where) from None
     except (TypeError, msgspec.EncodeError, OverflowError) as exc:
-        raise InvalidArgument(
-            f"events[{index}].payload is not valid JSON: {exc}", field=f"events[{index}].payload"
-        ) from exc
+        raise InvalidArgument(f"{where} is not valid JSON: {exc}", field=where) from exc
     if b"\\u0000" in encoded and _NUL_ESCAPE.search(encoded):
         # PostgreSQL's jsonb cannot hold NUL; refusing it everywhere keeps the backends alike.
-        raise InvalidArgument(
-            f"events[{index}].payload must not contain NUL characters",
-            field=f"events[{index}].payload",
-        )
+        raise InvalidArgument(f"{where} must not contain NUL characters", field=where)
+    # Each level opens a bracket: counting them (in C) spares walking every small payload.
+    if encoded.count(b"[") + encoded.count(b"{") > MAX_DEPTH:
+        depth = _depth(payload)
+        if depth > MAX_DEPTH:
+            raise InvalidArgument(
+                f"{where} nests {depth} levels deep; at most {MAX_DEPTH} are allowed",
+                field=where,
+                limit=MAX_DEPTH,
+            )
     if len(encoded) > max_bytes:
         raise InvalidArgument(
-            f"events[{index}].payload is {len(encoded)} bytes; at most {max_bytes} are allowed",
-            field=f"events[{index}].payload",
+            f"{where} is {len(encoded)} bytes; at most {max_bytes} are allowed",
+            field=where,
             limit=max_bytes,
         )
     return encoded.decode()
@@ -130,7 +153,7 @@ def prepare(
                 type=_name(e.type, f"events[{i}].type"),
                 revision=revision,
                 payload=e.payload,
-                payload_json=_payload(e.payload, i, max_payload_bytes),
+                payload_json=payload_json(e.payload, f"events[{i}].payload", max_payload_bytes),
             )
         )
 
