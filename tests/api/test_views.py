@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -200,6 +201,20 @@ async def test_native_lists_views_with_lag(
     assert views["iam_members"]["failedEvents"] == 1
     assert views["iam_members"]["lag"] == "0" and views["iam_members"]["registered"] is True
     assert views["user_counts"]["database"] == "chronik"
+
+
+async def test_native_views_are_running_only_while_a_nodes_lease_is_live(
+    api: httpx.AsyncClient, owner: Headers, chronik: Chronik, tenant: str
+) -> None:
+    now = datetime.now(UTC)
+    [running, idle, *_] = chronik.views.registry
+    await chronik.db.views.claim(
+        running.name, running.database, tenant, "node-a", now, now + timedelta(hours=1)
+    )
+    await chronik.db.views.claim(idle.name, idle.database, tenant, "node-b", now, now)
+    views = {v["name"]: v for v in (await api.get("/v1/views", headers=owner)).json()["views"]}
+    assert (views[running.name]["state"], views[running.name]["node"]) == ("running", "node-a")
+    assert views[idle.name]["state"] == "idle" and "node" not in views[idle.name]
 
 
 async def test_native_retry_runs_the_event_again(

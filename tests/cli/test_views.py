@@ -7,6 +7,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,29 @@ def test_an_operator_sees_a_failing_view_fixes_it_and_watches_it_catch_up(
         assert unknown.stderr == "error: view 'nope' not found\n"
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(TIMEOUT) == 0
+
+
+def test_views_list_says_running_only_while_a_nodes_lease_is_live(cli: Cli) -> None:
+    async def arrange() -> str:
+        async with await Chronik.open(cli.settings) as chronik:
+            tenant = (await chronik.default_tenant()).id
+            now = datetime.now(UTC)
+            hour = timedelta(hours=1)
+            store = chronik.db.views
+            await store.claim("counts", "tests", tenant, "node-a", now, now + hour)
+            await store.claim("slow", "tests", tenant, "node-b", now - hour, now - hour / 2)
+            paused = next(iter(chronik.views.registry))
+            await store.claim(paused.name, paused.database, tenant, "node-c", now, now + hour)
+            await store.set_paused(tenant, paused.name, paused.database, True)
+            return paused.name
+
+    paused = asyncio.run(arrange())
+    listed = cli.json("views", "list", "-o", "json", "--views", SAMPLE)
+    states = {v["view"]: (v["state"], v["node"]) for v in listed}
+    assert states.pop("counts") == ("running", "node-a")
+    assert states.pop("slow") == ("idle", None)  # its node stopped renewing the lease
+    assert states.pop(paused) == ("paused", "node-c")
+    assert set(states.values()) == {("idle", None)}  # never run
 
 
 def test_a_worker_killed_mid_batch_applies_no_event_twice(cli: Cli) -> None:

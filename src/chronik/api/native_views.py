@@ -42,8 +42,11 @@ def _view(status: ViewStatus, registered: bool) -> dict[str, Any]:
         "lag": str(status.lag),
         "failedEvents": status.failed,
         "paused": s.paused,
+        "state": status.activity,
         "registered": registered,
     }
+    if status.node is not None:
+        view["node"] = status.node
     if s.event_at is not None:
         view["eventTimestamp"] = timestamp(s.event_at)
     if s.last_run is not None:

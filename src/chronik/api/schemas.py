@@ -6,7 +6,7 @@ them, and the schemathesis test checks that every answer fits its description.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -152,7 +152,11 @@ class NativeView(Shape):
     lag: str
     failedEvents: int
     paused: bool
+    state: Literal["running", "idle", "paused"]
+    """``running`` while a server's or worker's lease on the view is live (``node`` holds
+    it)."""
     registered: bool
+    node: str | None = None
     eventTimestamp: str | None = None
     lastRun: str | None = None
 

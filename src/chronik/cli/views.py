@@ -44,7 +44,8 @@ def list_(
     database_url: DatabaseUrlOption = "",
     views: ViewsOption = [],  # noqa: B006 - typer's way of a repeatable option
 ) -> None:
-    """List the views with their position, lag and failed events."""
+    """List the views with their position, lag, failed events and state: running (on the
+    node shown) while a server's or worker's lease on it is live, idle or paused otherwise."""
 
     async def show(service: Views, tenant_id: str) -> None:
         statuses = await service.statuses(tenant_id)
@@ -59,6 +60,8 @@ def list_(
                             "lag": s.lag,
                             "failed_events": s.failed,
                             "paused": s.state.paused,
+                            "state": s.activity,
+                            "node": s.node,
                             "event_at": s.state.event_at,
                             "last_run": s.state.last_run,
                         }
@@ -68,18 +71,27 @@ def list_(
             )
             return
         table = Table(box=None, pad_edge=False)
-        for column in ("database", "view", "position", "lag", "failed", "state", "last run"):
+        for column in (
+            "database",
+            "view",
+            "position",
+            "lag",
+            "failed",
+            "state",
+            "node",
+            "last run",
+        ):
             table.add_column(column)
         for s in statuses:
             last = s.state.last_run.isoformat() if s.state.last_run else "-"
-            state = "paused" if s.state.paused else "running"
             table.add_row(
                 s.state.database,
                 s.state.view,
                 str(s.state.position),
                 str(s.lag),
                 str(s.failed),
-                state,
+                s.activity,
+                s.node or "-",
                 last,
             )
         console().print(table)

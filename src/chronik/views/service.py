@@ -1,15 +1,21 @@
-"""What operators do with views: list them with their position, list failed events, retry
-or remove them, reset, pause and resume a view. Every call is scoped to one tenant."""
+"""What operators do with views: list them with their position and state, list failed
+events, retry or remove them, reset, pause and resume a view. Every call is scoped to one
+tenant.
+
+A view's state is read from the leases the runners keep in the database, so every surface
+(CLI, native API) tells the same, whichever process asks: ``running`` only while a node's
+lease on it is live."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from chronik.errors import NotFound
 from chronik.records import FailedEvent, ViewState
 from chronik.storage.ports import Database
-from chronik.views.runner import ViewRunner
+from chronik.views.runner import Clock, ViewRunner, utc_now
 from chronik.views.view import Registry
 
 _AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
@@ -23,17 +29,28 @@ class ViewStatus:
     state: ViewState
     head: int
     failed: int
+    node: str | None = None
+    """The node whose lease on the view was live when it was read: the one running it."""
 
     @property
     def lag(self) -> int:
         """Sequences between the view's position and the log's head (of all tenants)."""
         return max(0, self.head - self.state.position)
 
+    @property
+    def activity(self) -> Literal["running", "idle", "paused"]:
+        """``paused``; ``running`` while a node holds a live lease on it; else ``idle`` (no
+        server or worker runs it, or the one that did stopped and its lease ran out)."""
+        if self.state.paused:
+            return "paused"
+        return "idle" if self.node is None else "running"
+
 
 class Views:
-    def __init__(self, db: Database, registry: Registry) -> None:
+    def __init__(self, db: Database, registry: Registry, *, clock: Clock = utc_now) -> None:
         self._db = db
         self._store = db.views
+        self._clock = clock
         self.registry = registry
         self.runner: ViewRunner | None = None
         """The runner of this process, if it runs one: woken by operators' changes."""
@@ -52,8 +69,14 @@ class Views:
             for v in self.registry
         ]
         states += [s for name, s in stored.items() if name not in {v.name for v in self.registry}]
+        now = self._clock()
         return [
-            ViewStatus(state=s, head=head, failed=await self._store.count_failed(tenant_id, s.view))
+            ViewStatus(
+                state=s,
+                head=head,
+                failed=await self._store.count_failed(tenant_id, s.view),
+                node=_live_owner(s, now),
+            )
             for s in sorted(states, key=lambda s: (s.database, s.view))
         ]
 
@@ -117,3 +140,11 @@ class Views:
     async def resume(self, tenant_id: str, view: str) -> None:
         await self._store.set_paused(tenant_id, view, self.registry.get(view).database, False)
         self._woken()
+
+
+def _live_owner(state: ViewState, now: datetime) -> str | None:
+    """The node holding the view's lease, if it has not run out (a runner renews it at half
+    its length; one that stops gives it up, one that dies lets it run out)."""
+    if state.owner is not None and state.lease_until is not None and state.lease_until > now:
+        return state.owner
+    return None
