@@ -14,6 +14,7 @@ place (``chronik.api``), so the core never thinks in HTTP.
     ├── ResourceExhausted    a size limit was passed (413)
     ├── Unauthenticated      no valid credentials (401)
     └── Unavailable          the database or a dependency cannot be reached (503)
+        └── DatabaseUnavailable  the database named cannot be opened at all
 
 Driver exceptions never leave a storage backend: each backend translates them in one place.
 """
@@ -83,3 +84,9 @@ class Unauthenticated(ChronikError):
 class Unavailable(ChronikError):
     grpc_code = 14
     http_status = 503
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database the settings name cannot be opened: it does not exist (and this process
+    was not asked to create it), holds no Chronik schema, or its server refuses the
+    connection or the credentials. The command line exits 2 on it, as on a wrong option."""

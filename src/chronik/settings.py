@@ -22,6 +22,9 @@ class Settings:
 
     database_url: str = ""
     data_dir: Path = DEFAULT_DATA_DIR
+    create_database: bool = True
+    """Whether opening may create the database (SQLite file, schema, the ``default``
+    tenant). The command line allows it to ``serve``, ``worker`` and ``migrate`` only."""
     sqlite_durability: Durability = "NORMAL"
     max_payload_bytes: int = 1024 * 1024
     max_batch_events: int = 10_000

@@ -39,14 +39,20 @@ _WITH_SIGINT = (
 
 class Cli:
     """Runs ``chronik`` against one database: ``cli("events", "search", "-o", "json")``;
-    :meth:`api` opens the same database in-process, to arrange what a test is not about."""
+    :meth:`api` opens the same database in-process, to arrange what a test is not about.
 
-    def __init__(self, settings: Settings) -> None:
+    Unless told not to, it creates the database first, as ``chronik migrate`` does: the
+    other commands refuse one that does not exist."""
+
+    def __init__(self, settings: Settings, *, create: bool = True) -> None:
         self.settings = settings
         if settings.database_url:
             self.database = ["--database-url", settings.database_url]
         else:
             self.database = ["--data", str(settings.data_dir)]
+        if create:
+            with self.api() as chronik:
+                chronik.default_tenant()
 
     def api(self) -> SyncChronik:
         return SyncChronik.open(self.settings)

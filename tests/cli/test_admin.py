@@ -16,7 +16,9 @@ def test_tenants_create_prints_only_the_new_id(cli: Cli) -> None:
     created = cli("tenants", "create", "acme")
     assert UUID.fullmatch(created.stdout)
     listed = cli.json("tenants", "list", "-o", "json")
-    assert {(t["id"], t["name"]) for t in listed} == {(created.stdout.strip(), "acme")}
+    assert {(t["id"], t["name"]) for t in listed if t["name"] != "default"} == {
+        (created.stdout.strip(), "acme")
+    }
 
 
 def test_a_taken_tenant_name_exits_1(sqlite_cli: Cli) -> None:
@@ -40,11 +42,11 @@ def test_events_go_to_the_tenant_named(sqlite_cli: Cli) -> None:
     assert sqlite_cli.stored() == []
 
 
-def test_migrate_applies_the_schema_to_a_fresh_directory(tmp_path: Path) -> None:
-    cli = Cli(Settings(data_dir=tmp_path / "fresh"))
+def test_migrate_creates_a_fresh_database_with_its_default_tenant(tmp_path: Path) -> None:
+    cli = Cli(Settings(data_dir=tmp_path / "fresh"), create=False)
     first = cli("migrate")
     assert first.stderr.startswith("applied migrations 1")
-    assert (tmp_path / "fresh" / "chronik.db").exists()
+    assert [t["name"] for t in cli.json("tenants", "list", "-o", "json")] == ["default"]
     assert cli("migrate").stderr.startswith("the schema is current")
 
 

@@ -1,5 +1,10 @@
 """What every command shares: the database options, the settings built from them, and the
-one place that turns a :class:`~chronik.errors.ChronikError` into ``error: ...`` and exit 1."""
+one place that turns a :class:`~chronik.errors.ChronikError` into ``error: ...`` and exit 1
+(exit 2 when the database named cannot be opened).
+
+Only ``serve``, ``worker`` and ``migrate`` create a database (with its ``default`` tenant);
+every other command opens an existing one, so a mistyped ``--data`` or URL is an error
+rather than a new, empty database."""
 
 from __future__ import annotations
 
@@ -13,9 +18,9 @@ from typing import Annotated, Any, BinaryIO, TypeVar
 
 import typer
 
-from chronik.errors import ChronikError, InvalidArgument
+from chronik.errors import ChronikError, DatabaseUnavailable, InvalidArgument, NotFound
 from chronik.records import Tenant
-from chronik.services import Chronik
+from chronik.services import DEFAULT_TENANT, Chronik
 from chronik.settings import Settings
 
 T = TypeVar("T")
@@ -44,8 +49,16 @@ TenantOption = Annotated[
     typer.Option(
         "--tenant",
         metavar="ID_OR_NAME",
-        help="The tenant to work in (default: the tenant named 'default', created on first use).",
+        help="The tenant to work in (default: the tenant named 'default').",
         show_default=False,
+    ),
+]
+CreateOption = Annotated[
+    bool,
+    typer.Option(
+        "--create",
+        help="Create the database (with its tenant 'default') if there is none, as "
+        "'chronik migrate' does; without it a missing database is an error (exit code 2).",
     ),
 ]
 
@@ -63,9 +76,17 @@ ViewsOption = Annotated[
 ]
 
 
-def settings_from(data: Path, database_url: str, views: list[str] | None = None) -> Settings:
-    """The one settings object of this invocation."""
-    return Settings(database_url=database_url, data_dir=data, views=tuple(views or ()))
+def settings_from(
+    data: Path, database_url: str, views: list[str] | None = None, *, create: bool = False
+) -> Settings:
+    """The one settings object of this invocation; ``create`` for the commands that may
+    create the database."""
+    return Settings(
+        database_url=database_url,
+        data_dir=data,
+        views=tuple(views or ()),
+        create_database=create,
+    )
 
 
 def say(message: str) -> None:
@@ -80,9 +101,13 @@ def counted(count: int) -> str:
 
 def run(main: Callable[[], Coroutine[Any, Any, T]], *, interrupted: int = 130) -> T:
     """Run a command's coroutine; a ChronikError becomes ``error: <message>`` and exit 1,
-    Ctrl-C exit ``interrupted`` (0 for commands that only stop when told to)."""
+    Ctrl-C exit ``interrupted`` (0 for commands that only stop when told to). A database
+    that cannot be opened is the command line's mistake: exit 2, as for a wrong option."""
     try:
         return asyncio.run(main())
+    except DatabaseUnavailable as exc:
+        say(f"error: {exc.message}")
+        raise typer.Exit(2) from None
     except ChronikError as exc:
         say(f"error: {exc.message}")
         raise typer.Exit(1) from None
@@ -98,9 +123,19 @@ def run(main: Callable[[], Coroutine[Any, Any, T]], *, interrupted: int = 130) -
 
 
 async def tenant_of(chronik: Chronik, id_or_name: str) -> Tenant:
+    """The tenant ``--tenant`` names, else the ``default`` one, which only the commands that
+    create a database create."""
     if id_or_name:
         return await chronik.tenants.get(id_or_name)
-    return await chronik.default_tenant()
+    if chronik.settings.create_database:
+        return await chronik.default_tenant()
+    try:
+        return await chronik.tenants.get(DEFAULT_TENANT)
+    except NotFound:
+        raise NotFound(
+            f"this database has no tenant named {DEFAULT_TENANT!r}: name one with --tenant, "
+            f"or create it with `chronik tenants create {DEFAULT_TENANT}`"
+        ) from None
 
 
 @contextmanager

@@ -8,12 +8,13 @@ from chronik.settings import DEFAULT_DATA_DIR, Settings
 
 
 def migrate(data: DataOption = DEFAULT_DATA_DIR, database_url: DatabaseUrlOption = "") -> None:
-    """Apply the schema migrations this database lacks.
+    """Create the database, or apply the schema migrations it lacks.
 
-    Every other command does so on start too; this one lets a deployment do it first, on
-    its own. A database written by a newer Chronik is refused (exit code 1).
+    With ``serve`` and ``worker``, the only command that creates a database (with its
+    tenant 'default'); the others refuse one that does not exist (exit code 2) and migrate
+    an older schema on start. A database written by a newer Chronik is refused (exit code 1).
     """
-    settings = settings_from(data, database_url)
+    settings = settings_from(data, database_url, create=True)
     run(lambda: _migrate(settings))
 
 
@@ -21,6 +22,7 @@ async def _migrate(settings: Settings) -> None:
     async with await Chronik.open(settings, migrate=False) as chronik:
         applied = await chronik.db.migrate()
         version = await chronik.db.schema_version()
+        await chronik.default_tenant()
     if applied:
         say(f"applied migrations {', '.join(map(str, applied))}: schema version {version}")
     else:

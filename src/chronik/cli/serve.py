@@ -62,7 +62,7 @@ def serve(
     becomes that token. OpenAPI is at /openapi.json, its docs at /docs.
     """
     settings = dataclasses.replace(
-        settings_from(data, database_url, views),
+        settings_from(data, database_url, views, create=True),
         bootstrap_token=os.environ.get("CHRONIK_BOOTSTRAP_TOKEN") or None,
         oidc_issuer=oidc_issuer,
         oidc_audience=oidc_audience,

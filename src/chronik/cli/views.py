@@ -221,7 +221,7 @@ def worker(
     seconds when that one stops.
     """
     settings = dataclasses.replace(
-        settings_from(data, database_url, views),
+        settings_from(data, database_url, views, create=True),
         view_lease_seconds=lease_seconds,
         schedule_lease_seconds=schedule_lease_seconds,
     )
@@ -231,12 +231,13 @@ def worker(
 async def _work(settings: Settings) -> None:
     registry = installed(settings.views)
     async with await Chronik.open(settings, views=registry) as chronik:
+        await chronik.default_tenant()  # a database a worker creates is like one serve creates
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         runner = chronik.start_views()
         chronik.start_scheduler()
-        say(f"running {len(registry)} view(s) and the scheduler as {runner.owner}")
+        say(f"running {len(chronik.views.registry)} view(s) and the scheduler as {runner.owner}")
         await stop.wait()
         say("stopping")

@@ -10,32 +10,42 @@ from chronik.storage.ports import Database
 async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     """Connect to the database of ``settings`` and, unless told otherwise, migrate it.
 
-    A database written by a newer Chronik is refused with :class:`FailedPrecondition`.
+    Unless ``settings.create_database``, a database that does not exist or holds no
+    Chronik schema is refused with :class:`DatabaseUnavailable` (an older schema is still
+    migrated). A database written by a newer Chronik is refused with
+    :class:`FailedPrecondition`.
     """
     url = settings.resolved_database_url
     db: Database
     if url.startswith("sqlite:///"):
         from chronik.storage.sqlite.database import SQLiteDatabase, path_from_url
 
-        db = SQLiteDatabase(
+        lite = SQLiteDatabase(
             path_from_url(url),
             durability=settings.sqlite_durability,
             poll_seconds=settings.follow_poll_seconds,
+            create=settings.create_database,
         )
+        db = lite
+        opening = lite.open
     elif url.startswith(("postgresql://", "postgres://")):
         from chronik.storage.postgres.database import PostgresDatabase
 
         pg = PostgresDatabase(
-            url, pool_size=settings.postgres_pool_size, poll_seconds=settings.follow_poll_seconds
+            url,
+            pool_size=settings.postgres_pool_size,
+            poll_seconds=settings.follow_poll_seconds,
+            create=settings.create_database,
         )
-        await pg.open()
         db = pg
+        opening = pg.open
     else:
         raise InvalidArgument(
             f"unsupported database URL {url.split(':', 1)[0]!r}: "
             "use sqlite:///path/to/file.db or postgresql://user@host/db"
         )
     try:
+        await opening()
         if migrate:
             await db.migrate()
         else:

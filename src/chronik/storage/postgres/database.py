@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import re
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
@@ -18,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from chronik.errors import (
     AlreadyExists,
     ChronikError,
+    DatabaseUnavailable,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -87,10 +91,46 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.execute("SET timezone = 'UTC'")
 
 
-class PostgresDatabase:
-    """A pool of connections to one PostgreSQL database."""
+_TRANSIENT = (
+    "connection refused",
+    "timeout expired",
+    "starting up",
+    "shutting down",
+    "recovery mode",
+    "not yet accepting connections",
+    "too many clients",
+    "connection slots",
+    "closed the connection unexpectedly",
+    "connection reset",
+)
+"""Refusals that a server which is starting, restarting or busy gives: worth another try.
+Any other (no such database or role, credentials, host name, options) is final."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, poll_seconds: float = 0.5) -> None:
+
+def _reason(exc: psycopg.Error) -> str:
+    """The server's (or libpq's) reason a connection failed, on one line, without the
+    prefixes that repeat the address."""
+    text = str(exc).removeprefix("connection failed: ").removeprefix("connection is bad: ")
+    text = re.sub(r"connection to server (at|on) .*? failed: ", "", text)
+    lines = (" ".join(line.split()) for line in text.replace("FATAL:  ", "").splitlines())
+    return "; ".join(line for line in lines if line)
+
+
+class PostgresDatabase:
+    """A pool of connections to one PostgreSQL database.
+
+    Unless ``create``, the database must already hold Chronik's schema: migrating an
+    empty database is creating it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        poll_seconds: float = 0.5,
+        create: bool = True,
+        connect_seconds: float = 5.0,
+    ) -> None:
         from chronik.storage.postgres.actions import PostgresActionRunStore
         from chronik.storage.postgres.events import PostgresEventStore
         from chronik.storage.postgres.schedules import PostgresScheduleStore
@@ -99,6 +139,8 @@ class PostgresDatabase:
 
         self.url = url
         self.poll_seconds = poll_seconds
+        self.create = create
+        self.connect_seconds = connect_seconds
         self.keys = TenantKeys()
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             url,
@@ -120,12 +162,54 @@ class PostgresDatabase:
     async def open(self) -> None:
         if self._opened:
             return
+        await self._probe()
         try:
             await self.pool.open(wait=True, timeout=10)
         except PoolTimeout as exc:
             await self.pool.close()
-            raise Unavailable(f"cannot connect to PostgreSQL at {_safe(self.url)}") from exc
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {_safe(self.url)}") from exc
         self._opened = True
+
+    async def _probe(self) -> None:
+        """Connect once before the pool does, which would retry every failure for seconds
+        and log each: a final refusal fails at once with the server's reason, a transient
+        one is retried quietly for up to ``connect_seconds``."""
+        deadline = time.monotonic() + self.connect_seconds
+        delay = 0.05
+        while True:
+            left = max(0.1, deadline - time.monotonic())
+            try:
+                conn = await asyncio.wait_for(
+                    psycopg.AsyncConnection.connect(self.url, autocommit=True), left
+                )
+                break
+            except (psycopg.Error, TimeoutError) as exc:
+                reason = (
+                    f"no answer within {self.connect_seconds:g} s"
+                    if isinstance(exc, TimeoutError)
+                    else _reason(exc)
+                )
+                transient = any(word in reason.lower() for word in _TRANSIENT)
+                if not transient or time.monotonic() + delay >= deadline:
+                    tried = f" (tried for {self.connect_seconds:g} s)" if transient else ""
+                    raise DatabaseUnavailable(
+                        f"cannot connect to PostgreSQL at {_safe(self.url)}: {reason}{tried}"
+                    ) from None
+                log.debug("PostgreSQL refused a connection, trying again: %s", reason)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        async with conn:
+            if self.create:
+                return
+            try:
+                version = await self._schema_version(conn)
+            except psycopg.Error as exc:
+                raise translate(exc) from exc
+            if version == 0:
+                raise DatabaseUnavailable(
+                    f"the PostgreSQL database at {_safe(self.url)} holds no Chronik schema: "
+                    "run `chronik migrate` (or `chronik serve`) to create it"
+                )
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:

@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from chronik.errors import AlreadyExists, ChronikError, FailedPrecondition, NotFound, Unavailable
+from chronik.errors import (
+    AlreadyExists,
+    ChronikError,
+    DatabaseUnavailable,
+    FailedPrecondition,
+    NotFound,
+    Unavailable,
+)
 from chronik.records import Tenant
 from chronik.settings import Durability
 from chronik.storage import queries as sql_files
@@ -82,7 +89,10 @@ class TenantKeys:
 
 
 class SQLiteDatabase:
-    """One SQLite file: the writer connection lives on the event loop's thread."""
+    """One SQLite file: the writer connection lives on the event loop's thread.
+
+    Unless ``create``, the file must exist and hold Chronik's schema: no connection ever
+    creates it (nor its directory), whatever happens between the check and the connect."""
 
     def __init__(
         self,
@@ -90,6 +100,7 @@ class SQLiteDatabase:
         *,
         durability: Durability = "NORMAL",
         poll_seconds: float = 0.5,
+        create: bool = True,
     ) -> None:
         from chronik.storage.sqlite.actions import SQLiteActionRunStore
         from chronik.storage.sqlite.events import SQLiteEventStore
@@ -101,6 +112,7 @@ class SQLiteDatabase:
         self.url = f"sqlite:///{path.as_posix()}"
         self.durability = durability
         self.poll_seconds = poll_seconds
+        self.create = create
         self.keys = TenantKeys()
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
@@ -118,7 +130,11 @@ class SQLiteDatabase:
     # -- connections -------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        if self.create:
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        else:  # read-write, never create
+            uri = f"{self.path.absolute().as_uri()}?mode=rw"
+            con = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         con.execute("PRAGMA busy_timeout = 5000")
         con.execute(f"PRAGMA synchronous = {self.durability}")
         return con
@@ -126,7 +142,8 @@ class SQLiteDatabase:
     @property
     def writer(self) -> sqlite3.Connection:
         if self._writer is None:
-            self._create_private()
+            if self.create:
+                self._create_private()
             con = self._connect()
             mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
@@ -144,6 +161,31 @@ class SQLiteDatabase:
         with contextlib.suppress(FileExistsError):
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
+    async def open(self) -> None:
+        """Unless the database may be created: check that it exists and is Chronik's."""
+        if self.create:
+            return
+        missing = DatabaseUnavailable(
+            f"no Chronik database at {self.path.absolute()}: run `chronik migrate` "
+            "(or `chronik serve`) to create one there"
+        )
+        if not self.path.is_file():
+            raise missing
+        try:
+            version = self._schema_version(self._reading())
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(
+                f"{self.path.absolute()} is not a Chronik database: {exc}"
+            ) from None
+        if version == 0:
+            raise missing
+
+    def _reading(self) -> sqlite3.Connection:
+        if self._reader is None:
+            self._reader = self._connect()
+            self._reader.execute("PRAGMA query_only = 1")
+        return self._reader
+
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` with the reader connection, on the loop's thread.
 
@@ -153,11 +195,9 @@ class SQLiteDatabase:
         lets the loop run other tasks first, so that a task that reads in a loop (a poller, a
         follower) never starves the others."""
         await asyncio.sleep(0)
-        if self._reader is None:
-            self._reader = self._connect()
-            self._reader.execute("PRAGMA query_only = 1")
+        reader = self._reading()
         try:
-            return fn(self._reader)
+            return fn(reader)
         except sqlite3.Error as exc:
             raise translate(exc) from exc
 
