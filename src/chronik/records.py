@@ -115,6 +115,8 @@ class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
     aggregate_id: str = ""
     editor_user_id: str = ""
     resource_owner: str = ""
+    users_only: bool = False
+    """Leave out Chronik's own records (reserved aggregate types)."""
 
 
 class TypeCount(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,7 +16,7 @@ from chronik.auth.oidc import Authenticator, OidcVerifier
 from chronik.auth.tokens import Tokens
 from chronik.errors import AlreadyExists, NotFound
 from chronik.events import Catalogue, EventLog
-from chronik.records import Tenant
+from chronik.records import Editor, Event, ExpectedVersion, NewEvent, Tenant, reserved
 from chronik.schedules import Scheduler, Schedules
 from chronik.settings import Settings
 from chronik.storage import Database, TenantStore, open_database
@@ -103,6 +103,31 @@ class Chronik:
             self.views.runner = runner
             self._runner_task = asyncio.create_task(runner.run(), name="chronik-views")
         return self.views.runner
+
+    async def restore(
+        self,
+        tenant_id: str,
+        events: list[NewEvent],
+        *,
+        expected: list[ExpectedVersion],
+        request_id: str,
+        editor: Editor,
+    ) -> list[Event]:
+        """Append one append of an export as it was: users' events with no flow run on them
+        (history is not rewritten), Chronik's own records through the service that owns
+        them, never raw."""
+        if any(reserved(e.aggregate_type) for e in events):
+            return await self.actions.restore(
+                tenant_id, events, expected=expected, request_id=request_id, editor=editor
+            )
+        return await self.events.append(
+            tenant_id,
+            events,
+            expected=expected,
+            request_id=request_id,
+            editor=editor,
+            flows=False,
+        )
 
     async def default_tenant(self) -> Tenant:
         """The tenant named ``default``, created on first use (the embedded install's)."""

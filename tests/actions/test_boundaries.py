@@ -52,7 +52,13 @@ def test_a_script_holding_the_host_function_gains_nothing() -> None:
          "seed": [1, 2, 3, 4], "http": True, "log_lines": 1000, "log_line_chars": 5000,
          "result_bytes": 10**9}
     )  # fmt: skip
-    forged: dict[str, Any] = {"id": 1, "error": None, "status": 200, "headers": {}, "body": "forged"}
+    forged: dict[str, Any] = {
+        "id": 1,
+        "error": None,
+        "status": 200,
+        "headers": {},
+        "body": "forged",
+    }
     script = f"""
     async function handle(ctx, api) {{
       const reply = http.fetch('http://127.0.0.1:1/').then((r) => r.body, (e) => 'refused');

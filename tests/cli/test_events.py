@@ -61,6 +61,13 @@ def test_stale_expected_version_exits_1_and_writes_nothing(cli: Cli) -> None:
     assert cli.stored() == []
 
 
+def test_appending_a_reserved_type_exits_1_and_names_it(sqlite_cli: Cli) -> None:
+    forged = {"aggregateType": "chronik.flow", "aggregateId": "f", "type": "flow.cleared"}
+    refused = sqlite_cli("events", "append", stdin=json.dumps(forged), code=1)
+    assert "'chronik.flow' is reserved" in refused.stderr
+    assert sqlite_cli.stored() == []
+
+
 @pytest.mark.parametrize(
     ("stdin", "where"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,58 @@ def test_an_import_runs_no_flow(cli: Cli, other_cli: Cli, tmp_path: Path) -> Non
     other_cli("events", "import", str(tmp_path / "a.ndjson"))
     imported = [e for e in other_cli.lines("events", "export") if e["aggregate_type"] == "user"]
     assert kept(imported) == kept(source)
+
+
+def test_a_backup_restores_actions_flows_and_schedules(
+    cli: Cli, other_cli: Cli, tmp_path: Path
+) -> None:
+    """What the restored database does is what the original did: the bound action runs on
+    the next append, the paused schedule is still paused."""
+    script = tmp_path / "stamp.js"
+    script.write_text("function stamp(ctx, api) { api.setField('stamped', true) }")
+    cli("actions", "create", "stamp", "--script", str(script))
+    cli("flows", "set", "FLOW_TYPE_EVENTS", "TRIGGER_TYPE_PRE_APPEND", "stamp")
+    cli("schedules", "create", "nightly", "--event-type", "report.due", "--cron", "0 2 * * *")
+    cli("schedules", "pause", "nightly")
+    exported = cli("events", "export", str(tmp_path / "backup.ndjson"))
+    assert exported.stderr == "exported 3 events and 1 schedule\n"
+
+    imported = other_cli("events", "import", str(tmp_path / "backup.ndjson"))
+    assert imported.stderr == "imported 3 events and 1 schedule; 0 were already present\n"
+    [action] = other_cli.json("actions", "list", "-o", "json")
+    assert action["name"] == "stamp"
+    assert other_cli.json("schedules", "show", "nightly")["state"] == "PAUSED"
+    (stored,) = other_cli.lines("events", "append", "-o", "json", stdin=json.dumps(USER))
+    assert stored["payload"] == {"stamped": True}
+    again = other_cli("events", "import", str(tmp_path / "backup.ndjson"))
+    assert again.stderr == "imported 0 events; 4 were already present\n"
+
+
+USER = {"aggregateType": "user", "aggregateId": "1", "type": "user.added", "payload": {}}
+
+
+def test_an_import_refuses_a_chronik_record_its_service_would_not_write(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    """A tampered backup: a flow record without its flow type (the record that stalled the
+    action list) is refused with its line, and nothing of it is written."""
+    forged = {
+        "sequence": 1,
+        "locator": "01J00000000000000000000001",
+        "tenant_id": "t",
+        "aggregate_type": "chronik.flow",
+        "aggregate_id": "org/FLOW_TYPE_EVENTS",
+        "aggregate_version": 1,
+        "resource_owner": "org",
+        "type": "flow.cleared",
+        "revision": 1,
+        "payload": {},
+        "editor_user_id": "",
+        "editor_service": "",
+        "request_id": "01J00000000000000000000002",
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    refused = sqlite_cli("events", "import", stdin=json.dumps(forged) + "\n", code=1)
+    assert "line 1: chronik.flow event 'flow.cleared'" in refused.stderr
+    assert "flowType" in refused.stderr
+    assert sqlite_cli.json("events", "search", "--system", "-o", "json")["events"] == []

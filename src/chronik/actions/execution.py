@@ -29,7 +29,7 @@ from chronik.actions.runtime import Run, Runtime
 from chronik.errors import FailedPrecondition, InvalidArgument
 from chronik.events.append import payload_json
 from chronik.ids import new_ulid
-from chronik.records import ActionRun, Event, NewEvent, Schedule
+from chronik.records import ActionRun, Event, NewEvent, Schedule, reserved
 from chronik.settings import Settings
 from chronik.storage.ports import ActionRunStore, Database
 from chronik.views import View
@@ -297,7 +297,7 @@ class Executor:
             if (
                 not isinstance(event, NewEvent)
                 or not isinstance(event.payload, dict)
-                or event.aggregate_type in model.SYSTEM_AGGREGATES
+                or reserved(event.aggregate_type)
             ):
                 return event
             fields = await self._chain(tenant_id, chains, model.EVENTS, model.PRE_APPEND, event)
@@ -311,8 +311,8 @@ class Executor:
         return await asyncio.gather(*(run(event) for event in events))
 
     async def _after_append(self, event: Event, rows: object) -> None:
-        if event.aggregate_type in model.SYSTEM_AGGREGATES:
-            return
+        if reserved(event.aggregate_type):
+            return  # an action must never stand between an operator and Chronik's records
         chains = (await self._bound(event.tenant_id)).get("post_append")
         if chains:
             await self._chain(event.tenant_id, chains, model.EVENTS, model.POST_APPEND, event)

@@ -1,7 +1,9 @@
 """What an action and a flow are, the rules their fields follow, and the events that record
-them. An action is an aggregate of the log (``action``/its id); a flow is one too
-(``flow``/``organisation/flow type``); a name is held by an ``action_name`` aggregate so
-that two actions of one organisation never share it."""
+them. An action is an aggregate of the log (``chronik.action``/its id); a flow is one too
+(``chronik.flow``/``organisation/flow type``); a name is held by a ``chronik.action_name``
+aggregate so that two actions of one organisation never share it. All three are in the
+reserved namespace: only :class:`~chronik.actions.service.Actions` writes them, and
+:func:`parsed` is the one check every such event passes before it is written or read."""
 
 from __future__ import annotations
 
@@ -15,12 +17,9 @@ import msgspec
 
 from chronik.errors import InvalidArgument
 
-ACTION = "action"
-ACTION_NAME = "action_name"
-FLOW = "flow"
-SYSTEM_AGGREGATES = (ACTION, ACTION_NAME, FLOW)
-"""Aggregates no flow runs on: an action must never stand between an operator and the
-events that would repair it."""
+ACTION = "chronik.action"
+ACTION_NAME = "chronik.action_name"
+FLOW = "chronik.flow"
 
 ADDED = "action.added"
 CHANGED = "action.changed"
@@ -183,21 +182,123 @@ def flow_id(organisation_id: str, flow: str) -> str:
     return f"{organisation_id}/{flow}"
 
 
+def check_binding(
+    action_ids: tuple[str, ...], event_types: tuple[str, ...], aggregate_types: tuple[str, ...]
+) -> None:
+    if len(action_ids) > MAX_TRIGGER_ACTIONS:
+        raise InvalidArgument(
+            f"at most {MAX_TRIGGER_ACTIONS} actions may be bound to a trigger", field="actionIds"
+        )
+    if len(set(action_ids)) != len(action_ids) or not all(action_ids):
+        raise InvalidArgument(
+            "an action may be bound to a trigger once, by its id", field="actionIds"
+        )
+    for what, names in (("eventTypes", event_types), ("aggregateTypes", aggregate_types)):
+        if len(names) > MAX_FILTERS or not all(
+            isinstance(n, str) and 0 < len(n) <= MAX_NAME for n in names
+        ):
+            raise InvalidArgument(
+                f"{what}: at most {MAX_FILTERS} names of 1 to {MAX_NAME} characters", field=what
+            )
+
+
+# -- the events that record them -----------------------------------------------------------
+
+
+class ActionFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    name: str
+    script: str
+    timeout: float
+    allowed_to_fail: bool
+
+
+class NameFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    action_id: str
+    name: str
+
+
+class TriggerFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    flow_type: str
+    trigger_type: str
+    action_ids: tuple[str, ...]
+    event_types: tuple[str, ...] = ()
+    aggregate_types: tuple[str, ...] = ()
+
+
+class ClearedFields(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    flow_type: str
+
+
+class NoFields(msgspec.Struct, frozen=True):
+    pass
+
+
+Fields = ActionFields | NameFields | TriggerFields | ClearedFields | NoFields
+
+_FIELDS: dict[tuple[str, str], type[Fields]] = {
+    (ACTION, ADDED): ActionFields,
+    (ACTION, CHANGED): ActionFields,
+    (ACTION, DEACTIVATED): NoFields,
+    (ACTION, REACTIVATED): NoFields,
+    (ACTION, REMOVED): NoFields,
+    (ACTION_NAME, NAME_RESERVED): NameFields,
+    (ACTION_NAME, NAME_RELEASED): NameFields,
+    (FLOW, TRIGGER_SET): TriggerFields,
+    (FLOW, FLOW_CLEARED): ClearedFields,
+}
+
+
+def parsed(event: Any) -> Fields:
+    """The fields of an event of an action, a name or a flow, checked by the rules the
+    service checks when it writes one. However such an event reached the log (an old
+    database, a tampered one), one that breaks them raises :class:`InvalidArgument` naming
+    the event and the rule, never a bare ``KeyError``."""
+    where = f"{event.aggregate_type} event {event.type!r} ({event.aggregate_id})"
+    kind = _FIELDS.get((event.aggregate_type, event.type))
+    if kind is None:
+        raise InvalidArgument(f"{where}: not an event of that aggregate type")
+    try:
+        fields = msgspec.convert(event.payload, kind)
+        owner = event.resource_owner
+        if isinstance(fields, ActionFields):
+            check_name(fields.name)
+            check_script(fields.script)
+            if check_timeout(fields.timeout) != fields.timeout:
+                raise InvalidArgument("timeout must be above 0s", field="timeout")
+        elif isinstance(fields, NameFields):
+            check_name(fields.name)
+            if event.aggregate_id != name_key(owner, fields.name):
+                raise InvalidArgument("the aggregate id is not that of the name", field="name")
+        elif isinstance(fields, TriggerFields | ClearedFields):
+            kind_of_flow = flow_type(fields.flow_type)
+            if isinstance(fields, TriggerFields):
+                kind_of_flow.trigger(fields.trigger_type)
+                check_binding(fields.action_ids, fields.event_types, fields.aggregate_types)
+            if event.aggregate_id != flow_id(owner, kind_of_flow.id):
+                raise InvalidArgument("the aggregate id is not that of the flow", field="flowType")
+    except msgspec.ValidationError as exc:
+        raise InvalidArgument(f"{where}: payload: {exc}") from None
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{where}: {exc.message}", **exc.details) from None
+    return fields
+
+
 # -- applying events -----------------------------------------------------------------------
 
 
 def applied(action: Action | None, event: Any) -> Action | None:
     """The action after ``event`` (an :class:`~chronik.records.Event` of its aggregate);
-    None once removed. The one fold both the commands and the action list use."""
-    p = event.payload
-    if event.type in (ADDED, CHANGED):
+    None once removed. The one fold both the commands and the action list use; raises
+    :class:`InvalidArgument` for an event that breaks the rules (see :func:`parsed`)."""
+    fields = parsed(event)
+    if isinstance(fields, ActionFields):
         return Action(
             id=event.aggregate_id,
             organisation_id=event.resource_owner,
-            name=p["name"],
-            script=p["script"],
-            timeout=float(p["timeout"]),
-            allowed_to_fail=bool(p["allowedToFail"]),
+            name=fields.name,
+            script=fields.script,
+            timeout=fields.timeout,
+            allowed_to_fail=fields.allowed_to_fail,
             state=action.state if action is not None else "ACTIVE",
             sequence=event.sequence,
             version=event.aggregate_version,

@@ -1,5 +1,6 @@
-"""The action list: a view of the ``action`` and ``flow`` aggregates, one row per action and
-one per flow of an organisation. Searches, the flows' triggers and the runs read it."""
+"""The action list: a view of the ``chronik.action`` and ``chronik.flow`` aggregates, one row
+per action and one per flow of an organisation. Searches, the flows' triggers and the runs
+read it."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ import msgspec
 from chronik.actions.model import (
     ACTION,
     FLOW,
-    FLOW_CLEARED,
     FLOW_TYPES,
     REMOVED,
-    TRIGGER_SET,
     Action,
     Binding,
+    ClearedFields,
     Flow,
+    TriggerFields,
     applied,
+    parsed,
 )
+from chronik.errors import InvalidArgument
 from chronik.records import Event
-from chronik.views import Rows, View
+from chronik.views import Rows, Unprocessable, View
 
 VIEW = "actions"
 
@@ -73,20 +76,21 @@ async def _on_action(event: Event, rows: Rows) -> None:
 
 
 async def _on_flow(event: Event, rows: Rows) -> None:
-    p = event.payload
-    key = flow_key(event.resource_owner, p["flowType"])
+    fields = parsed(event)
+    assert isinstance(fields, TriggerFields | ClearedFields)
+    key = flow_key(event.resource_owner, fields.flow_type)
     flow = as_flow(await rows.get(key)) or Flow(
-        flow_type=p["flowType"], organisation_id=event.resource_owner
+        flow_type=fields.flow_type, organisation_id=event.resource_owner
     )
     triggers = dict(flow.triggers)
-    if event.type == FLOW_CLEARED:
+    if isinstance(fields, ClearedFields):
         triggers.clear()
-    elif event.type == TRIGGER_SET:
+    else:
         binding = Binding(
-            trigger_type=p["triggerType"],
-            action_ids=tuple(p["actionIds"]),
-            event_types=tuple(p.get("eventTypes", ())),
-            aggregate_types=tuple(p.get("aggregateTypes", ())),
+            trigger_type=fields.trigger_type,
+            action_ids=fields.action_ids,
+            event_types=fields.event_types,
+            aggregate_types=fields.aggregate_types,
         )
         if binding.action_ids:
             triggers[binding.trigger_type] = binding
@@ -99,10 +103,15 @@ async def _on_flow(event: Event, rows: Rows) -> None:
 
 
 async def handle(event: Event, rows: Rows) -> None:
-    if event.aggregate_type == ACTION:
-        await _on_action(event, rows)
-    elif event.aggregate_type == FLOW:
-        await _on_flow(event, rows)
+    """A record that breaks the rules (however it reached the log) is a failed event of the
+    view, with the rule it breaks; the view goes on past it."""
+    try:
+        if event.aggregate_type == ACTION:
+            await _on_action(event, rows)
+        elif event.aggregate_type == FLOW:
+            await _on_flow(event, rows)
+    except InvalidArgument as exc:
+        raise Unprocessable(exc.message) from None
 
 
 def view() -> View:
@@ -111,6 +120,6 @@ def view() -> View:
         name=VIEW,
         handler=handle,
         aggregate_types=(ACTION, FLOW),
-        on_exhausted="stop",
+        on_exhausted="stop",  # a broken record is Unprocessable and passed; other failures wait
         on_commit=False,  # its writers wake it; other nodes' changes arrive on the poll
     )

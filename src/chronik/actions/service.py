@@ -9,6 +9,7 @@ concurrent changes never both win; a name is reserved in its organisation by an
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from chronik.actions import model
@@ -59,7 +60,8 @@ class Actions(ActionListing):
     async def _load(self, tenant_id: str, organisation_id: str, action_id: str) -> Action:
         action: Action | None = None
         for event in await self._events_of(tenant_id, model.ACTION, action_id):
-            action = model.applied(action, event)
+            with contextlib.suppress(InvalidArgument):  # skipped, as the action list does
+                action = model.applied(action, event)
         if action is None or action.organisation_id != organisation_id:
             raise NotFound(f"action {action_id!r} not found")
         return action
@@ -92,10 +94,11 @@ class Actions(ActionListing):
         events: list[NewEvent],
         expected: list[ExpectedVersion],
         editor: Editor | None,
+        request_id: str | None = None,
     ) -> list[Event]:
         try:
-            stored = await self._log.append(
-                tenant_id, events, expected=expected, editor=editor, flows=False
+            stored = await self._log.append_own(
+                tenant_id, events, expected=expected, editor=editor, request_id=request_id
             )
         except Conflict as exc:
             raise Conflict(
@@ -251,6 +254,62 @@ class Actions(ActionListing):
         )
         return stored[0]
 
+    async def restore(
+        self,
+        tenant_id: str,
+        events: list[NewEvent],
+        *,
+        expected: list[ExpectedVersion],
+        request_id: str,
+        editor: Editor,
+    ) -> list[Event]:
+        """Append one of this service's appends from an export, as it was (same locators,
+        request and editor), after the checks its commands make: the fields' rules, an
+        action's life (added once, then changed, deactivated… while it exists), scripts that
+        compile, flows that bind actions of their organisation. Appends already present
+        (same locators) are returned as stored."""
+        if events and events[0].locator is not None:
+            with contextlib.suppress(NotFound):
+                await self._log.get(tenant_id, events[0].locator)
+                return await self._append(tenant_id, events, expected, editor, request_id)
+        for event in events:
+            if event.aggregate_type not in (model.ACTION, model.ACTION_NAME, model.FLOW):
+                raise InvalidArgument(
+                    f"{event.aggregate_type!r} is not a record Chronik knows; an append of an "
+                    "export holds either users' events or Chronik's records of one kind",
+                    field="aggregateType",
+                )
+            fields = model.parsed(event)
+            if isinstance(fields, model.ActionFields):
+                await self._checked(fields.name, fields.script, fields.timeout)
+            if isinstance(fields, model.TriggerFields):
+                for action_id in fields.action_ids:
+                    await self._load(tenant_id, event.resource_owner, action_id)
+            if event.aggregate_type == model.ACTION:
+                await self._follows(tenant_id, event)
+        return await self._append(tenant_id, events, expected, editor, request_id)
+
+    async def _follows(self, tenant_id: str, event: NewEvent) -> None:
+        """Refuse an action's event that its life so far does not allow."""
+        try:
+            current: Action | None = await self._load(
+                tenant_id, event.resource_owner, event.aggregate_id
+            )
+        except NotFound:
+            current = None
+        allowed = {
+            model.ADDED: current is None,
+            model.CHANGED: current is not None,
+            model.REMOVED: current is not None,
+            model.DEACTIVATED: current is not None and current.state == "ACTIVE",
+            model.REACTIVATED: current is not None and current.state == "INACTIVE",
+        }
+        if not allowed[event.type]:
+            state = "does not exist" if current is None else f"is {current.state}"
+            raise FailedPrecondition(
+                f"{event.type} of action {event.aggregate_id}: the action {state}"
+            )
+
     async def test(
         self,
         tenant_id: str,
@@ -305,21 +364,7 @@ class Actions(ActionListing):
         kind = model.flow_type(flow_type)
         trigger = kind.trigger(trigger_type)
         ids = tuple(action_ids)
-        if len(ids) > model.MAX_TRIGGER_ACTIONS:
-            raise InvalidArgument(
-                f"at most {model.MAX_TRIGGER_ACTIONS} actions may be bound to a trigger",
-                field="actionIds",
-            )
-        if len(set(ids)) != len(ids):
-            raise InvalidArgument("an action may be bound to a trigger once", field="actionIds")
-        for what, names in (("eventTypes", event_types), ("aggregateTypes", aggregate_types)):
-            if len(names) > model.MAX_FILTERS or not all(
-                isinstance(n, str) and 0 < len(n) <= model.MAX_NAME for n in names
-            ):
-                raise InvalidArgument(
-                    f"{what}: at most {model.MAX_FILTERS} names of 1 to 200 characters",
-                    field=what,
-                )
+        model.check_binding(ids, tuple(event_types), tuple(aggregate_types))
         for action_id in ids:
             try:
                 await self._load(tenant_id, organisation_id, action_id)

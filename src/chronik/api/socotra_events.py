@@ -40,6 +40,10 @@ async def event_stream(
     type: Annotated[str | None, Query(max_length=200)] = None,
     pageSize: Annotated[int | None, Query(ge=1)] = None,
     pagingToken: Annotated[str | None, Query(max_length=8192)] = None,
+    includeSystem: Annotated[
+        bool | None,
+        Query(description="Also Chronik's own records (aggregate types `chronik.…`)."),
+    ] = None,
 ) -> JSON:
     caller.require(p.EVENTS_READ)
     tenant = own_tenant(tenantLocator, caller)
@@ -47,14 +51,20 @@ async def event_stream(
         raise InvalidArgument("type holds a NUL (\\u0000) character", field="type")
     events = services(request).events
     if pagingToken:
-        if any(v is not None for v in (startTimestamp, endTimestamp, type, pageSize)):
+        given = (startTimestamp, endTimestamp, type, pageSize, includeSystem)
+        if any(v is not None for v in given):
             raise InvalidArgument(
                 "pagingToken carries its filters: give it alone", field="pagingToken"
             )
         page = await events.next_page(tenant, pagingToken)
     else:
         page = await events.stream(
-            tenant, start=startTimestamp, end=endTimestamp, event_type=type, page_size=pageSize
+            tenant,
+            start=startTimestamp,
+            end=endTimestamp,
+            event_type=type,
+            page_size=pageSize,
+            system=bool(includeSystem),
         )
     return JSON(
         {"pagingToken": page.paging_token, "events": [socotra_event(e) for e in page.events]}

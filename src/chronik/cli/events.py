@@ -33,7 +33,7 @@ from chronik.cli.output import (
 )
 from chronik.errors import ChronikError
 from chronik.events import EventQuery
-from chronik.records import Editor
+from chronik.records import Editor, reserved
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
 
@@ -187,6 +187,10 @@ def search(
             help='json: {"events": [...], "pagingToken": ...}; ndjson: one event per line.',
         ),
     ] = Output.table,
+    system: Annotated[
+        bool,
+        typer.Option("--system", help="Also Chronik's own records (aggregate types chronik.…)."),
+    ] = False,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
@@ -207,8 +211,9 @@ def search(
         creation_date=creation_date,
         since=since,
         until=until,
+        system=system,
     )
-    if paging_token and (query != EventQuery() or asc is not None):
+    if paging_token and (query != EventQuery(system=system) or asc is not None):
         raise typer.BadParameter(
             "the token carries the filters of its search: give no filter with it",
             param_hint="--paging-token",
@@ -253,6 +258,10 @@ def tail(
     ] = None,
     all_tenants: Annotated[bool, typer.Option(help="Follow the events of every tenant.")] = False,
     output: Annotated[Stream, typer.Option("--output", "-o")] = Stream.ndjson,
+    system: Annotated[
+        bool,
+        typer.Option("--system", help="Also Chronik's own records (aggregate types chronik.…)."),
+    ] = False,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
@@ -268,7 +277,7 @@ def tail(
         raise typer.BadParameter("give --tenant or --all-tenants, not both", param_hint="--tenant")
     settings = settings_from(data, database_url)
     start = 0 if from_start else after
-    run(lambda: _tail(settings, tenant, all_tenants, start, count, output), interrupted=0)
+    run(lambda: _tail(settings, tenant, all_tenants, start, count, output, system), interrupted=0)
 
 
 async def _tail(
@@ -278,6 +287,7 @@ async def _tail(
     after: int | None,
     count: int | None,
     output: Stream,
+    system: bool,
 ) -> None:
     table = EventTable(console(), tenants=all_tenants) if output is Stream.table else None
     async with await Chronik.open(settings) as chronik:
@@ -288,6 +298,10 @@ async def _tail(
         remaining = count
         async with aclosing(chronik.events.follow_batches(tenant_id, after=after)) as batches:
             async for batch in batches:
+                if not system:
+                    batch = [e for e in batch if not reserved(e.aggregate_type)]
+                    if not batch:
+                        continue
                 if remaining is not None:
                     batch = batch[:remaining]
                     remaining -= len(batch)

@@ -1,10 +1,13 @@
-"""``chronik events export | import``: the log as NDJSON, streamed both ways.
+"""``chronik events export | import``: a tenant's log and schedules as NDJSON, streamed both
+ways: a backup that restores whole.
 
-An export line is an :class:`~chronik.records.Event` with every field. Import turns each run
-of consecutive lines of one append (same request id, editor and commit time) back into one
-append with the same locators, request id and editor, expecting each aggregate at the
-version it had in the source: a re-import writes nothing, and an import into a tenant whose
-history differs is refused instead of interleaved.
+An export line is an :class:`~chronik.records.Event` with every field (Chronik's own records,
+actions and flows, among them), then one line per schedule with its state and failed job
+(``{"schedule": …, "failed_job": …}``). Import turns each run of consecutive lines of one append
+(same request id, editor and commit time) back into one append with the same locators, request
+id and editor, expecting each aggregate at the version it had in the source: a re-import writes
+nothing, and an import into a tenant whose history differs is refused instead of interleaved.
+Chronik's own records and the schedules go through their services' checks, never raw.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import typer
 from rich.progress import Progress, TaskID
 
 from chronik.cli.context import (
+    CreateOption,
     DatabaseUrlOption,
     DataOption,
     TenantOption,
@@ -38,7 +42,8 @@ from chronik.cli.context import (
 from chronik.cli.input import located, malformed
 from chronik.cli.output import console, ndjson, progress
 from chronik.errors import ChronikError, Conflict, InvalidArgument
-from chronik.records import Editor, Event, ExpectedVersion, NewEvent
+from chronik.records import Editor, Event, ExpectedVersion, NewEvent, reserved
+from chronik.schedules import ScheduleRecord
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
 
@@ -87,7 +92,7 @@ def _writing(path: str) -> Iterator[BinaryIO]:
 async def _export(
     settings: Settings, file: str, tenant: str, all_tenants: bool, batch_size: int
 ) -> None:
-    exported = 0
+    exported = schedules = 0
     async with await Chronik.open(settings) as chronik:
         tenant_id = None if all_tenants else (await tenant_of(chronik, tenant)).id
         head = await chronik.events.head()
@@ -106,7 +111,19 @@ async def _export(
                 exported += len(events)
                 after = events[-1].sequence
                 bar.update(task, completed=after)
-    say(f"exported {counted(exported)}")
+            for of in [tenant_id] if tenant_id else [t.id for t in await chronik.tenants.list()]:
+                async for record in chronik.schedules.export(of):
+                    sink.write(_encode(record) + b"\n")
+                    schedules += 1
+    say(f"exported {counted(exported)}{_and_schedules(schedules)}")
+
+
+def _and_schedules(count: int) -> str:
+    """`` and 1 schedule``, `` and 2 schedules``; nothing for none."""
+    return "" if not count else f" and {count} schedule{'' if count == 1 else 's'}"
+
+
+_encode = msgspec.json.Encoder().encode
 
 
 def import_(
@@ -127,6 +144,7 @@ def import_(
             "where the old locators are taken."
         ),
     ] = False,
+    create: CreateOption = False,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
@@ -138,25 +156,38 @@ def import_(
     locators) are skipped, so an interrupted import is resumed by running it again.
     Sequences, tenant and commit times are the importing database's own.
     """
-    settings = settings_from(data, database_url)
+    settings = settings_from(data, database_url, create=create)
     run(lambda: _Import(settings, in_flight, new_locators).run(file, tenant))
 
 
 @dataclass(slots=True)
 class _Unit:
-    """The events of one source append, and their input lines."""
+    """The events of one source append, or one schedule, and their input lines."""
 
     events: list[Event] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    schedule: ScheduleRecord | None = None
+
+    @property
+    def alone(self) -> bool:
+        """Whether the unit needs a wave of its own."""
+        return self.schedule is not None or any(reserved(e.aggregate_type) for e in self.events)
 
 
 def _units(lines: Iterable[bytes], most: int) -> Iterator[_Unit]:
     decode = msgspec.json.Decoder(Event).decode
+    decode_schedule = msgspec.json.Decoder(ScheduleRecord).decode
     unit, key = _Unit(), None
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
+            if line.startswith(b'{"schedule"'):
+                if unit.events:
+                    yield unit
+                    unit, key = _Unit(), None
+                yield _Unit(lines=[n], schedule=decode_schedule(line))
+                continue
             event = decode(line)
         except msgspec.ValidationError as exc:
             raise InvalidArgument(f"line {n}: {exc}") from None
@@ -201,6 +232,7 @@ class _Import:
         self._in_flight = in_flight
         self._new_locators = new_locators
         self.imported = 0
+        self.schedules = 0
         self.present = 0
 
     async def run(self, file: str, tenant: str) -> None:
@@ -216,14 +248,19 @@ class _Import:
                     for wave in self._waves(units):
                         await self._commit(chronik, tenant_id, wave)
                 finally:
-                    say(f"imported {counted(self.imported)}; {self.present} were already present")
+                    say(
+                        f"imported {counted(self.imported)}{_and_schedules(self.schedules)}; "
+                        f"{self.present} were already present"
+                    )
 
     def _waves(self, units: Iterator[_Unit]) -> Iterator[list[_Unit]]:
         """Units in waves of ``in_flight`` appends and at most one group's worth of events;
         an input error comes after the wave of the units before it.
 
         A wave holds one append per aggregate: an append that builds on another is sent only
-        once that one is stored, so none lands on top of a refused one.
+        once that one is stored, so none lands on top of a refused one. Chronik's own records
+        and schedules travel in waves of their own: their checks read what came before them
+        (a flow binds actions restored earlier).
         """
         most = self._settings.max_batch_events
         wave: list[_Unit] = []
@@ -233,7 +270,9 @@ class _Import:
             for unit in units:
                 touched = {(e.aggregate_type, e.aggregate_id) for e in unit.events}
                 if wave and (
-                    len(wave) == self._in_flight
+                    unit.alone
+                    or wave[0].alone
+                    or len(wave) == self._in_flight
                     or events + len(unit.events) > most
                     or not aggregates.isdisjoint(touched)
                 ):
@@ -256,6 +295,15 @@ class _Import:
             yield line
 
     async def _commit(self, chronik: Chronik, tenant_id: str, wave: list[_Unit]) -> None:
+        schedule = wave[0].schedule
+        if schedule is not None:  # a wave of its own
+            try:
+                restored = await chronik.schedules.restore(tenant_id, schedule)
+            except ChronikError as exc:
+                raise type(exc)(f"line {wave[0].lines[0]}: {exc.message}", **exc.details) from None
+            self.schedules += restored
+            self.present += not restored
+            return
         head = await chronik.events.head()
         # Every task is created before any runs, so the whole wave queues as one group.
         tasks = [asyncio.ensure_future(self._append(chronik, tenant_id, u)) for u in wave]
@@ -288,7 +336,7 @@ class _Import:
         for e in unit.events:
             expected.setdefault((e.aggregate_type, e.aggregate_id), e.aggregate_version - 1)
         try:
-            return await chronik.events.append(
+            return await chronik.restore(
                 tenant_id,
                 [
                     NewEvent(
@@ -312,7 +360,6 @@ class _Import:
                 ],
                 request_id=first.request_id,
                 editor=Editor(user_id=first.editor_user_id, service=first.editor_service),
-                flows=False,  # a restore keeps history as it was: no action may change it
             )
         except ChronikError as exc:
             message = located(exc, unit.lines)

@@ -10,7 +10,15 @@ import msgspec
 
 from chronik.errors import InvalidArgument
 from chronik.ids import is_ulid, new_ulid, new_ulids
-from chronik.records import Editor, ExpectedVersion, NewEvent, PendingAppend, PreparedEvent
+from chronik.records import (
+    RESERVED_PREFIX,
+    Editor,
+    ExpectedVersion,
+    NewEvent,
+    PendingAppend,
+    PreparedEvent,
+    reserved,
+)
 
 MAX_NAME = 200
 MAX_DEPTH = 128
@@ -80,6 +88,21 @@ def payload_json(payload: Any, where: str, max_bytes: int) -> str:
             limit=max_bytes,
         )
     return encoded.decode()
+
+
+def refuse_reserved(events: Sequence[object]) -> None:
+    """Refuse a user's append that names one of Chronik's own aggregate types: those are
+    written only by the service that owns them (see :data:`~chronik.records.RESERVED_PREFIX`).
+    """
+    for i, e in enumerate(events):
+        kind = getattr(e, "aggregate_type", None)
+        if reserved(kind):
+            raise InvalidArgument(
+                f"events[{i}].aggregateType {kind!r} is reserved: aggregate types starting "
+                f"with {RESERVED_PREFIX!r} are Chronik's own records and only Chronik writes "
+                "them",
+                field=f"events[{i}].aggregateType",
+            )
 
 
 def prepare(

@@ -12,11 +12,11 @@ import msgspec
 
 from chronik.errors import NotFound
 from chronik.events import paging
-from chronik.events.append import prepare
+from chronik.events.append import prepare, refuse_reserved
 from chronik.events.commit import GroupCommitter
 from chronik.events.query import EventQuery, page_filter, search_cursor, stream_cursor
 from chronik.ids import is_ulid
-from chronik.records import Editor, Event, ExpectedVersion, NewEvent
+from chronik.records import Editor, Event, ExpectedVersion, NewEvent, reserved
 from chronik.settings import Settings
 from chronik.storage.ports import Database
 
@@ -59,11 +59,40 @@ class EventLog:
 
         Raises :class:`~chronik.errors.Conflict` (writing nothing) when an aggregate is not
         at its expected version. With client-chosen locators a retry returns the events the
-        first attempt stored. ``flows=False`` skips :attr:`before_append` (for Chronik's own
-        events).
+        first attempt stored. Raises :class:`~chronik.errors.InvalidArgument` for an event of
+        a reserved aggregate type (``chronik.…``). ``flows=False`` skips :attr:`before_append`
+        (a restore keeps history as it was).
         """
+        refuse_reserved(events)
         if flows and self.before_append is not None:
             events = await self.before_append(tenant_id, events)
+            refuse_reserved(events)
+        return await self._submit(tenant_id, events, expected, request_id, editor)
+
+    async def append_own(
+        self,
+        tenant_id: str,
+        events: Sequence[NewEvent],
+        *,
+        expected: Iterable[ExpectedVersion] = (),
+        request_id: str | None = None,
+        editor: Editor | None = None,
+    ) -> list[Event]:
+        """Append Chronik's own records: for the service that owns them, after its own
+        validation. Every event must be of a reserved aggregate type; no flow runs on them."""
+        for event in events:
+            if not reserved(event.aggregate_type):
+                raise ValueError(f"{event.aggregate_type!r} is not one of Chronik's own types")
+        return await self._submit(tenant_id, events, expected, request_id, editor)
+
+    async def _submit(
+        self,
+        tenant_id: str,
+        events: Sequence[NewEvent],
+        expected: Iterable[ExpectedVersion],
+        request_id: str | None,
+        editor: Editor | None,
+    ) -> list[Event]:
         pending = prepare(
             tenant_id,
             events,
@@ -114,8 +143,10 @@ class EventLog:
         end: datetime | None = None,
         event_type: str | None = None,
         page_size: int | None = None,
+        system: bool = False,
     ) -> Page:
-        """The first page of a Socotra event stream, in sequence order."""
+        """The first page of a Socotra event stream, in sequence order; Chronik's own
+        records only when ``system``."""
         s = self._settings
         cursor = stream_cursor(
             tenant_id,
@@ -123,6 +154,7 @@ class EventLog:
             end=end,
             event_type=event_type,
             page_size=page_size,
+            system=system,
             default_limit=s.search_default_limit,
             max_limit=s.search_max_limit,
         )

@@ -36,6 +36,7 @@ class Cursor(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     upper_inclusive: bool = False
     after: int = 0
     before: int | None = None
+    users_only: bool = False  # last: tokens made before it existed still decode
 
 
 _VERSION = b"1"

@@ -43,6 +43,9 @@ class EventQuery(msgspec.Struct, frozen=True, kw_only=True):
     creation_date: datetime | None = None
     since: datetime | None = None
     until: datetime | None = None
+    system: bool = True
+    """Whether Chronik's own records (aggregate types ``chronik.…``) are in the results:
+    ZITADEL's ListEvents shows its own events too."""
 
 
 def _utc(value: datetime | None, field: str) -> datetime | None:
@@ -126,6 +129,7 @@ def search_cursor(tenant_id: str, q: EventQuery, *, default_limit: int, max_limi
         upper_inclusive=upper_inclusive,
         after=q.sequence if q.asc else 0,
         before=q.sequence if (q.sequence and not q.asc) else None,
+        users_only=not q.system,
     )
 
 
@@ -136,11 +140,13 @@ def stream_cursor(
     end: datetime | None,
     event_type: str | None,
     page_size: int | None,
+    system: bool = False,
     default_limit: int,
     max_limit: int,
 ) -> Cursor:
     """Validate a Socotra event-stream query (ascending; ``start`` inclusive, ``end``
-    exclusive) and state it as a cursor at its first page."""
+    exclusive) and state it as a cursor at its first page. Chronik's own records are left
+    out unless ``system``."""
     start, end = _utc(start, "startTimestamp"), _utc(end, "endTimestamp")
     if start is not None and end is not None and end < start:
         raise InvalidArgument("endTimestamp is before startTimestamp", field="endTimestamp")
@@ -152,6 +158,7 @@ def stream_cursor(
         event_types=types,
         lower=start,
         upper=end,
+        users_only=not system,
     )
 
 
@@ -180,4 +187,5 @@ async def page_filter(store: EventStore, cursor: Cursor) -> EventFilter:
         aggregate_id=cursor.aggregate_id,
         editor_user_id=cursor.editor_user_id,
         resource_owner=cursor.resource_owner,
+        users_only=cursor.users_only,
     )

@@ -99,6 +99,8 @@ def compose(
     if query.resource_owner:
         where.append(queries["where_resource_owner"])
         params["resource_owner"] = query.resource_owner
+    if query.users_only:
+        where.append(queries["where_users_only"])
     sql = queries["search"].format(
         index=queries.get(f"index_{lead}", ""),
         where="\n  ".join(where),

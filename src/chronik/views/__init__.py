@@ -4,13 +4,14 @@ from chronik.retries import Backoff
 from chronik.views.rows import Rows
 from chronik.views.runner import Step, ViewRunner
 from chronik.views.service import Views, ViewStatus
-from chronik.views.view import Registry, View, installed
+from chronik.views.view import Registry, Unprocessable, View, installed
 
 __all__ = [
     "Backoff",
     "Registry",
     "Rows",
     "Step",
+    "Unprocessable",
     "View",
     "ViewRunner",
     "ViewStatus",

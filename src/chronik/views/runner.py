@@ -28,7 +28,7 @@ from chronik.records import Event, EventFilter, FailedEvent, FailureUpdate, View
 from chronik.retries import error_text
 from chronik.storage.ports import Database
 from chronik.views.rows import Rows
-from chronik.views.view import Registry, View
+from chronik.views.view import Registry, Unprocessable, View
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +255,7 @@ class ViewRunner:
         failures = {waiting_on.sequence: waiting_on} if waiting_on else {}
         for event in events:
             failed = failures.get(event.sequence)
-            error = await self._handle(view, event, rows)
+            error, hopeless = await self._handle(view, event, rows)
             if error is None:
                 batch.position = event.sequence
                 batch.event_at = event.created_at
@@ -263,6 +263,8 @@ class ViewRunner:
                     batch.resolved.append(event.sequence)
                 continue
             count = (failed.failure_count if failed else 0) + 1
+            if hopeless:
+                count = max(count, view.max_failures)
             exhausted = count >= view.max_failures
             retry_at = (
                 None if exhausted else batch.now + timedelta(seconds=view.backoff.delay(count))
@@ -275,7 +277,7 @@ class ViewRunner:
                     retry_at=retry_at,
                 )
             )
-            if exhausted and view.on_exhausted == "skip":
+            if exhausted and (hopeless or view.on_exhausted == "skip"):
                 batch.position = event.sequence
                 batch.event_at = event.created_at
                 continue
@@ -284,8 +286,9 @@ class ViewRunner:
             batch.position = max(batch.position, head)
         return Step.IDLE
 
-    async def _handle(self, view: View, event: Event, rows: Rows) -> str | None:
-        """Run the handler; None when it succeeded, else the error text to record."""
+    async def _handle(self, view: View, event: Event, rows: Rows) -> tuple[str | None, bool]:
+        """Run the handler: the error text to record (None when it succeeded), and whether
+        the event can never be processed (:class:`Unprocessable`)."""
         stats = self._stats(view)
         started = time.perf_counter()
         try:
@@ -301,12 +304,12 @@ class ViewRunner:
                 event.tenant_id,
                 text,
             )
-            return text
+            return text, isinstance(exc, Unprocessable)
         finally:
             stats.handler_seconds += time.perf_counter() - started
         rows.keep_event()
         stats.handled += 1
-        return None
+        return None, False
 
     async def _retry_skipped(
         self, view: View, tenant_id: str, failed: FailedEvent, rows: Rows, batch: ViewCommit
@@ -316,7 +319,7 @@ class ViewRunner:
         if not found or found[0].sequence != failed.sequence:
             batch.resolved.append(failed.sequence)  # the event is gone (cannot happen)
             return
-        error = await self._handle(view, found[0], rows)
+        error, _ = await self._handle(view, found[0], rows)
         if error is None:
             batch.resolved.append(failed.sequence)
             return

@@ -22,6 +22,14 @@ if TYPE_CHECKING:
     from chronik.records import Event
     from chronik.views.rows import Rows
 
+
+class Unprocessable(Exception):
+    """Raised by a handler for an event it can never process (its payload breaks the rules
+    the view relies on): the event is recorded as failed with the view's ``max_failures``
+    and the view moves past it at once, whatever ``on_exhausted`` says; retries would only
+    hold the view up. An operator's retry runs it again."""
+
+
 Handler = Callable[["Event", "Rows"], Awaitable[None]]
 Skips = Callable[[str], Awaitable[bool]]
 Exhausted = Literal["skip", "stop"]

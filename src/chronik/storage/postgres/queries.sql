@@ -127,6 +127,9 @@ AND editor_user_id = %(editor_user_id)s
 -- name: where_resource_owner
 AND resource_owner = %(resource_owner)s
 
+-- name: where_users_only
+AND substr(aggregate_type, 1, 8) <> 'chronik.'
+
 -- name: direction_asc
 ASC
 

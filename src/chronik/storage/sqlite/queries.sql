@@ -146,6 +146,9 @@ AND editor_user_id = :editor_user_id
 -- name: where_resource_owner
 AND resource_owner = :resource_owner
 
+-- name: where_users_only
+AND substr(aggregate_type, 1, 8) <> 'chronik.'
+
 -- name: direction_asc
 ASC
 
