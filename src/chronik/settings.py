@@ -62,6 +62,10 @@ class Settings:
     """How long a node keeps a tenant's flows before reading them again (changes made on
     the node itself apply at once)."""
     max_body_bytes: int = 4 * 1024 * 1024
+    header_timeout_seconds: float = 10.0
+    """How long a connection may take to send a request's headers before it is closed."""
+    max_connections: int = 1000
+    """Connections one server process keeps open; one more is answered 503 and closed."""
     bootstrap_token: str | None = None
     """Used as the bootstrap admin token at first start (``CHRONIK_BOOTSTRAP_TOKEN``)."""
     oidc_issuer: str = ""

@@ -42,6 +42,21 @@ def serve(
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body accepted (413 above).", min=1)
     ] = 4 * 1024 * 1024,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a connection may take to send a request's headers; then it is closed.",
+            min=0.1,
+        ),
+    ] = 10.0,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            help="Open connections per server process; one more is answered 503 and closed "
+            "(keep it under the open-file limit, ulimit -n).",
+            min=1,
+        ),
+    ] = 1000,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     workers: Annotated[
         int,
@@ -69,6 +84,8 @@ def serve(
         oidc_jwks_url=oidc_jwks_url,
         max_body_bytes=max_body_bytes,
         listen_port=port,
+        header_timeout_seconds=header_timeout,
+        max_connections=max_connections,
     )
     if oidc_issuer and not oidc_jwks_url:
         say("error: --oidc-issuer needs --oidc-jwks-url")
@@ -77,7 +94,7 @@ def serve(
     if token:
         say(f"bootstrap admin token (shown once; also in {settings.data_dir / FILE_NAME}):")
         say(f"  {token}")
-    import uvicorn
+    from chronik.cli.connections import GuardedConfig
 
     options: dict[str, Any] = {
         "host": host,
@@ -86,14 +103,18 @@ def serve(
         "lifespan": "on",
         "timeout_graceful_shutdown": 30,
         "server_header": False,
+        "header_timeout": settings.header_timeout_seconds,
+        "max_connections": settings.max_connections,
     }
     if workers == 1:
-        _server(uvicorn.Config(_app(settings), **options)).run()
+        _server(GuardedConfig(_app(settings), **options)).run()
         return
     from uvicorn.supervisors import Multiprocess
 
-    os.environ[_SETTINGS_VARIABLE] = _encode(dataclasses.replace(settings, bootstrap_token=None))
-    config = uvicorn.Config(f"{__name__}:worker_app", factory=True, workers=workers, **options)
+    os.environ[SETTINGS_VARIABLE] = encode_settings(
+        dataclasses.replace(settings, bootstrap_token=None)
+    )
+    config = GuardedConfig(f"{__name__}:worker_app", factory=True, workers=workers, **options)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
 
 
@@ -126,16 +147,19 @@ def _app(settings: Settings) -> Any:
     return app
 
 
-_SETTINGS_VARIABLE = "CHRONIK_SERVE_SETTINGS"
+SETTINGS_VARIABLE = "CHRONIK_SERVE_SETTINGS"
+"""Carries the settings, as :func:`encode_settings` writes them, to :func:`worker_app`."""
 
 
 def worker_app() -> Any:
-    """The app of one worker process of ``serve --workers N``: the parent's settings come
-    through the environment (the first start already happened in the parent)."""
-    return _app(_decode(os.environ[_SETTINGS_VARIABLE]))
+    """The app of one worker process of ``serve --workers N`` (or of another ASGI server,
+    as ``bench.http`` runs one): the settings come through the environment, and the first
+    start already happened."""
+    return _app(_decode(os.environ[SETTINGS_VARIABLE]))
 
 
-def _encode(settings: Settings) -> str:
+def encode_settings(settings: Settings) -> str:
+    """``settings`` as the value of :data:`SETTINGS_VARIABLE`."""
     fields = dataclasses.asdict(settings)
     fields["data_dir"] = str(settings.data_dir)
     return json.dumps(fields)
