@@ -31,6 +31,8 @@ from chronik.records import Tenant
 from chronik.storage import queries as sql_files
 
 PACKAGE = "chronik.storage.postgres"
+PROBE_CONNECT_SECONDS = 2
+"""libpq's shortest connect timeout."""
 log = logging.getLogger(__name__)
 Q = sql_files.load(PACKAGE)
 
@@ -224,8 +226,17 @@ class PostgresDatabase:
             raise translate(exc) from exc
 
     async def schema_version(self) -> int:
-        async with self.connection() as conn:
-            return await self._schema_version(conn)
+        """Read on a connection of its own, not the pool's: pooled connections may have
+        died with the server, and the pool waits up to 30 s for a new one and retries those
+        with a growing delay, so it would show neither an outage nor the server's return at
+        once (``/readyz`` relies on both)."""
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=PROBE_CONNECT_SECONDS
+            ) as conn:
+                return await self._schema_version(conn)
+        except psycopg.Error as exc:
+            raise Unavailable("PostgreSQL is unavailable; try again", cause=str(exc)) from None
 
     @staticmethod
     async def _schema_version(conn: psycopg.AsyncConnection[Any]) -> int:
