@@ -3,7 +3,7 @@ always stopped when a test ends, whatever it did."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ def server_database(backend: str, request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def start() -> Iterator[Start]:
-    """``start(data, database_url=None, env=None, workers=1)``: a server that is up
+    """``start(data, database_url=None, env=None, workers=1, args=())``: a server that is up
     (``/healthz`` answers); killed at the end of the test if it still runs."""
     started: list[Server] = []
 
@@ -41,8 +41,9 @@ def start() -> Iterator[Start]:
         database_url: str | None = None,
         env: dict[str, str] | None = None,
         workers: int = 1,
+        args: Sequence[str] = (),
     ) -> Server:
-        server = Server(data, database_url=database_url, env=env, workers=workers)
+        server = Server(data, database_url=database_url, env=env, workers=workers, args=args)
         started.append(server)
         server.wait_ready()
         return server

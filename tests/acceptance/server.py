@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -65,6 +66,7 @@ class Server:
         database_url: str | None = None,
         env: dict[str, str] | None = None,
         workers: int = 1,
+        args: Sequence[str] = (),
     ) -> None:
         self.data = data
         self.database_url = database_url
@@ -86,6 +88,7 @@ class Server:
             "warning",
             *database_options(database_url),
             *(["--workers", str(workers)] if workers > 1 else []),
+            *args,
         ]
         with open(self._stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(

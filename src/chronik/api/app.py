@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chronik.api import errors, health
@@ -189,8 +190,14 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+CLIENT_CLOSED = 499
+"""The status counted for a request whose client went away before it was answered (nginx's
+code): not a server error, and nothing to answer or log."""
+
+
 class RequestMetrics:
-    """Counts requests by route template and status, and times them."""
+    """Counts requests by route template and status, and times them; a request whose client
+    disconnected while its body was read counts as 499 and ends quietly."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -211,6 +218,8 @@ class RequestMetrics:
 
         try:
             await self.app(scope, receive, sending)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or _plain_route(scope) or "unmatched"
