@@ -1,7 +1,7 @@
 """HTTP benchmarks: a real ``chronik serve`` process on loopback, loaded by ``wrk``.
 
     python -m bench.http [--backend sqlite|postgres|all] [--events 1000000] [--quick]
-                         [--workers 1,2]
+                         [--workers 1,2] [--servers uvicorn,granian]
 
 Needs ``wrk`` (Debian: ``apt-get install wrk``). Per backend, in one run:
 
@@ -9,9 +9,11 @@ Needs ``wrk`` (Debian: ``apt-get install wrk``). Per backend, in one run:
   the biggest tenant is issued;
 - the library's own rate of single-event appends from 32 concurrent tasks is measured
   in-process, on uvloop like the server, against the same database;
-- for each worker count of ``--workers`` (default 1 and 2), the server is started and
-  ``wrk`` (one thread, in its own process) sends ``POST /admin/v1/events/_search``
-  returning 100 events from 16 connections (p50, p99, requests/s), then single-event
+- for each worker count of ``--workers`` (default 1 and 2) and each HTTP server of
+  ``--servers`` (default ``uvicorn``, what ``chronik serve`` runs; ``granian``, if
+  installed, serves the same app for comparison), the server is started and ``wrk`` (one
+  thread, in its own process) sends ``POST /admin/v1/events/_search`` returning 100
+  events from 16 connections (p50, p99, requests/s), then single-event
   ``POST /v1/events`` from 32 connections (events/s, as a ratio of the library rate);
 - the server's resident memory (with its workers') is read from ``/proc`` after the run.
 """
@@ -38,6 +40,7 @@ from bench import common
 from bench.common import Result, check, log
 from bench.log import DEFAULT_ADMIN_URL, FULL, QUICK, create_pg_database, drop_pg_database, load
 from chronik import Chronik, NewEvent, Settings
+from chronik.cli.serve import SETTINGS_VARIABLE, encode_settings
 
 SEARCH_LUA = """
 wrk.method = "POST"
@@ -141,14 +144,28 @@ async def _prepare(settings: Settings, events: int, backend: str) -> tuple[str, 
     return tenant, token, loaded
 
 
-def _serve(data: Path, url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(
+    data: Path, url: str, workers: int, server_name: str
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    command = [
-        *(sys.executable, "-m", "chronik", "serve", "--port", str(port), "--data", str(data)),
-        *("--log-level", "warning", "--workers", str(workers)),
-        *(("--database-url", url) if url else ()),
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ)
+    if server_name == "uvicorn":
+        command = [
+            *(sys.executable, "-m", "chronik", "serve", "--port", str(port), "--data", str(data)),
+            *("--log-level", "warning", "--workers", str(workers)),
+            *(("--database-url", url) if url else ()),
+        ]
+    else:
+        # The app of `chronik serve`, as its worker processes build it, under granian.
+        env[SETTINGS_VARIABLE] = encode_settings(Settings(database_url=url, data_dir=data))
+        command = [
+            *(sys.executable, "-c", "from granian.cli import cli; cli()"),
+            *("--interface", "asgi", "--factory", "--port", str(port), "--workers", str(workers)),
+            *("--log-level", "warning", "--no-ws", "chronik.cli.serve:worker_app"),
+        ]
+    server = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -177,20 +194,29 @@ def _rss_mb(pid: int) -> float:
 
 
 def _measure(
-    backend: str, data: Path, url: str, token: str, workers: int, seconds: float, library: float
+    backend: str,
+    data: Path,
+    url: str,
+    token: str,
+    workers: int,
+    server_name: str,
+    seconds: float,
+    library: float,
 ) -> list[Result]:
-    server, base = _serve(data, url, workers)
+    server, base = _serve(data, url, workers, server_name)
     try:
         _wrk(SEARCH_LUA, token, f"{base}/admin/v1/events/_search", 16, 2)  # warm-up
-        log(f"{backend}, {workers} worker(s): search, 16 connections")
+        log(f"{backend}, {server_name}, {workers} worker(s): search, 16 connections")
         search = _wrk(SEARCH_LUA, token, f"{base}/admin/v1/events/_search", 16, seconds)
-        log(f"{backend}, {workers} worker(s): appends, 32 connections")
+        log(f"{backend}, {server_name}, {workers} worker(s): appends, 32 connections")
         appends = _wrk(APPEND_LUA, token, base, 32, seconds)
         rss_mb = _rss_mb(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
     label = f"{workers} worker" + ("s" if workers > 1 else "")
+    if server_name != "uvicorn":
+        label += f", {server_name}"
     per_process = f"; {workers} processes and the parent" if workers > 1 else ""
     ratio = appends["rps"] / library
     return [
@@ -249,7 +275,12 @@ def _measure(
 
 
 def run_backend(
-    backend: str, events: int, seconds: float, admin_url: str, workers: list[int]
+    backend: str,
+    events: int,
+    seconds: float,
+    admin_url: str,
+    workers: list[int],
+    servers: list[str],
 ) -> list[Result]:
     data = Path(tempfile.mkdtemp(prefix="chronik-http-bench-"))
     url = ""
@@ -263,7 +294,8 @@ def run_backend(
         library = uvloop.run(_library_rate(settings, tenant, seconds))
         results = [loaded]
         for count in workers:
-            results += _measure(backend, data, url, token, count, seconds, library)
+            for server_name in servers:
+                results += _measure(backend, data, url, token, count, server_name, seconds, library)
         return results
     finally:
         shutil.rmtree(data, ignore_errors=True)
@@ -283,6 +315,12 @@ def main() -> None:
         default="1,2",
         help="comma-separated worker counts of chronik serve to measure (default 1,2)",
     )
+    parser.add_argument(
+        "--servers",
+        default="uvicorn",
+        help="comma-separated HTTP servers to measure, each serving the same app: uvicorn "
+        "(what chronik serve runs) and granian (pip install granian); default uvicorn",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -292,7 +330,8 @@ def main() -> None:
     results: list[Result] = []
     for backend in backends:
         workers = [int(w) for w in args.workers.split(",")]
-        results += run_backend(backend, events, seconds, args.admin_url, workers)
+        servers = args.servers.split(",")
+        results += run_backend(backend, events, seconds, args.admin_url, workers, servers)
     print(common.table(results))
     print()
     print(common.markdown_table(results))
