@@ -140,7 +140,9 @@ class Pool(Generic[W]):
                 self._waiters[key] = queue
             if waiter.done():  # cancelled; its run is gone
                 continue
-            worker = self._idle.popleft()
+            # The worker idle the shortest time: the others stay cold, and the oldest is the
+            # one a trim stops.
+            worker = self._idle.pop()
             self._holders[worker] = key
             self._held[key] += 1
             waiter.set_result(worker)
