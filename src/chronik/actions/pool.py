@@ -140,15 +140,24 @@ class Pool(Generic[W]):
                 self._waiters[key] = queue
             if waiter.done():  # cancelled; its run is gone
                 continue
-            # The worker idle the shortest time: the others stay cold, and the oldest is the
-            # one a trim stops.
-            worker = self._idle.pop()
+            worker = self._take_idle()
             self._holders[worker] = key
             self._held[key] += 1
             waiter.set_result(worker)
         self._fill()
         if self._trim_timer is None and self._idle and len(self.workers) > self._wanted():
             self._trim_timer = asyncio.get_running_loop().call_later(self._linger, self._trim)
+
+    def _take_idle(self) -> W:
+        """Of the idle workers the ``size`` slots not in use would rotate through (the most
+        recently used), the one idle longest: a worker prepares its next run after answering,
+        so rotating hides that, while the rest (the spare) stay cold and are the ones a trim
+        stops."""
+        slots = max(1, self._size - len(self._holders))
+        index = max(0, len(self._idle) - slots)
+        worker = self._idle[index]
+        del self._idle[index]
+        return worker
 
     def _next(self) -> str | None:
         """The first key in turn whose run may take an idle worker now."""
