@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import msgspec
 
 from chronik import Editor, EventQuery, Settings
+from chronik.records import Schedule, TimeRule
+from chronik.services import Chronik
 from tests.cli.conftest import Cli, new
 
 # What the importing database assigns anew; everything else must survive the round trip.
@@ -128,12 +131,7 @@ def test_a_backup_restores_actions_flows_and_schedules(
 ) -> None:
     """What the restored database does is what the original did: the bound action runs on
     the next append, the paused schedule is still paused."""
-    script = tmp_path / "stamp.js"
-    script.write_text("function stamp(ctx, api) { api.setField('stamped', true) }")
-    cli("actions", "create", "stamp", "--script", str(script))
-    cli("flows", "set", "FLOW_TYPE_EVENTS", "TRIGGER_TYPE_PRE_APPEND", "stamp")
-    cli("schedules", "create", "nightly", "--event-type", "report.due", "--cron", "0 2 * * *")
-    cli("schedules", "pause", "nightly")
+    asyncio.run(_stamp_and_nightly(cli.settings))
     exported = cli("events", "export", str(tmp_path / "backup.ndjson"))
     assert exported.stderr == "exported 3 events and 1 schedule\n"
 
@@ -149,6 +147,26 @@ def test_a_backup_restores_actions_flows_and_schedules(
 
 
 USER = {"aggregateType": "user", "aggregateId": "1", "type": "user.added", "payload": {}}
+
+
+async def _stamp_and_nightly(settings: Settings) -> None:
+    """A bound pre-append action and a paused cron schedule in the default tenant."""
+    async with await Chronik.open(settings) as chronik:
+        tenant = (await chronik.default_tenant()).id
+        script = "function stamp(ctx, api) { api.setField('stamped', true) }"
+        action = await chronik.actions.create(tenant, "", name="stamp", script=script)
+        await chronik.actions.set_trigger(
+            tenant, "", "FLOW_TYPE_EVENTS", "TRIGGER_TYPE_PRE_APPEND", [action.id]
+        )
+        await chronik.schedules.create(
+            Schedule(
+                tenant_id=tenant,
+                name="nightly",
+                event_type="report.due",
+                rule=TimeRule(kind="cron", cron="0 2 * * *"),
+            )
+        )
+        await chronik.schedules.pause(tenant, "DEFAULT", "nightly")
 
 
 def test_an_import_refuses_a_chronik_record_its_service_would_not_write(
