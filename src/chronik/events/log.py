@@ -65,8 +65,9 @@ class EventLog:
         """
         refuse_reserved(events)
         if flows and self.before_append is not None:
-            events = await self.before_append(tenant_id, events)
-            refuse_reserved(events)
+            given, events = events, await self.before_append(tenant_id, events)
+            if events is not given:
+                refuse_reserved(events)
         return await self._submit(tenant_id, events, expected, request_id, editor)
 
     async def append_own(
