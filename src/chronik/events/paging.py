@@ -67,6 +67,8 @@ def decode(token: str, key: bytes, tenant_id: str) -> Cursor:
         body, mac = _unb64(body_text), _unb64(mac_text)
     except (binascii.Error, ValueError) as exc:
         raise invalid from exc
+    if _b64(body) != body_text or _b64(mac) != mac_text:
+        raise invalid  # one token per search: base64 with stray bits is an altered token
     expected = hmac.new(key, body, hashlib.sha256).digest()[:16]
     if not hmac.compare_digest(mac, expected) or not body.startswith(_VERSION):
         raise invalid

@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -88,6 +89,20 @@ class TenantKeys:
         return key
 
 
+def _wal(con: sqlite3.Connection, *, seconds: float = 5.0) -> str:
+    """Switch to WAL: the journal mode it is in then. Processes that open a new file together
+    all switch it, and SQLite answers "locked" to all but one at once, without waiting for
+    its busy timeout: the others try again until the first is done."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
 class SQLiteDatabase:
     """One SQLite file: the writer connection lives on the event loop's thread.
 
@@ -145,7 +160,7 @@ class SQLiteDatabase:
             if self.create:
                 self._create_private()
             con = self._connect()
-            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _wal(con)
             if mode.lower() != "wal":
                 raise Unavailable(f"{self.path}: cannot switch SQLite to WAL mode ({mode})")
             con.execute("PRAGMA wal_autocheckpoint = 0")
