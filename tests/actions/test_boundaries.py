@@ -7,9 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from chronik.events import EventQuery
 from chronik.records import NewEvent
 from chronik.services import Chronik
 from chronik.settings import Settings
+from tests.actions.local_http import QuietHandler, serving
 
 PRELUDE = Path(sandbox.__file__).with_name("prelude.js").read_text(encoding="utf-8")
 
@@ -134,7 +133,7 @@ async def test_a_field_holding_a_lone_surrogate_fails_the_run(forged: Runtime) -
 # -- where http.fetch may go ----------------------------------------------------------------
 
 
-class _Chronik(BaseHTTPRequestHandler):
+class _Chronik(QuietHandler):
     def do_GET(self) -> None:
         body = b"chronik_http_requests_total 1\n"
         self.send_response(200)
@@ -142,20 +141,12 @@ class _Chronik(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def port() -> Iterator[int]:
     """The port of a server standing in for Chronik's own."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Chronik)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield int(httpd.server_address[1])
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(_Chronik) as chronik_port:
+        yield chronik_port
 
 
 async def _fetch(runtime: Runtime, url: str) -> str:

@@ -8,15 +8,14 @@ import json
 import os
 import re
 import signal
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
 from chronik.actions.runtime import HttpPolicy, Limits, Run, Runtime, Trigger
+from tests.actions.local_http import QuietHandler, serving
 
 MakeRuntime = Callable[..., Runtime]
 Act = Callable[..., Awaitable[Run]]
@@ -58,7 +57,7 @@ def act(runtime: Runtime) -> Act:
     return functools.partial(call, runtime)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         if self.path == "/big":
             self._send(200, "text/plain", b"x" * 5000)
@@ -83,19 +82,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(_Handler) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
