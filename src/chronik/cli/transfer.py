@@ -167,11 +167,8 @@ class _Unit:
     events: list[Event] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     schedule: ScheduleRecord | None = None
-
-    @property
-    def alone(self) -> bool:
-        """Whether the unit needs a wave of its own."""
-        return self.schedule is not None or any(reserved(e.aggregate_type) for e in self.events)
+    alone: bool = False
+    """Whether it needs a wave of its own: a schedule, or Chronik's own records."""
 
 
 def _units(lines: Iterable[bytes], most: int) -> Iterator[_Unit]:
@@ -186,7 +183,7 @@ def _units(lines: Iterable[bytes], most: int) -> Iterator[_Unit]:
                 if unit.events:
                     yield unit
                     unit, key = _Unit(), None
-                yield _Unit(lines=[n], schedule=decode_schedule(line))
+                yield _Unit(lines=[n], schedule=decode_schedule(line), alone=True)
                 continue
             event = decode(line)
         except msgspec.ValidationError as exc:
@@ -206,6 +203,7 @@ def _units(lines: Iterable[bytes], most: int) -> Iterator[_Unit]:
         key = this
         unit.events.append(event)
         unit.lines.append(n)
+        unit.alone = unit.alone or reserved(event.aggregate_type)
     if unit.events:
         yield unit
 
