@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import typing
+from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Durability = Literal["OFF", "NORMAL", "FULL"]
 
@@ -18,6 +21,11 @@ class Settings:
     ``database_url`` picks the backend: ``sqlite:///path/to/file.db`` or
     ``postgresql://...``. When it is empty, the embedded SQLite file under ``data_dir``
     is used.
+
+    Values are checked when constructed, as a caller would naturally give them: a path as
+    ``str`` or :class:`~pathlib.Path`, a list where a tuple is kept, an ``int`` for a
+    ``float``; anything else is a :class:`TypeError` (a value outside a fixed set, a
+    :class:`ValueError`) naming the field.
     """
 
     database_url: str = ""
@@ -76,8 +84,53 @@ class Settings:
     oidc_organisation_claim: str = "urn:zitadel:iam:user:resourceowner:id"
     oidc_roles_claim: str = "urn:zitadel:iam:org:project:roles"
 
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            checked = _checked(field.name, value, _field_types()[field.name])
+            if checked is not value:
+                object.__setattr__(self, field.name, checked)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'chronik.db').as_posix()}"
+
+
+@cache
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(Settings)
+
+
+_NAMES = {
+    Path: "a path (str or Path)",
+    float: "a number",
+    int: "an integer",
+    bool: "True or False",
+    str: "a string",
+    str | None: "a string or None",
+    tuple[str, ...]: "a list of strings",
+}
+
+
+def _checked(name: str, value: Any, kind: Any) -> Any:
+    """``value`` as field ``name`` of type ``kind`` keeps it, converted where the meaning is
+    plain; a clear error otherwise."""
+    if typing.get_origin(kind) is Literal:
+        if value in typing.get_args(kind):
+            return value
+        choices = ", ".join(typing.get_args(kind))
+        raise ValueError(f"Settings.{name} must be one of {choices}, not {value!r}")
+    if isinstance(value, bool) != (kind is bool):
+        pass  # True is an int to Python, not to a caller
+    elif kind is Path and isinstance(value, str | os.PathLike):
+        return Path(value)
+    elif kind is float and isinstance(value, int | float):
+        return float(value)
+    elif kind == tuple[str, ...]:
+        if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+    elif isinstance(value, typing.get_args(kind) or kind):
+        return value
+    raise TypeError(f"Settings.{name} must be {_NAMES[kind]}, not {value!r}")

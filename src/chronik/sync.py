@@ -1,109 +1,200 @@
-"""The blocking Python API: the async core run on a private event loop thread.
+"""The blocking Python API: the async core, run on a private event-loop thread.
 
     with SyncChronik.open(Settings()) as chronik:
         tenant = chronik.default_tenant()
-        chronik.append(tenant.id, [NewEvent(aggregate_type="user", aggregate_id="1",
-                                            type="user.added", payload={"name": "Ada"})])
+        chronik.events.append(tenant.id, [NewEvent(aggregate_type="user", aggregate_id="1",
+                                                   type="user.added", payload={"name": "Ada"})])
+        for event in chronik.events.follow(tenant.id):
+            ...
 
-Every method calls the same coroutine the async API has; nothing is implemented twice.
+:class:`SyncChronik` has the shape of :class:`~chronik.services.Chronik` because it is a
+:class:`Blocking` proxy of one, and so is every service reached through it: one rule turns
+any async object into a blocking one, so a method added to the async core is there at once
+and nothing is implemented twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+import inspect
+import weakref
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import ExitStack
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from chronik.events import EventQuery, Page
-from chronik.records import Editor, Event, ExpectedVersion, NewEvent, Tenant
 from chronik.services import Chronik
 from chronik.settings import Settings
 
+if TYPE_CHECKING:
+    from chronik.actions import Actions
+    from chronik.auth.tokens import Tokens
+    from chronik.events import Catalogue, EventLog
+    from chronik.schedules import Schedules
+    from chronik.storage import TenantStore
+    from chronik.views import Registry, Views
 
-class SyncChronik:
-    def __init__(self, portal: BlockingPortal, chronik: Chronik, stack: ExitStack) -> None:
-        self._portal = portal
-        self._chronik = chronik
+T = TypeVar("T")
+
+
+class _Loop:
+    """The event-loop thread the async objects live on, and the blocking iterators still
+    open on it (closed before the loop stops, so no async generator outlives it)."""
+
+    def __init__(self, portal: BlockingPortal) -> None:
+        self.portal = portal
+        self.iterators: weakref.WeakSet[Generator[Any, None, None]] = weakref.WeakSet()
+
+    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)`` on the loop thread, awaited if it returns an
+        awaitable (plain methods run there too: some start tasks on the loop)."""
+
+        async def invoke() -> Any:
+            result = function(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        return self.blocking(self.portal.call(invoke))
+
+    def blocking(self, value: Any) -> Any:
+        """``value`` as blocking code may use it: an async iterator becomes an iterator, an
+        object with async methods a :class:`Blocking` proxy, anything else stays as it is."""
+        if isinstance(value, AsyncIterator):
+            iterator = self._iterate(value)
+            self.iterators.add(iterator)
+            return iterator
+        if _is_async(type(value)):
+            return Blocking(value, self)
+        return value
+
+    def _iterate(self, source: AsyncIterator[Any]) -> Generator[Any, None, None]:
+        async def step() -> tuple[bool, Any]:
+            try:
+                return True, await anext(source)
+            except StopAsyncIteration:
+                return False, None
+
+        try:
+            while True:
+                more, item = self.portal.call(step)
+                if not more:
+                    return
+                yield item
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                self.portal.call(aclose)
+
+    def close_iterators(self) -> None:
+        for iterator in list(self.iterators):
+            iterator.close()
+
+
+_ASYNC_CLASSES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def _is_async(cls: type) -> bool:
+    """Whether ``cls`` has a public async method, the mark of a service (records do not)."""
+    found = _ASYNC_CLASSES.get(cls)
+    if found is None:
+        found = _ASYNC_CLASSES[cls] = any(
+            inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member)
+            for klass in cls.__mro__
+            for name, member in vars(klass).items()
+            if not name.startswith("_")
+        )
+    return found
+
+
+class Blocking(Generic[T]):
+    """A blocking view of the async object ``T``, with the same attributes.
+
+    Coroutine methods become blocking calls (run on the event-loop thread, their result
+    returned); async iterators and async generator methods become iterators that close
+    their async source when the caller stops (a ``break``, or :meth:`SyncChronik.close`);
+    attributes that are themselves async objects (services, a runner) are proxied the same
+    way; plain attributes and records pass through unchanged; private names are not offered.
+
+    Typing: ``Blocking[EventLog]`` names the async class it mirrors, and mypy checks the
+    attributes declared on :class:`SyncChronik`; the calls themselves are typed ``Any``,
+    because Python's type system cannot derive ``def f() -> T`` from ``async def f() -> T``.
+    Their signatures and docstrings are the async ones (``help()`` shows them).
+    """
+
+    __slots__ = ("_loop", "_target")
+
+    def __init__(self, target: T, loop: _Loop) -> None:
+        self._target = target
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)  # private to the async object (and this proxy's own)
+        value = getattr(self._target, name)
+        if inspect.ismethod(value) or inspect.isfunction(value):
+            return self._blocking_call(value)
+        return self._loop.blocking(value)
+
+    def _blocking_call(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._loop.call(method, *args, **kwargs)
+
+        return call
+
+    def __dir__(self) -> list[str]:
+        return [name for name in dir(self._target) if not name.startswith("_")]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._target!r})"
+
+
+class SyncChronik(Blocking[Chronik]):
+    """The blocking Python API: :class:`~chronik.services.Chronik`'s attributes and methods,
+    as blocking calls (see :class:`Blocking`); ``with SyncChronik.open(Settings()) as c:``."""
+
+    __slots__ = ("_stack",)
+
+    if TYPE_CHECKING:
+        settings: Settings
+        events: Blocking[EventLog]
+        tenants: Blocking[TenantStore]
+        catalogue: Blocking[Catalogue]
+        tokens: Blocking[Tokens]
+        views: Blocking[Views]
+        schedules: Blocking[Schedules]
+        actions: Blocking[Actions]
+
+    def __init__(self, chronik: Chronik, loop: _Loop, stack: ExitStack) -> None:
+        super().__init__(chronik, loop)
         self._stack = stack
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True) -> SyncChronik:
+    def open(
+        cls, settings: Settings, *, migrate: bool = True, views: Registry | None = None
+    ) -> SyncChronik:
+        """Start the event-loop thread and open ``settings``'s database on it, as
+        :meth:`Chronik.open <chronik.services.Chronik.open>` does."""
         stack = ExitStack()
         portal = stack.enter_context(start_blocking_portal())
         try:
-            chronik = portal.call(lambda: Chronik.open(settings, migrate=migrate))
+            opening = functools.partial(Chronik.open, settings, migrate=migrate, views=views)
+            chronik = portal.call(opening)
         except BaseException:
             stack.close()
             raise
-        return cls(portal, chronik, stack)
-
-    def append(
-        self,
-        tenant_id: str,
-        events: Sequence[NewEvent],
-        *,
-        expected: Iterable[ExpectedVersion] = (),
-        request_id: str | None = None,
-        editor: Editor | None = None,
-    ) -> list[Event]:
-        async def call() -> list[Event]:
-            return await self._chronik.events.append(
-                tenant_id, events, expected=expected, request_id=request_id, editor=editor
-            )
-
-        return self._portal.call(call)
-
-    def get(self, tenant_id: str, locator: str) -> Event:
-        return self._portal.call(self._chronik.events.get, tenant_id, locator)
-
-    def search(self, tenant_id: str, query: EventQuery) -> Page:
-        return self._portal.call(self._chronik.events.search, tenant_id, query)
-
-    def stream(
-        self,
-        tenant_id: str,
-        *,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        event_type: str | None = None,
-        page_size: int | None = None,
-    ) -> Page:
-        async def call() -> Page:
-            return await self._chronik.events.stream(
-                tenant_id, start=start, end=end, event_type=event_type, page_size=page_size
-            )
-
-        return self._portal.call(call)
-
-    def next_page(self, tenant_id: str, paging_token: str) -> Page:
-        return self._portal.call(self._chronik.events.next_page, tenant_id, paging_token)
-
-    def follow(self, tenant_id: str | None = None, *, after: int = 0) -> Iterator[Event]:
-        """Every event after ``after``, blocking for new ones; stop by breaking out."""
-        batches = self._chronik.events.follow_batches(tenant_id, after=after)
-        try:
-            while True:
-                yield from self._portal.call(batches.__anext__)
-        finally:
-            self._portal.call(batches.aclose)
-
-    def default_tenant(self) -> Tenant:
-        return self._portal.call(self._chronik.default_tenant)
-
-    def create_tenant(self, name: str) -> Tenant:
-        return self._portal.call(self._chronik.tenants.create, name)
+        return cls(chronik, _Loop(portal), stack)
 
     def close(self) -> None:
+        """Stop what is still iterating, close the database, and end the thread."""
         try:
-            self._portal.call(self._chronik.close)
+            self._loop.close_iterators()
+            self._loop.portal.call(self._target.close)
         finally:
             self._stack.close()
 
     def __enter__(self) -> SyncChronik:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

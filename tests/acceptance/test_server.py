@@ -297,7 +297,9 @@ def test_sigterm_during_appends_exits_0_and_keeps_every_acknowledged_append_whol
     settings = Settings(data_dir=data, database_url=server_database or "")
     with SyncChronik.open(settings) as log:
         after = 0
-        while page := log.search(tenant, EventQuery(asc=True, sequence=after, limit=5000)).events:
+        while page := log.events.search(
+            tenant, EventQuery(asc=True, sequence=after, limit=5000)
+        ).events:
             for event in page:
                 if event.type == "account.credited":
                     stored[event.request_id].append(event.payload["i"])

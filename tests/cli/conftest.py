@@ -60,13 +60,13 @@ class Cli:
     def append(self, *events: NewEvent, editor: Editor | None = None) -> list[dict[str, Any]]:
         """One append to the default tenant, in-process; the events as the CLI prints them."""
         with self.api() as chronik:
-            stored = chronik.append(chronik.default_tenant().id, events, editor=editor)
+            stored = chronik.events.append(chronik.default_tenant().id, events, editor=editor)
         return [msgspec.to_builtins(e) for e in stored]
 
     def stored(self) -> list[dict[str, Any]]:
         """The default tenant's events, oldest first, read in-process."""
         with self.api() as chronik:
-            page = chronik.search(chronik.default_tenant().id, EventQuery(asc=True))
+            page = chronik.events.search(chronik.default_tenant().id, EventQuery(asc=True))
         return [msgspec.to_builtins(e) for e in page.events]
 
     def argv(self, args: tuple[str, ...]) -> list[str]:

@@ -30,7 +30,7 @@ def test_a_taken_tenant_name_exits_1(sqlite_cli: Cli) -> None:
 
 def test_events_go_to_the_tenant_named(sqlite_cli: Cli) -> None:
     with sqlite_cli.api() as chronik:
-        chronik.create_tenant("acme")
+        chronik.tenants.create("acme")
     sqlite_cli(
         "events",
         "append",

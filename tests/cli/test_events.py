@@ -163,7 +163,7 @@ def test_paging_token_continues_the_search(cli: Cli) -> None:
 
 def test_paging_token_with_a_filter_is_a_usage_error(sqlite_cli: Cli) -> None:
     with sqlite_cli.api() as chronik:
-        token = chronik.search(chronik.default_tenant().id, EventQuery()).paging_token
+        token = chronik.events.search(chronik.default_tenant().id, EventQuery()).paging_token
     refused = sqlite_cli("events", "search", "--paging-token", token, "--asc", code=2)
     assert "give no filter" in refused.stderr
 

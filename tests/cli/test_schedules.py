@@ -83,10 +83,10 @@ def _fired(cli: Cli) -> Counter[str]:
     with cli.api() as chronik:
         tenant = chronik.default_tenant().id
         found: Counter[str] = Counter()
-        page = chronik.search(tenant, EventQuery(asc=True, limit=5000))
+        page = chronik.events.search(tenant, EventQuery(asc=True, limit=5000))
         while page.events:
             found.update(e.aggregate_id for e in page.events)
-            page = chronik.next_page(tenant, page.paging_token)
+            page = chronik.events.next_page(tenant, page.paging_token)
     return found
 
 

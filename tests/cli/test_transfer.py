@@ -32,11 +32,13 @@ def fill(cli: Cli) -> list[dict[str, Any]]:
     with cli.api() as chronik:
         default = chronik.default_tenant().id
         editor = Editor(user_id="u", service="svc")
-        stored = chronik.append(default, [new("1", payload={"a": 1}), new("2")], editor=editor)
-        chronik.append(chronik.create_tenant("other").id, [new("1")])
+        stored = chronik.events.append(
+            default, [new("1", payload={"a": 1}), new("2")], editor=editor
+        )
+        chronik.events.append(chronik.tenants.create("other").id, [new("1")])
         for first in (0, 2, 4):
             changes = range(first, min(first + 2, 5))
-            stored += chronik.append(
+            stored += chronik.events.append(
                 default,
                 [new("1", "user.changed", resource_owner="o", payload={"i": i}) for i in changes],
             )
@@ -69,7 +71,9 @@ def test_importing_twice_writes_nothing_the_second_time(
     again = other_cli("events", "import", "--in-flight", "1", stdin=export.read_bytes())
     assert again.stderr == "imported 0 events; 7 were already present\n"
     with other_cli.api() as chronik:
-        assert chronik.search(chronik.default_tenant().id, EventQuery()).events[0].sequence == 7
+        assert (
+            chronik.events.search(chronik.default_tenant().id, EventQuery()).events[0].sequence == 7
+        )
 
 
 def test_export_of_all_tenants_holds_every_event_in_sequence_order(sqlite_cli: Cli) -> None:
@@ -84,7 +88,7 @@ def test_import_into_another_tenant_of_the_same_database_needs_new_locators(
 ) -> None:
     source = fill(sqlite_cli)
     with sqlite_cli.api() as chronik:
-        chronik.create_tenant("copy")
+        chronik.tenants.create("copy")
     export = sqlite_cli("events", "export").stdout
     refused = sqlite_cli("events", "import", "--tenant", "copy", stdin=export, code=1)
     assert "import with --new-locators" in refused.stderr

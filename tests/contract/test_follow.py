@@ -79,8 +79,9 @@ _WRITER = textwrap.dedent(
     url, tenant, name, appends = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     with SyncChronik.open(Settings(database_url=url), migrate=False) as c:
         for i in range(appends):
-            c.append(tenant, [NewEvent(aggregate_type="thing", aggregate_id=f"{name}{i % 5}",
-                                       type="thing.happened", payload={"i": i})] * (1 + i % 3))
+            event = NewEvent(aggregate_type="thing", aggregate_id=f"{name}{i % 5}",
+                             type="thing.happened", payload={"i": i})
+            c.events.append(tenant, [event] * (1 + i % 3))
     """
 )
 
