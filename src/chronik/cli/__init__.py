@@ -2,11 +2,20 @@
 live in a module of their own, and what they share (database options, settings, error
 handling) in :mod:`chronik.cli.context`.
 
-Exit codes: 0 done, 1 refused by Chronik (a :class:`~chronik.errors.ChronikError`, bad
-input data), 2 wrong usage of the command line.
+Exit codes (docs/cli.md): 0 done, 1 refused by Chronik (a
+:class:`~chronik.errors.ChronikError`, bad input data), 2 wrong usage of the command line or
+a database that cannot be opened, 3 ``serve`` cannot listen on its address, 130 interrupted.
+
+Help is click's plain format (typer's rich panels keep a docstring's line breaks and show
+``<bool>`` beside every flag); every command takes ``-h`` as well as ``--help``.
 """
 
 from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 
@@ -29,73 +38,115 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command()(migrate.migrate)
-app.command()(serve.serve)
-app.command()(views.worker)
 
-events_app = typer.Typer(
-    help="Append, search, follow, export and import events.", no_args_is_help=True
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"chronik {version('chronik')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed version of Chronik and exit.",
+        ),
+    ] = False,
+) -> None:
+    """An append-only, multi-tenant event log."""
+
+
+def _summary(doc: str | None) -> str:
+    """The first sentence of a command's help, whole: click would cut a long one short with
+    '...' in the list of commands."""
+    first = " ".join(inspect.cleandoc(doc or "").split("\n\n")[0].split())
+    return first.split(". ")[0].rstrip(".") + "."
+
+
+def _add(group: typer.Typer, command: Callable[..., None], name: str | None = None) -> None:
+    group.command(name, short_help=_summary(command.__doc__))(command)
+
+
+def _group(name: str, summary: str, commands: dict[str, Callable[..., None]]) -> typer.Typer:
+    group = typer.Typer(help=summary, short_help=summary, no_args_is_help=True)
+    for command_name, command in commands.items():
+        _add(group, command, command_name)
+    app.add_typer(group, name=name)
+    return group
+
+
+_add(app, migrate.migrate)
+_add(app, serve.serve)
+_add(app, views.worker)
+_group(
+    "events",
+    "Append, search, follow, export and import events.",
+    {
+        "append": events.append,
+        "search": events.search,
+        "tail": events.tail,
+        "export": transfer.export,
+        "import": transfer.import_,
+    },
 )
-events_app.command()(events.append)
-events_app.command()(events.search)
-events_app.command()(events.tail)
-events_app.command()(transfer.export)
-events_app.command("import")(transfer.import_)
-app.add_typer(events_app, name="events")
-
-tenants_app = typer.Typer(help="Create and list tenants.", no_args_is_help=True)
-tenants_app.command()(tenants.create)
-tenants_app.command("list")(tenants.list_)
-app.add_typer(tenants_app, name="tenants")
-
-tokens_app = typer.Typer(help="Create, list and revoke access tokens.", no_args_is_help=True)
-tokens_app.command()(tokens.create)
-tokens_app.command("list")(tokens.list_)
-tokens_app.command()(tokens.revoke)
-app.add_typer(tokens_app, name="tokens")
-
-views_app = typer.Typer(help="List, reset, pause and resume views.", no_args_is_help=True)
-views_app.command("list")(views.list_)
-views_app.command("reset")(views.reset)
-views_app.command("pause")(views.pause)
-views_app.command("resume")(views.resume)
-app.add_typer(views_app, name="views")
-
-failed_app = typer.Typer(help="List, retry and remove failed events.", no_args_is_help=True)
-failed_app.command("list")(views.failed_list)
-failed_app.command("retry")(views.failed_retry)
-failed_app.command("remove")(views.failed_remove)
-app.add_typer(failed_app, name="failed")
-
-schedules_app = typer.Typer(
-    help="Create, list and manage schedules and failed jobs.", no_args_is_help=True
+_group("tenants", "Create and list tenants.", {"create": tenants.create, "list": tenants.list_})
+_group(
+    "tokens",
+    "Create, list and revoke access tokens.",
+    {"create": tokens.create, "list": tokens.list_, "revoke": tokens.revoke},
 )
-schedules_app.command()(schedules.create)
-schedules_app.command("list")(schedules.list_)
-for _name in ("show", "pause", "resume", "delete", "failed"):
-    schedules_app.command(_name)(getattr(schedules, _name))
-schedules_app.command("resume-failed")(schedules.resume_failed)
-schedules_app.command("delete-failed")(schedules.delete_failed)
-app.add_typer(schedules_app, name="schedules")
-
-actions_app = typer.Typer(
-    help="Create, list, change, test and delete actions, and list their runs.",
-    no_args_is_help=True,
+_group(
+    "views",
+    "List, reset, pause and resume views.",
+    {"list": views.list_, "reset": views.reset, "pause": views.pause, "resume": views.resume},
 )
-actions_app.command()(actions.create)
-actions_app.command("list")(actions.list_)
-for _name in ("update", "deactivate", "reactivate", "delete", "runs", "test"):
-    actions_app.command(_name)(getattr(actions, _name))
-app.add_typer(actions_app, name="actions")
-
-flows_app = typer.Typer(
-    help="Bind actions to the triggers of flows, show and clear them.", no_args_is_help=True
+_group(
+    "failed",
+    "List, retry and remove failed events.",
+    {"list": views.failed_list, "retry": views.failed_retry, "remove": views.failed_remove},
 )
-flows_app.command("set")(flows.set_)
-flows_app.command()(flows.get)
-flows_app.command()(flows.clear)
-app.add_typer(flows_app, name="flows")
+_group(
+    "schedules",
+    "Create, list and manage schedules and failed jobs.",
+    {
+        "create": schedules.create,
+        "list": schedules.list_,
+        "show": schedules.show,
+        "pause": schedules.pause,
+        "resume": schedules.resume,
+        "delete": schedules.delete,
+        "failed": schedules.failed,
+        "resume-failed": schedules.resume_failed,
+        "delete-failed": schedules.delete_failed,
+    },
+)
+_group(
+    "actions",
+    "Create, change, test and delete actions; list them and their runs.",
+    {
+        "create": actions.create,
+        "list": actions.list_,
+        "update": actions.update,
+        "deactivate": actions.deactivate,
+        "reactivate": actions.reactivate,
+        "delete": actions.delete,
+        "runs": actions.runs,
+        "test": actions.test,
+    },
+)
+_group(
+    "flows",
+    "Bind actions to the triggers of flows, show and clear them.",
+    {"set": flows.set_, "get": flows.get, "clear": flows.clear},
+)
 
 
 def main() -> None:

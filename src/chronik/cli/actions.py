@@ -10,7 +10,6 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 import typer
-from rich.table import Table
 
 from chronik.actions import ActionQuery, Actions, NameQuery, Run
 from chronik.actions.model import MAX_TIMEOUT, Action
@@ -25,7 +24,17 @@ from chronik.cli.context import (
     settings_from,
     tenant_of,
 )
-from chronik.cli.output import Listing, console, json_document, write
+from chronik.cli.output import (
+    DocumentOption,
+    Listing,
+    ListingOption,
+    console,
+    json_document,
+    listing,
+    nothing,
+    table,
+    write,
+)
 from chronik.errors import InvalidArgument
 from chronik.records import ActionRun
 from chronik.services import Chronik
@@ -151,7 +160,7 @@ def list_(
     name: Annotated[str, typer.Option(metavar="TEXT", help="Only those whose name matches.")] = "",
     method: Annotated[Method, typer.Option(help="How --name matches.")] = Method.contains,
     state: Annotated[State | None, typer.Option(help="Only active or inactive ones.")] = None,
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: ListingOption = Listing.table,
     organisation: OrganisationOption = "",
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
@@ -176,14 +185,14 @@ def list_(
     if output is Listing.json:
         write(json_document(found))
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "name", "state", "timeout", "allowed to fail"):
-        table.add_column(column)
-    for a in found:
-        table.add_row(
-            a.id, a.name, a.state, f"{a.timeout:g}s", "yes" if a.allowed_to_fail else "no"
-        )
-    console().print(table)
+    listing(
+        ("id", "name", "state", "timeout", "allowed to fail"),
+        (
+            (a.id, a.name, a.state, f"{a.timeout:g}s", "yes" if a.allowed_to_fail else "no")
+            for a in found
+        ),
+        empty="actions",
+    )
 
 
 def update(
@@ -300,14 +309,14 @@ def _runs_table(found: Sequence[ActionRun], logs: bool) -> None:
     widths = [max([len(c), *(len(row[i]) for row in rows)]) for i, c in enumerate(columns)]
     tables = [rows] if not logs else [[row] for row in rows]
     for n, chunk in enumerate(tables):
-        table = Table(box=None, pad_edge=False, show_header=n == 0)
+        grid = table(show_header=n == 0)
         for column, width in zip(columns, widths, strict=True):
-            table.add_column(
+            grid.add_column(
                 column, justify="right" if column == "ms" else "left", min_width=width, no_wrap=logs
             )
         for row in chunk:
-            table.add_row(*row)
-        out.print(table)
+            grid.add_row(*row)
+        out.print(grid)
         if logs:
             for line in _log_lines(found[n].logs, found[n].logs_dropped):
                 out.print(f"    {line}")
@@ -323,7 +332,7 @@ def runs(
         str, typer.Option(metavar="RUN_ID", help="Only runs older than this one (-o json ids).")
     ] = "",
     logs: Annotated[bool, typer.Option(help="Show each run's log lines under it.")] = False,
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: ListingOption = Listing.table,
     organisation: OrganisationOption = "",
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
@@ -348,23 +357,21 @@ def runs(
     elif found:
         _runs_table(found, logs)
     else:
-        say("no runs")
+        nothing("runs")
 
 
 def _test_table(result: Run) -> None:
-    table = Table(box=None, pad_edge=False, show_header=False)
-    table.add_column()
-    table.add_column()
-    table.add_row("outcome", result.outcome)
+    grid = table("", "", show_header=False)
+    grid.add_row("outcome", result.outcome)
     if result.error:
-        table.add_row("error", result.error)
-    table.add_row("duration", f"{result.duration * 1000:.1f} ms")
+        grid.add_row("error", result.error)
+    grid.add_row("duration", f"{result.duration * 1000:.1f} ms")
     fields = msgspec.json.encode(result.fields).decode()
-    table.add_row("fields", fields)
+    grid.add_row("fields", fields)
     lines = _log_lines([(line.level, line.message) for line in result.logs], result.logs_dropped)
     for n, line in enumerate(lines):
-        table.add_row("logs" if n == 0 else "", line)
-    console().print(table)
+        grid.add_row("logs" if n == 0 else "", line)
+    console().print(grid)
 
 
 def test(
@@ -385,7 +392,7 @@ def test(
             "policyLocator).",
         ),
     ] = "",
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: DocumentOption = Listing.table,
     organisation: OrganisationOption = "",
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,

@@ -29,6 +29,7 @@ from chronik.cli.output import (
     console,
     json_document,
     ndjson,
+    nothing,
     write,
 )
 from chronik.errors import ChronikError
@@ -142,9 +143,11 @@ def search(
         list[str] | None,
         typer.Option(metavar="TYPE", help="Aggregate type; repeat for any of several."),
     ] = None,
-    aggregate_id: Annotated[str, typer.Option(metavar="ID")] = "",
+    aggregate_id: Annotated[str, typer.Option(metavar="ID", help="Aggregate id.")] = "",
     editor_user: Annotated[str, typer.Option(metavar="ID", help="Editor user id.")] = "",
-    resource_owner: Annotated[str, typer.Option(metavar="ID")] = "",
+    resource_owner: Annotated[
+        str, typer.Option(metavar="ID", help="Resource owner (organisation) id.")
+    ] = "",
     sequence: Annotated[
         int,
         typer.Option(min=0, metavar="N", help="Only after N with --asc, only before N otherwise."),
@@ -239,7 +242,7 @@ async def _search(
     elif page.events:
         EventTable(console()).print(page.events)
     else:
-        say("no events")
+        nothing("events")
     say(f"next page: --paging-token {page.paging_token}")
 
 
@@ -257,7 +260,10 @@ def tail(
         int | None, typer.Option(min=1, metavar="N", help="Exit after N events.")
     ] = None,
     all_tenants: Annotated[bool, typer.Option(help="Follow the events of every tenant.")] = False,
-    output: Annotated[Stream, typer.Option("--output", "-o")] = Stream.ndjson,
+    output: Annotated[
+        Stream,
+        typer.Option("--output", "-o", help="ndjson: one event per line; or table rows."),
+    ] = Stream.ndjson,
     system: Annotated[
         bool,
         typer.Option("--system", help="Also Chronik's own records (aggregate types chronik.…)."),

@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from chronik.actions import FLOW_TYPES, Actions, Flow
 from chronik.actions.model import flow_type as known_flow_type
 from chronik.cli.actions import OrganisationOption, with_actions
 from chronik.cli.context import DatabaseUrlOption, DataOption, TenantOption, run, say, settings_from
-from chronik.cli.output import Listing, console, json_document, write
+from chronik.cli.output import DocumentOption, Listing, console, json_document, table, write
 from chronik.settings import DEFAULT_DATA_DIR
 
 FlowTypeArgument = Annotated[
@@ -82,7 +81,7 @@ def set_(
 
 def get(
     flow_type: FlowTypeArgument,
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: DocumentOption = Listing.table,
     organisation: OrganisationOption = "",
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
@@ -103,21 +102,19 @@ def get(
     if output is Listing.json:
         write(json_document(flow))
         return
-    table = Table(box=None, pad_edge=False)
-    for column in ("trigger", "actions", "event types", "aggregate types"):
-        table.add_column(column)
+    grid = table("trigger", "actions", "event types", "aggregate types")
     for trigger in known_flow_type(flow.flow_type).triggers:
         binding = flow.triggers.get(trigger.id)
         if binding is None:
-            table.add_row(trigger.id, "-", "", "")
+            grid.add_row(trigger.id, "-", "", "")
             continue
-        table.add_row(
+        grid.add_row(
             trigger.id,
             ", ".join(names.get(i, i) for i in binding.action_ids) or "-",
             ", ".join(binding.event_types) or "all",
             ", ".join(binding.aggregate_types) or "all",
         )
-    console().print(table)
+    console().print(grid)
 
 
 def clear(

@@ -10,9 +10,9 @@ from chronik.settings import DEFAULT_DATA_DIR, Settings
 def migrate(data: DataOption = DEFAULT_DATA_DIR, database_url: DatabaseUrlOption = "") -> None:
     """Create the database, or apply the schema migrations it lacks.
 
-    With ``serve`` and ``worker``, the only command that creates a database (with its
-    tenant 'default'); the others refuse one that does not exist (exit code 2) and migrate
-    an older schema on start. A database written by a newer Chronik is refused (exit code 1).
+    With serve and worker, the only command that creates a database (with its tenant
+    'default'); the others refuse one that does not exist (exit code 2) and migrate an older
+    schema on start. A database written by a newer Chronik is refused (exit code 1).
     """
     settings = settings_from(data, database_url, create=True)
     run(lambda: _migrate(settings))

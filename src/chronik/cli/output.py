@@ -7,11 +7,12 @@ field names, ``created_at`` in RFC 3339. That is also the format of ``export`` a
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -22,7 +23,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from chronik.records import Event, Tenant
+from chronik.cli.context import say
+from chronik.records import Event
 
 _encoder = msgspec.json.Encoder()
 
@@ -40,6 +42,16 @@ class Listing(StrEnum):
 
     table = "table"
     json = "json"
+
+
+ListingOption = Annotated[
+    Listing,
+    typer.Option("--output", "-o", help="table, for people; or json, a JSON array of the records."),
+]
+DocumentOption = Annotated[
+    Listing,
+    typer.Option("--output", "-o", help="table, for people; or json, one JSON document."),
+]
 
 
 class Stream(StrEnum):
@@ -84,6 +96,32 @@ def progress(out: Console) -> Progress:
     )
 
 
+def table(*columns: str, show_header: bool = True) -> Table:
+    """The one table style of every command: no borders, a header row of plain column names,
+    columns two spaces apart; the caller may add right-aligned columns of its own."""
+    grid = Table(box=None, pad_edge=False, show_header=show_header)
+    for column in columns:
+        grid.add_column(column)
+    return grid
+
+
+def listing(columns: Sequence[str], rows: Iterable[Sequence[str]], *, empty: str) -> None:
+    """A table of ``rows`` on stdout; with no rows, ``no <empty>`` on stderr and nothing on
+    stdout, the same for every list."""
+    grid = table(*columns)
+    for row in rows:
+        grid.add_row(*row)
+    if grid.row_count:
+        console().print(grid)
+    else:
+        nothing(empty)
+
+
+def nothing(what: str) -> None:
+    """What every list says when it found nothing: ``no events``, ``no runs``."""
+    say(f"no {what}")
+
+
 def _aggregate(e: Event) -> str:
     return f"{e.aggregate_type}/{e.aggregate_id}"
 
@@ -105,24 +143,24 @@ class EventTable:
     def print(self, events: Sequence[Event]) -> None:
         if not events:
             return
-        table = Table(box=None, show_header=self._header, pad_edge=False)
+        grid = table(show_header=self._header)
         self._header = False
-        table.add_column("sequence", justify="right", min_width=8)
+        grid.add_column("sequence", justify="right", min_width=8)
         if self._brief:
-            table.add_column("locator", min_width=26)
-            table.add_column("aggregate", min_width=16)
-            table.add_column("version", justify="right", min_width=7)
+            grid.add_column("locator", min_width=26)
+            grid.add_column("aggregate", min_width=16)
+            grid.add_column("version", justify="right", min_width=7)
             for e in events:
-                table.add_row(str(e.sequence), e.locator, _aggregate(e), str(e.aggregate_version))
+                grid.add_row(str(e.sequence), e.locator, _aggregate(e), str(e.aggregate_version))
         else:
             if self._tenants:
-                table.add_column("tenant", min_width=36)
-            table.add_column("created at", min_width=32)
-            table.add_column("type", min_width=16)
-            table.add_column("aggregate", min_width=16)
-            table.add_column("version", justify="right", min_width=7)
-            table.add_column("editor", min_width=8)
-            table.add_column("payload", overflow="ellipsis", no_wrap=True, max_width=60)
+                grid.add_column("tenant", min_width=36)
+            grid.add_column("created at", min_width=32)
+            grid.add_column("type", min_width=16)
+            grid.add_column("aggregate", min_width=16)
+            grid.add_column("version", justify="right", min_width=7)
+            grid.add_column("editor", min_width=8)
+            grid.add_column("payload", overflow="ellipsis", no_wrap=True, max_width=60)
             for e in events:
                 cells = [str(e.sequence)]
                 if self._tenants:
@@ -135,15 +173,5 @@ class EventTable:
                     e.editor_user_id or e.editor_service,
                     _encoder.encode(e.payload).decode(),
                 ]
-                table.add_row(*cells)
-        self._out.print(table)
-
-
-def tenant_table(out: Console, tenants: Sequence[Tenant]) -> None:
-    table = Table(box=None, pad_edge=False)
-    table.add_column("id")
-    table.add_column("name")
-    table.add_column("created at")
-    for t in tenants:
-        table.add_row(t.id, t.name, t.created_at.isoformat())
-    out.print(table)
+                grid.add_row(*cells)
+        self._out.print(grid)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from chronik.cli.context import (
     DatabaseUrlOption,
@@ -21,7 +20,7 @@ from chronik.cli.context import (
     settings_from,
     tenant_of,
 )
-from chronik.cli.output import Listing, console, json_document, write
+from chronik.cli.output import Listing, ListingOption, json_document, listing, write
 from chronik.errors import InvalidArgument
 from chronik.records import Schedule, TimeRule
 from chronik.schedules import Schedules
@@ -122,10 +121,14 @@ def _row(s: Schedule, state: str) -> dict[str, Any]:
     }
 
 
+def _rule(rule: TimeRule) -> str:
+    return rule.cron or (f"every {rule.every_seconds:g}s" if rule.every_seconds else "once")
+
+
 def list_(
     group: Annotated[str, typer.Option(help="Only this group's.")] = "",
     policy: Annotated[str, typer.Option(help="Only this policy's.")] = "",
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: ListingOption = Listing.table,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
@@ -139,23 +142,22 @@ def list_(
         if output is Listing.json:
             write(json_document([_row(s, schedules.state_of(s)) for s in found]))
             return
-        table = Table(box=None, pad_edge=False)
-        for column in ("group", "name", "event type", "rule", "state", "next fire", "fired"):
-            table.add_column(column)
-        for s in found:
-            rule = s.rule.cron or (
-                f"every {s.rule.every_seconds:g}s" if s.rule.every_seconds else "once"
-            )
-            table.add_row(
-                s.group,
-                s.name,
-                s.event_type,
-                rule,
-                schedules.state_of(s),
-                s.next_fire_at.isoformat() if s.next_fire_at else "-",
-                str(s.fired),
-            )
-        console().print(table)
+        listing(
+            ("group", "name", "event type", "rule", "state", "next fire", "fired"),
+            (
+                (
+                    s.group,
+                    s.name,
+                    s.event_type,
+                    _rule(s.rule),
+                    schedules.state_of(s),
+                    s.next_fire_at.isoformat() if s.next_fire_at else "-",
+                    str(s.fired),
+                )
+                for s in found
+            ),
+            empty="schedules",
+        )
 
     run(lambda: _with(settings_from(data, database_url), tenant, show))
 
@@ -199,7 +201,7 @@ delete_failed = _one(
 
 def failed(
     state: Annotated[str, typer.Option(help="queued or quit.")] = "",
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: ListingOption = Listing.table,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
@@ -211,13 +213,13 @@ def failed(
         if output is Listing.json:
             write(json_document(jobs))
             return
-        table = Table(box=None, pad_edge=False)
-        for column in ("group", "name", "state", "failures", "updated", "error"):
-            table.add_column(column)
-        for j in jobs:
-            table.add_row(
-                j.group, j.name, j.state, str(j.failure_count), j.updated_at.isoformat(), j.error
-            )
-        console().print(table)
+        listing(
+            ("group", "name", "state", "failures", "updated", "error"),
+            (
+                (j.group, j.name, j.state, str(j.failure_count), j.updated_at.isoformat(), j.error)
+                for j in jobs
+            ),
+            empty="failed jobs",
+        )
 
     run(lambda: _with(settings_from(data, database_url), tenant, show))

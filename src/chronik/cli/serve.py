@@ -35,7 +35,13 @@ def serve(
     oidc_issuer: Annotated[
         str, typer.Option(envvar="CHRONIK_OIDC_ISSUER", help="Accept JWTs of this issuer.")
     ] = "",
-    oidc_audience: Annotated[str, typer.Option(envvar="CHRONIK_OIDC_AUDIENCE")] = "",
+    oidc_audience: Annotated[
+        str,
+        typer.Option(
+            envvar="CHRONIK_OIDC_AUDIENCE",
+            help="Accept only JWTs whose aud claim holds this audience (default: any).",
+        ),
+    ] = "",
     oidc_jwks_url: Annotated[
         str, typer.Option(envvar="CHRONIK_OIDC_JWKS_URL", help="The issuer's JWKS URL.")
     ] = "",
@@ -69,10 +75,10 @@ def serve(
     ] = 1,
     views: ViewsOption = [],  # noqa: B006 - typer's way of a repeatable option
 ) -> None:
-    """Serve the ZITADEL-compatible, Socotra-compatible and native APIs; run the views and
-    fire due schedules.
+    """Serve the HTTP APIs, run the views and fire due schedules.
 
-    The first start creates the tenant 'default' and a bootstrap admin token, printed once
+    The APIs are the ZITADEL-compatible, the Socotra-compatible and the native one. The first
+    start creates the tenant 'default' and a bootstrap admin token, printed once
     and written to DATA/bootstrap-token (mode 0600); CHRONIK_BOOTSTRAP_TOKEN, if set then,
     becomes that token. OpenAPI is at /openapi.json, its docs at /docs.
     """

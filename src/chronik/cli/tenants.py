@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from chronik.cli.context import DatabaseUrlOption, DataOption, run, say, settings_from
-from chronik.cli.output import Listing, console, json_document, tenant_table, write
+from chronik.cli.output import Listing, ListingOption, json_document, listing, write
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
 
@@ -30,7 +30,7 @@ async def _create(settings: Settings, name: str) -> None:
 
 
 def list_(
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: ListingOption = Listing.table,
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
 ) -> None:
@@ -45,4 +45,8 @@ async def _list(settings: Settings, output: Listing) -> None:
     if output is Listing.json:
         write(json_document(tenants))
     else:
-        tenant_table(console(), tenants)
+        listing(
+            ("id", "name", "created at"),
+            ((t.id, t.name, t.created_at.isoformat()) for t in tenants),
+            empty="tenants",
+        )

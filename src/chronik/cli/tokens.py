@@ -17,7 +17,7 @@ from chronik.cli.context import (
     settings_from,
     tenant_of,
 )
-from chronik.cli.output import Listing, console, json_document, write
+from chronik.cli.output import Listing, ListingOption, json_document, listing, write
 from chronik.errors import InvalidArgument
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
@@ -78,7 +78,7 @@ async def _create(
 
 def list_(
     tenant: TenantOption = "",
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: ListingOption = Listing.table,
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
 ) -> None:
@@ -106,20 +106,22 @@ async def _list(settings: Settings, tenant: str, output: Listing) -> None:
     if output is Listing.json:
         write(json_document(rows))
         return
-    from rich.table import Table
-
-    table = Table("id", "name", "roles", "org", "created", "expires", "revoked")
-    for r in rows:
-        table.add_row(
-            r["id"],
-            r["name"],
-            r["roles"],
-            r["organisationId"],
-            r["createdAt"][:19],
-            r["expiresAt"][:19],
-            r["revokedAt"][:19],
-        )
-    console().print(table)
+    listing(
+        ("id", "name", "roles", "org", "created", "expires", "revoked"),
+        (
+            (
+                r["id"],
+                r["name"],
+                r["roles"],
+                r["organisationId"],
+                r["createdAt"][:19],
+                r["expiresAt"][:19],
+                r["revokedAt"][:19],
+            )
+            for r in rows
+        ),
+        empty="tokens",
+    )
 
 
 def revoke(

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from chronik.cli.context import (
     DatabaseUrlOption,
@@ -22,7 +21,7 @@ from chronik.cli.context import (
     settings_from,
     tenant_of,
 )
-from chronik.cli.output import Listing, console, json_document, write
+from chronik.cli.output import Listing, ListingOption, json_document, listing, write
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
 from chronik.views import Views, installed
@@ -38,14 +37,16 @@ async def _with_views(
 
 
 def list_(
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: ListingOption = Listing.table,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
     views: ViewsOption = [],  # noqa: B006 - typer's way of a repeatable option
 ) -> None:
-    """List the views with their position, lag, failed events and state: running (on the
-    node shown) while a server's or worker's lease on it is live, idle or paused otherwise."""
+    """List the views with their position, lag, failed events and state.
+
+    A view is running (on the node shown) while a server's or worker's lease on it is live,
+    idle or paused otherwise."""
 
     async def show(service: Views, tenant_id: str) -> None:
         statuses = await service.statuses(tenant_id)
@@ -70,36 +71,28 @@ def list_(
                 )
             )
             return
-        table = Table(box=None, pad_edge=False)
-        for column in (
-            "database",
-            "view",
-            "position",
-            "lag",
-            "failed",
-            "state",
-            "node",
-            "last run",
-        ):
-            table.add_column(column)
-        for s in statuses:
-            last = s.state.last_run.isoformat() if s.state.last_run else "-"
-            table.add_row(
-                s.state.database,
-                s.state.view,
-                str(s.state.position),
-                str(s.lag),
-                str(s.failed),
-                s.activity,
-                s.node or "-",
-                last,
-            )
-        console().print(table)
+        listing(
+            ("database", "view", "position", "lag", "failed", "state", "node", "last run"),
+            (
+                (
+                    s.state.database,
+                    s.state.view,
+                    str(s.state.position),
+                    str(s.lag),
+                    str(s.failed),
+                    s.activity,
+                    s.node or "-",
+                    s.state.last_run.isoformat() if s.state.last_run else "-",
+                )
+                for s in statuses
+            ),
+            empty="views",
+        )
 
     run(lambda: _with_views(settings_from(data, database_url, views), tenant, show))
 
 
-def _control(action: str, done: str) -> Callable[..., None]:
+def _control(action: str, done: str, after: str = "") -> Callable[..., None]:
     def command(
         view: ViewArgument,
         tenant: TenantOption = "",
@@ -109,14 +102,14 @@ def _control(action: str, done: str) -> Callable[..., None]:
     ) -> None:
         async def act(service: Views, tenant_id: str) -> None:
             await getattr(service, action)(tenant_id, view)
-            say(f"{done} view {view!r}")
+            say(f"{done} view {view!r}{after}")
 
         run(lambda: _with_views(settings_from(data, database_url, views), tenant, act))
 
     return command
 
 
-reset = _control("reset", "reset (it rebuilds from sequence 0)")
+reset = _control("reset", "reset", ": it rebuilds from sequence 0")
 reset.__doc__ = "Rebuild a view from sequence 0; its rows and failed events are cleared."
 pause = _control("pause", "paused")
 pause.__doc__ = "Pause a view (it stops after its current batch)."
@@ -127,7 +120,7 @@ resume.__doc__ = "Resume a paused view."
 def failed_list(
     view: Annotated[str, typer.Option(help="Only this view's.")] = "",
     min_failures: Annotated[int, typer.Option(min=0, help="Only those failed this often.")] = 0,
-    output: Annotated[Listing, typer.Option("--output", "-o")] = Listing.table,
+    output: ListingOption = Listing.table,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
@@ -140,19 +133,21 @@ def failed_list(
         if output is Listing.json:
             write(json_document(found))
             return
-        table = Table(box=None, pad_edge=False)
-        for column in ("database", "view", "sequence", "failures", "last failed", "error"):
-            table.add_column(column)
-        for f in found:
-            table.add_row(
-                f.database,
-                f.view,
-                str(f.sequence),
-                str(f.failure_count),
-                f.last_failed.isoformat(),
-                f.error,
-            )
-        console().print(table)
+        listing(
+            ("database", "view", "sequence", "failures", "last failed", "error"),
+            (
+                (
+                    f.database,
+                    f.view,
+                    str(f.sequence),
+                    str(f.failure_count),
+                    f.last_failed.isoformat(),
+                    f.error,
+                )
+                for f in found
+            ),
+            empty="failed events",
+        )
 
     run(lambda: _with_views(settings_from(data, database_url, views), tenant, show))
 
@@ -213,8 +208,10 @@ def worker(
         ),
     ] = 30.0,
 ) -> None:
-    """Run the installed views (entry points ``chronik.views``) and fire due schedules,
-    without the HTTP API.
+    """Run the views and fire due schedules, without the HTTP API.
+
+    The views are those of the installed packages (entry points in the group chronik.views)
+    and those --views names.
 
     Any number of workers (and servers) may run against one PostgreSQL database: each view
     of each tenant is processed by one of them at a time, and taken over by another within
