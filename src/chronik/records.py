@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -41,11 +41,19 @@ class Event(msgspec.Struct, frozen=True, gc=False):
     editor_service: str
     request_id: str
     created_at: datetime
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     """An event to append. A client-chosen ``locator`` (a ULID) makes a retried append
-    idempotent: the same locators again return the stored events and write nothing."""
+    idempotent: the same locators again return the stored events and write nothing.
+
+    ``correlation_id`` (the whole conversation an event belongs to; searchable) and
+    ``causation_id`` (what caused it, often another event's locator) are the caller's own
+    strings; ``metadata`` is a free-form object beside the payload (counted into its size
+    limit)."""
 
     aggregate_type: str
     aggregate_id: str
@@ -54,14 +62,24 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     resource_owner: str = ""
     revision: int = 1
     locator: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class ExpectedVersion(msgspec.Struct, frozen=True, kw_only=True):
-    """The version an aggregate must have before an append; 0 means it must not exist yet."""
+EXISTS = -1
+"""How a stored expectation says "the aggregate must exist" (any version >= 1)."""
+
+
+class ExpectedVersion(msgspec.Struct, frozen=True):
+    """What an aggregate must be before an append: at ``version`` exactly, ``"absent"``
+    (the same as 0: it must not exist yet) or ``"exists"`` (any version >= 1).
+
+    ``ExpectedVersion("order", "o1", 0)`` and the keyword form both work."""
 
     aggregate_type: str
     aggregate_id: str
-    version: int
+    version: int | Literal["exists", "absent"]
 
 
 class Editor(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +104,11 @@ class PreparedEvent(msgspec.Struct, frozen=True, kw_only=True):
     revision: int
     payload: dict[str, Any]
     payload_json: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    metadata_json: str | None = None
+    """None for empty metadata: nothing to store, nothing to parse back."""
 
 
 @dataclass(slots=True)
@@ -96,6 +119,7 @@ class PendingAppend:
     request_id: str
     events: list[PreparedEvent]
     expected: dict[tuple[str, str], int]
+    """The version each aggregate must be at, or :data:`EXISTS`."""
     editor: Editor
     client_locators: bool
     aggregates: list[tuple[str, str]] = field(default_factory=list)
@@ -117,6 +141,7 @@ class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
     resource_owner: str = ""
     users_only: bool = False
     """Leave out Chronik's own records (reserved aggregate types)."""
+    correlation_id: str = ""
 
 
 class TypeCount(msgspec.Struct, frozen=True, kw_only=True):

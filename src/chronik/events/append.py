@@ -11,6 +11,7 @@ import msgspec
 from chronik.errors import InvalidArgument
 from chronik.ids import is_ulid, new_ulid, new_ulids
 from chronik.records import (
+    EXISTS,
     RESERVED_PREFIX,
     Editor,
     ExpectedVersion,
@@ -90,6 +91,34 @@ def payload_json(payload: Any, where: str, max_bytes: int) -> str:
     return encoded.decode()
 
 
+def _metadata_json(metadata: Any, i: int, payload: str, max_bytes: int) -> str:
+    """Metadata encoded as stored; it shares the payload's size limit."""
+    encoded = payload_json(metadata, f"events[{i}].metadata", max_bytes)
+    size = len(payload.encode()) + len(encoded.encode())
+    if size > max_bytes:
+        raise InvalidArgument(
+            f"events[{i}].payload and events[{i}].metadata are {size} bytes together; at "
+            f"most {max_bytes} are allowed",
+            field=f"events[{i}].metadata",
+            limit=max_bytes,
+        )
+    return encoded
+
+
+def expected_version(version: object, field: str) -> int:
+    """An expected version as the stores compare it: a version, 0 for ``"absent"``, or
+    :data:`~chronik.records.EXISTS` for ``"exists"``."""
+    if version == "exists":
+        return EXISTS
+    if version == "absent":
+        return 0
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise InvalidArgument(
+            f'{field} must be a whole number >= 0, "absent" or "exists"', field=field
+        )
+    return version
+
+
 def refuse_reserved(events: Sequence[object]) -> None:
     """Refuse a user's append that names one of Chronik's own aggregate types: those are
     written only by the service that owns them (see :data:`~chronik.records.RESERVED_PREFIX`).
@@ -165,6 +194,12 @@ def prepare(
                 f"events[{i}].revision must be a whole number >= 0",
                 field=f"events[{i}].revision",
             )
+        payload = payload_json(e.payload, f"events[{i}].payload", max_payload_bytes)
+        correlation_id, causation_id, metadata = e.correlation_id, e.causation_id, e.metadata
+        if correlation_id is not None:
+            _name(correlation_id, f"events[{i}].correlationId")
+        if causation_id is not None:
+            _name(causation_id, f"events[{i}].causationId")
         prepared.append(
             PreparedEvent(
                 locator=locator,
@@ -176,28 +211,36 @@ def prepare(
                 type=_name(e.type, f"events[{i}].type"),
                 revision=revision,
                 payload=e.payload,
-                payload_json=payload_json(e.payload, f"events[{i}].payload", max_payload_bytes),
+                payload_json=payload,
+                correlation_id=correlation_id,
+                causation_id=causation_id,
+                metadata=metadata,
+                metadata_json=(
+                    _metadata_json(metadata, i, payload, max_payload_bytes)
+                    if metadata or not isinstance(metadata, dict)
+                    else None
+                ),
             )
         )
 
     versions: dict[tuple[str, str], int] = {}
     for i, x in enumerate(expected):
+        if not isinstance(x, ExpectedVersion):
+            raise InvalidArgument(
+                f"expectedVersions[{i}] must be an ExpectedVersion", field=f"expectedVersions[{i}]"
+            )
         aggregate = (
             _name(x.aggregate_type, f"expectedVersions[{i}].aggregateType"),
             _name(x.aggregate_id, f"expectedVersions[{i}].aggregateId"),
         )
-        if not isinstance(x.version, int) or isinstance(x.version, bool) or x.version < 0:
-            raise InvalidArgument(
-                f"expectedVersions[{i}].version must be a whole number >= 0",
-                field=f"expectedVersions[{i}].version",
-            )
-        if versions.get(aggregate, x.version) != x.version:
+        version = expected_version(x.version, f"expectedVersions[{i}].version")
+        if versions.get(aggregate, version) != version:
             raise InvalidArgument(
                 f"expectedVersions names {aggregate[0]}/{aggregate[1]} twice, with different "
                 "versions",
                 field=f"expectedVersions[{i}]",
             )
-        versions[aggregate] = x.version
+        versions[aggregate] = version
         aggregates[aggregate] = None
 
     return PendingAppend(

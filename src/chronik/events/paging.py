@@ -36,7 +36,8 @@ class Cursor(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     upper_inclusive: bool = False
     after: int = 0
     before: int | None = None
-    users_only: bool = False  # last: tokens made before it existed still decode
+    users_only: bool = False  # new fields go last: tokens made before them still decode
+    correlation_id: str = ""
 
 
 _VERSION = b"1"

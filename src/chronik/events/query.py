@@ -1,4 +1,5 @@
-"""The filters of a log search, as ZITADEL's ListEvents and Socotra's event stream name them.
+"""The filters of a log search, as ZITADEL's ListEvents and Socotra's event stream name them
+(the native search takes ListEvents' filters and a correlation id).
 
 Both become one :class:`~chronik.events.paging.Cursor`, which a paging token carries, and
 each page turns that into an :class:`~chronik.records.EventFilter` of sequence bounds: time
@@ -46,6 +47,8 @@ class EventQuery(msgspec.Struct, frozen=True, kw_only=True):
     system: bool = True
     """Whether Chronik's own records (aggregate types ``chronik.…``) are in the results:
     ZITADEL's ListEvents shows its own events too."""
+    correlation_id: str = ""
+    """Only the events appended with this correlation id (not a ListEvents filter)."""
 
 
 def _utc(value: datetime | None, field: str) -> datetime | None:
@@ -130,6 +133,7 @@ def search_cursor(tenant_id: str, q: EventQuery, *, default_limit: int, max_limi
         after=q.sequence if q.asc else 0,
         before=q.sequence if (q.sequence and not q.asc) else None,
         users_only=not q.system,
+        correlation_id=_text(q.correlation_id, "correlationId"),
     )
 
 
@@ -188,4 +192,5 @@ async def page_filter(store: EventStore, cursor: Cursor) -> EventFilter:
         editor_user_id=cursor.editor_user_id,
         resource_owner=cursor.resource_owner,
         users_only=cursor.users_only,
+        correlation_id=cursor.correlation_id,
     )

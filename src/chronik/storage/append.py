@@ -5,23 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 
 from chronik.errors import Conflict
-from chronik.records import Event, PendingAppend, PreparedEvent
+from chronik.records import EXISTS, Event, PendingAppend, PreparedEvent
 
 
 def check_expected(append: PendingAppend, versions: dict[tuple[str, str], int]) -> None:
     """Refuse the append when an aggregate is not at the version its caller expected."""
     for aggregate, expected in append.expected.items():
-        if versions[aggregate] != expected:
-            raise version_conflict(aggregate, expected, versions[aggregate])
+        current = versions[aggregate]
+        if current != expected and (expected != EXISTS or current == 0):
+            raise version_conflict(aggregate, expected, current)
 
 
 def version_conflict(aggregate: tuple[str, str], expected: int, current: int) -> Conflict:
+    name = f"aggregate {aggregate[0]}/{aggregate[1]}"
+    if expected == EXISTS:
+        message = f"{name} does not exist; the append expected it to"
+    else:
+        message = f"{name} is at version {current}, not the expected {expected}"
     return Conflict(
-        f"aggregate {aggregate[0]}/{aggregate[1]} is at version {current}, "
-        f"not the expected {expected}",
+        message,
         aggregate_type=aggregate[0],
         aggregate_id=aggregate[1],
-        expected_version=expected,
+        expected_version="exists" if expected == EXISTS else expected,
         current_version=current,
     )
 
@@ -45,6 +50,9 @@ def stored(
         editor_service=append.editor.service,
         request_id=append.request_id,
         created_at=created_at,
+        correlation_id=e.correlation_id,
+        causation_id=e.causation_id,
+        metadata=e.metadata,
     )
 
 

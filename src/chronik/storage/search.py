@@ -15,10 +15,20 @@ import msgspec
 
 from chronik.records import Event, EventFilter
 
-Lead = Literal["aggregate_id", "event_type", "editor", "resource_owner", "aggregate_type", "none"]
+Lead = Literal[
+    "correlation_id",
+    "aggregate_id",
+    "event_type",
+    "editor",
+    "resource_owner",
+    "aggregate_type",
+    "none",
+]
 
 
 def lead_of(query: EventFilter) -> Lead:
+    if query.correlation_id:
+        return "correlation_id"
     if query.aggregate_id:
         return "aggregate_id"
     if query.event_types:
@@ -78,6 +88,9 @@ def compose(
     if query.before is not None:
         where.append(queries["where_before"])
         params["before"] = query.before
+    if query.correlation_id:
+        where.append(queries["where_correlation_id"])
+        params["correlation_id"] = query.correlation_id
     if query.aggregate_id:
         where.append(queries["where_aggregate_id"])
         params["aggregate_id"] = query.aggregate_id

@@ -45,6 +45,9 @@ def _events(keys: TenantKeys, rows: list[Any]) -> list[Event]:
             r[11],
             r[12],
             r[13],
+            r[14],
+            r[15],
+            {} if r[16] is None else r[16],
         )
         for r in rows
     ]
@@ -88,17 +91,22 @@ class _Call:
             for e in append.events:
                 key = (tenant, e.aggregate_type, e.aggregate_id)
                 g = aggregates.setdefault(key, len(aggregates) + 1)
-                group["events"].append(
-                    {
-                        "a": number,
-                        "g": g,
-                        "l": e.locator,
-                        "o": e.resource_owner,
-                        "t": e.type,
-                        "r": e.revision,
-                        "p": msgspec.Raw(e.payload_json.encode()),
-                    }
-                )
+                event = {
+                    "a": number,
+                    "g": g,
+                    "l": e.locator,
+                    "o": e.resource_owner,
+                    "t": e.type,
+                    "r": e.revision,
+                    "p": msgspec.Raw(e.payload_json.encode()),
+                }
+                if e.correlation_id is not None:
+                    event["c"] = e.correlation_id
+                if e.causation_id is not None:
+                    event["k"] = e.causation_id
+                if e.metadata_json is not None:
+                    event["m"] = msgspec.Raw(e.metadata_json.encode())
+                group["events"].append(event)
                 names.add((tenant, "event", e.type))
                 names.add((tenant, "aggregate", e.aggregate_type))
             names -= known

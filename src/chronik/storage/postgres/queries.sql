@@ -37,7 +37,7 @@ SELECT coalesce(max(sequence), 0) FROM events;
 -- name: events_by_locators
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE locator = ANY(%s::text[]) ORDER BY sequence;
 
 -- name: names
@@ -46,25 +46,25 @@ SELECT name FROM event_names WHERE tenant_key = %s AND kind = %s ORDER BY name;
 -- name: read_after
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE sequence > %s ORDER BY sequence LIMIT %s;
 
 -- name: read_after_tenant
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE tenant_key = %s AND sequence > %s ORDER BY sequence LIMIT %s;
 
 -- name: get_event
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE locator = %s AND tenant_key = %s;
 
 -- name: events_of_request
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE request_id = %s AND tenant_key = %s ORDER BY sequence;
 
 -- name: sequence_at_or_after
@@ -95,7 +95,7 @@ SELECT id, name, created_at FROM tenants ORDER BY created_at, key;
 -- name: search
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events {index}
 WHERE tenant_key = %(tenant_key)s {where}
 ORDER BY sequence {direction} LIMIT %(limit)s;
@@ -108,6 +108,9 @@ AND sequence < %(before)s
 
 -- name: where_aggregate_id
 AND aggregate_id = %(aggregate_id)s
+
+-- name: where_correlation_id
+AND correlation_id = %(correlation_id)s
 
 -- name: where_event_type
 AND type = %(event_type)s

@@ -27,7 +27,10 @@ CREATE TABLE events (
     editor_user_id    text NOT NULL,
     editor_service    text NOT NULL,
     request_id        text NOT NULL,
-    created_at        timestamptz NOT NULL
+    created_at        timestamptz NOT NULL,
+    correlation_id    text,
+    causation_id      text,
+    metadata          jsonb
 );
 CREATE UNIQUE INDEX events_locator ON events (locator);
 CREATE UNIQUE INDEX events_aggregate ON events (tenant_key, aggregate_type, aggregate_id, aggregate_version);
@@ -39,6 +42,8 @@ CREATE INDEX events_editor ON events (tenant_key, editor_user_id, sequence);
 CREATE INDEX events_resource_owner ON events (tenant_key, resource_owner, sequence);
 CREATE INDEX events_request ON events (request_id);
 CREATE INDEX events_created_at ON events (created_at, sequence);
+CREATE INDEX events_correlation ON events (tenant_key, correlation_id, sequence)
+    WHERE correlation_id IS NOT NULL;
 
 CREATE TABLE event_names (
     tenant_key integer NOT NULL,
@@ -71,10 +76,11 @@ CREATE INDEX tokens_tenant ON tokens (tenant_key, created_at);
 --               service, "c": whether the client chose the locators, "n": event count};
 --   events      the appends' events one after another ("n" of them each): {"a": append
 --               (1-based), "g": aggregate (1-based, in aggregates), "l": locator,
---               "o": resource owner, "t": type, "r": revision, "p": payload};
+--               "o": resource owner, "t": type, "r": revision, "p": payload, and only
+--               when given "c": correlation id, "k": causation id, "m": metadata};
 --   aggregates  every distinct aggregate of the group: {"t": tenant key, "a": type, "i": id};
 --   expected    expected versions in the order of the appends: {"a": append,
---               "g": aggregate, "v": version};
+--               "g": aggregate, "v": version, or -1 for "it must exist"};
 --   names       event and aggregate type names to record if their append is written:
 --               {"a": append, "k": kind, "n": name}.
 -- The caller keeps appends whose client-chosen locators repeat an earlier append's of the
@@ -109,6 +115,9 @@ DECLARE
     e_type text[];
     e_revision integer[];
     e_payload jsonb[];
+    e_correlation_id text[];
+    e_causation_id text[];
+    e_metadata jsonb[];
     v_events integer;
     v_expected integer;
     v_version integer[];
@@ -145,11 +154,14 @@ BEGIN
     SELECT coalesce(array_agg(e.a ORDER BY e.ord), '{}'), array_agg(e.g ORDER BY e.ord),
            array_agg(e.l ORDER BY e.ord), array_agg(e.o ORDER BY e.ord),
            array_agg(e.t ORDER BY e.ord), array_agg(e.r ORDER BY e.ord),
-           array_agg(e.p ORDER BY e.ord)
-      INTO e_append, e_g, e_locator, e_resource_owner, e_type, e_revision, e_payload
+           array_agg(e.p ORDER BY e.ord), array_agg(e.c ORDER BY e.ord),
+           array_agg(e.k ORDER BY e.ord), array_agg(e.m ORDER BY e.ord)
+      INTO e_append, e_g, e_locator, e_resource_owner, e_type, e_revision, e_payload,
+           e_correlation_id, e_causation_id, e_metadata
       FROM ROWS FROM (jsonb_to_recordset(p_group -> 'events')
-                      AS (a integer, g integer, l text, o text, t text, r integer, p jsonb))
-           WITH ORDINALITY AS e (a, g, l, o, t, r, p, ord);
+                      AS (a integer, g integer, l text, o text, t text, r integer, p jsonb,
+                          c text, k text, m jsonb))
+           WITH ORDINALITY AS e (a, g, l, o, t, r, p, c, k, m, ord);
 
     PERFORM pg_advisory_xact_lock(7283915641);
     SELECT ev.sequence, greatest(ev.created_at, clock_timestamp())
@@ -188,7 +200,8 @@ BEGIN
         END IF;
 
         WHILE v_x <= v_expected AND x_append[v_x] = i LOOP
-            IF r_status IS NULL AND v_current[x_g[v_x]] <> x_version[v_x] THEN
+            IF r_status IS NULL AND v_current[x_g[v_x]] <> x_version[v_x]
+               AND (x_version[v_x] <> -1 OR v_current[x_g[v_x]] = 0) THEN
                 r_status := 'conflict';
                 r_aggregate_type := g_aggregate_type[x_g[v_x]];
                 r_aggregate_id := g_aggregate_id[x_g[v_x]];
@@ -219,15 +232,18 @@ BEGIN
     IF true = ANY (v_written) THEN
         INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
                             aggregate_version, resource_owner, type, revision, payload,
-                            editor_user_id, editor_service, request_id, created_at)
+                            editor_user_id, editor_service, request_id, created_at,
+                            correlation_id, causation_id, metadata)
         SELECT u.sequence, a_tenant[u.append], u.locator, g_aggregate_type[u.g],
                g_aggregate_id[u.g], u.version, u.resource_owner, u.type, u.revision,
                u.payload, a_editor_user_id[u.append], a_editor_service[u.append],
-               a_request_id[u.append], v_created_at
+               a_request_id[u.append], v_created_at, u.correlation_id, u.causation_id,
+               u.metadata
           FROM unnest(v_event_sequence, e_append, e_g, e_locator, v_version, e_resource_owner,
-                      e_type, e_revision, e_payload)
+                      e_type, e_revision, e_payload, e_correlation_id, e_causation_id,
+                      e_metadata)
                AS u (sequence, append, g, locator, version, resource_owner, type, revision,
-                     payload)
+                     payload, correlation_id, causation_id, metadata)
          WHERE u.sequence IS NOT NULL;
         INSERT INTO event_names (tenant_key, kind, name)
         SELECT DISTINCT a_tenant[u.a], u.k, u.n
@@ -271,7 +287,7 @@ CREATE TABLE failed_events (
 CREATE TABLE view_rows (
     view       text NOT NULL,
     tenant_key integer NOT NULL,
-    key        text NOT NULL,
+    key        text COLLATE "C" NOT NULL,  -- by code point: prefixes are key ranges
     value      jsonb NOT NULL,
     PRIMARY KEY (view, tenant_key, key)
 );

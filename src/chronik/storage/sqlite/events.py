@@ -55,6 +55,9 @@ def _events(keys: TenantKeys, con: sqlite3.Connection, rows: list[Any]) -> list[
                 r[11],
                 r[12],
                 created_at,
+                r[14],
+                r[15],
+                {} if r[16] is None else decode(r[16]),
             )
         )
     return out
@@ -171,6 +174,9 @@ class SQLiteEventStore:
                     editor.service,
                     append.request_id,
                     now,
+                    e.correlation_id,
+                    e.causation_id,
+                    e.metadata_json,
                 )
             )
             stored.append(stored_event(append, e, sequence, version, created_at))

@@ -28,14 +28,15 @@ WHERE tenant_key = ? AND aggregate_type = ? AND aggregate_id = ?;
 -- name: events_by_locators
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE locator IN (SELECT value FROM json_each(?)) ORDER BY sequence;
 
 -- name: insert_event
 INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
                     aggregate_version, resource_owner, type, revision, payload,
-                    editor_user_id, editor_service, request_id, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                    editor_user_id, editor_service, request_id, created_at, correlation_id,
+                    causation_id, metadata)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: insert_name
 INSERT OR IGNORE INTO event_names (tenant_key, kind, name) VALUES (?, ?, ?);
@@ -46,26 +47,26 @@ SELECT name FROM event_names WHERE tenant_key = ? AND kind = ? ORDER BY name;
 -- name: read_after
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?;
 
 -- name: read_after_tenant
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events INDEXED BY events_tenant
 WHERE tenant_key = ? AND sequence > ? ORDER BY sequence LIMIT ?;
 
 -- name: get_event
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE locator = ? AND tenant_key = ?;
 
 -- name: events_of_request
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events WHERE request_id = ? AND tenant_key = ? ORDER BY sequence;
 
 -- name: sequence_at_or_after
@@ -96,13 +97,16 @@ SELECT id, name, created_at FROM tenants ORDER BY created_at, key;
 -- name: search
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at
+       created_at, correlation_id, causation_id, metadata
 FROM events {index}
 WHERE tenant_key = :tenant_key {where}
 ORDER BY sequence {direction} LIMIT :limit;
 
 -- name: index_aggregate_id
 INDEXED BY events_aggregate_id
+
+-- name: index_correlation_id
+INDEXED BY events_correlation
 
 -- name: index_event_type
 INDEXED BY events_type
@@ -127,6 +131,9 @@ AND sequence < :before
 
 -- name: where_aggregate_id
 AND aggregate_id = :aggregate_id
+
+-- name: where_correlation_id
+AND correlation_id = :correlation_id
 
 -- name: where_event_type
 AND type = :event_type

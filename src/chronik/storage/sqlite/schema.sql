@@ -13,6 +13,8 @@ CREATE TABLE tenants (
     created_at INTEGER NOT NULL
 );
 
+-- The last three columns came with ALTER TABLE (migration 0007), which is why they are laid
+-- out as SQLite records them.
 CREATE TABLE events (
     sequence          INTEGER PRIMARY KEY,
     tenant_key        INTEGER NOT NULL,
@@ -28,7 +30,9 @@ CREATE TABLE events (
     editor_service    TEXT NOT NULL,
     request_id        TEXT NOT NULL,
     created_at        INTEGER NOT NULL
-);
+, correlation_id TEXT,
+    causation_id      TEXT,
+    metadata          TEXT);
 CREATE UNIQUE INDEX events_locator ON events (locator);
 CREATE UNIQUE INDEX events_aggregate ON events (tenant_key, aggregate_type, aggregate_id, aggregate_version);
 CREATE INDEX events_tenant ON events (tenant_key, sequence);
@@ -39,6 +43,8 @@ CREATE INDEX events_editor ON events (tenant_key, editor_user_id, sequence);
 CREATE INDEX events_resource_owner ON events (tenant_key, resource_owner, sequence);
 CREATE INDEX events_request ON events (request_id);
 CREATE INDEX events_created_at ON events (created_at);
+CREATE INDEX events_correlation ON events (tenant_key, correlation_id, sequence)
+    WHERE correlation_id IS NOT NULL;
 
 CREATE TABLE event_names (
     tenant_key INTEGER NOT NULL,

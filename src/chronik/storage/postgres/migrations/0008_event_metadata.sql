@@ -1,0 +1,199 @@
+-- Each event may carry a correlation id, a causation id and a metadata object, NULL when not
+-- given, so that an event without them costs nothing more to write. Searching by correlation
+-- id uses a partial index that holds only the events that have one.
+ALTER TABLE events ADD COLUMN correlation_id text,
+                   ADD COLUMN causation_id text,
+                   ADD COLUMN metadata jsonb;
+CREATE INDEX events_correlation ON events (tenant_key, correlation_id, sequence)
+    WHERE correlation_id IS NOT NULL;
+
+-- chronik_append (first in migration 0003) writes the new columns and knows the expected
+-- version "it must exist".
+-- A group of appends committed in one round trip: the function takes the append lock, reads
+-- the head and the current version of every aggregate the group touches (one query),
+-- decides each append in memory (a retry, a taken locator, a version conflict, or new
+-- events), then inserts every accepted event with one INSERT, all in the caller's
+-- autocommit transaction. The group comes as one JSON document (the driver writes one JSON
+-- text much faster than a score of arrays; parsed once, as jsonb) of five arrays:
+--   appends     {"t": tenant key, "q": request id, "u": editor user id, "s": editor
+--               service, "c": whether the client chose the locators, "n": event count};
+--   events      the appends' events one after another ("n" of them each): {"a": append
+--               (1-based), "g": aggregate (1-based, in aggregates), "l": locator,
+--               "o": resource owner, "t": type, "r": revision, "p": payload, and only
+--               when given "c": correlation id, "k": causation id, "m": metadata};
+--   aggregates  every distinct aggregate of the group: {"t": tenant key, "a": type, "i": id};
+--   expected    expected versions in the order of the appends: {"a": append,
+--               "g": aggregate, "v": version, or -1 for "it must exist"};
+--   names       event and aggregate type names to record if their append is written:
+--               {"a": append, "k": kind, "n": name}.
+-- The caller keeps appends whose client-chosen locators repeat an earlier append's of the
+-- same group for a later call. One row comes back per append, in order: ('written', first
+-- sequence, versions, creation date), ('retry'), ('locator_taken') or ('conflict', ...,
+-- aggregate type and id, expected version, current version).
+CREATE OR REPLACE FUNCTION chronik_append(p_group jsonb) RETURNS TABLE (
+    r_status text, r_first_sequence bigint, r_versions integer[], r_created_at timestamptz,
+    r_aggregate_type text, r_aggregate_id text, r_expected integer, r_current integer
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    a_tenant integer[];
+    a_request_id text[];
+    a_editor_user_id text[];
+    a_editor_service text[];
+    a_client_locators boolean[];
+    a_count integer[];
+    g_tenant integer[];
+    g_aggregate_type text[];
+    g_aggregate_id text[];
+    x_append integer[];
+    x_g integer[];
+    x_version integer[];
+    v_sequence bigint;
+    v_created_at timestamptz;
+    v_current integer[];
+    e_append integer[];
+    e_g integer[];
+    e_locator text[];
+    e_resource_owner text[];
+    e_type text[];
+    e_revision integer[];
+    e_payload jsonb[];
+    e_correlation_id text[];
+    e_causation_id text[];
+    e_metadata jsonb[];
+    v_events integer;
+    v_expected integer;
+    v_version integer[];
+    v_event_sequence bigint[];
+    v_written boolean[] := '{}';
+    v_first integer := 1;
+    v_last integer;
+    v_x integer := 1;
+    v_found bigint;
+    v_same bigint;
+    i integer;
+    k integer;
+BEGIN
+    SELECT array_agg(a.t ORDER BY a.ord), array_agg(a.q ORDER BY a.ord),
+           array_agg(a.u ORDER BY a.ord), array_agg(a.s ORDER BY a.ord),
+           array_agg(a.c ORDER BY a.ord), array_agg(a.n ORDER BY a.ord)
+      INTO a_tenant, a_request_id, a_editor_user_id, a_editor_service, a_client_locators,
+           a_count
+      FROM ROWS FROM (jsonb_to_recordset(p_group -> 'appends')
+                      AS (t integer, q text, u text, s text, c boolean, n integer))
+           WITH ORDINALITY AS a (t, q, u, s, c, n, ord);
+    SELECT array_agg(g.t ORDER BY g.ord), array_agg(g.a ORDER BY g.ord),
+           array_agg(g.i ORDER BY g.ord)
+      INTO g_tenant, g_aggregate_type, g_aggregate_id
+      FROM ROWS FROM (jsonb_to_recordset(p_group -> 'aggregates') AS (t integer, a text, i text))
+           WITH ORDINALITY AS g (t, a, i, ord);
+    SELECT array_agg(x.a ORDER BY x.ord), array_agg(x.g ORDER BY x.ord),
+           array_agg(x.v ORDER BY x.ord)
+      INTO x_append, x_g, x_version
+      FROM ROWS FROM (jsonb_to_recordset(p_group -> 'expected')
+                      AS (a integer, g integer, v integer))
+           WITH ORDINALITY AS x (a, g, v, ord);
+    v_expected := coalesce(array_length(x_append, 1), 0);
+    SELECT coalesce(array_agg(e.a ORDER BY e.ord), '{}'), array_agg(e.g ORDER BY e.ord),
+           array_agg(e.l ORDER BY e.ord), array_agg(e.o ORDER BY e.ord),
+           array_agg(e.t ORDER BY e.ord), array_agg(e.r ORDER BY e.ord),
+           array_agg(e.p ORDER BY e.ord), array_agg(e.c ORDER BY e.ord),
+           array_agg(e.k ORDER BY e.ord), array_agg(e.m ORDER BY e.ord)
+      INTO e_append, e_g, e_locator, e_resource_owner, e_type, e_revision, e_payload,
+           e_correlation_id, e_causation_id, e_metadata
+      FROM ROWS FROM (jsonb_to_recordset(p_group -> 'events')
+                      AS (a integer, g integer, l text, o text, t text, r integer, p jsonb,
+                          c text, k text, m jsonb))
+           WITH ORDINALITY AS e (a, g, l, o, t, r, p, c, k, m, ord);
+
+    PERFORM pg_advisory_xact_lock(7283915641);
+    SELECT ev.sequence, greatest(ev.created_at, clock_timestamp())
+      INTO v_sequence, v_created_at
+      FROM events ev ORDER BY ev.sequence DESC LIMIT 1;
+    v_sequence := coalesce(v_sequence, 0);
+    v_created_at := coalesce(v_created_at, clock_timestamp());
+    SELECT array_agg(
+               coalesce((SELECT ev.aggregate_version FROM events ev
+                          WHERE ev.tenant_key = g.tenant_key
+                            AND ev.aggregate_type = g.aggregate_type
+                            AND ev.aggregate_id = g.aggregate_id
+                          ORDER BY ev.aggregate_version DESC LIMIT 1), 0)
+               ORDER BY g.ord)
+      INTO v_current
+      FROM unnest(g_tenant, g_aggregate_type, g_aggregate_id) WITH ORDINALITY
+           AS g (tenant_key, aggregate_type, aggregate_id, ord);
+    v_events := coalesce(array_length(e_append, 1), 0);
+    v_version := array_fill(NULL::integer, ARRAY[v_events]);
+    v_event_sequence := array_fill(NULL::bigint, ARRAY[v_events]);
+
+    FOR i IN 1 .. coalesce(array_length(a_tenant, 1), 0) LOOP
+        v_last := v_first + a_count[i] - 1;
+        v_written[i] := false;
+        r_status := NULL; r_first_sequence := NULL; r_versions := NULL; r_created_at := NULL;
+        r_aggregate_type := NULL; r_aggregate_id := NULL; r_expected := NULL; r_current := NULL;
+
+        IF a_client_locators[i] THEN
+            SELECT count(*), count(*) FILTER (WHERE ev.tenant_key = a_tenant[i])
+              INTO v_found, v_same
+              FROM events ev WHERE ev.locator = ANY (e_locator[v_first:v_last]);
+            IF v_found > 0 THEN
+                r_status := CASE WHEN v_found = a_count[i] AND v_same = v_found
+                                 THEN 'retry' ELSE 'locator_taken' END;
+            END IF;
+        END IF;
+
+        WHILE v_x <= v_expected AND x_append[v_x] = i LOOP
+            IF r_status IS NULL AND v_current[x_g[v_x]] <> x_version[v_x]
+               AND (x_version[v_x] <> -1 OR v_current[x_g[v_x]] = 0) THEN
+                r_status := 'conflict';
+                r_aggregate_type := g_aggregate_type[x_g[v_x]];
+                r_aggregate_id := g_aggregate_id[x_g[v_x]];
+                r_expected := x_version[v_x];
+                r_current := v_current[x_g[v_x]];
+            END IF;
+            v_x := v_x + 1;
+        END LOOP;
+
+        IF r_status IS NULL THEN
+            FOR k IN v_first .. v_last LOOP
+                v_current[e_g[k]] := v_current[e_g[k]] + 1;
+                v_version[k] := v_current[e_g[k]];
+                v_sequence := v_sequence + 1;
+                v_event_sequence[k] := v_sequence;
+            END LOOP;
+            r_status := 'written';
+            r_first_sequence := v_event_sequence[v_first];
+            r_versions := v_version[v_first:v_last];
+            r_created_at := v_created_at;
+            v_written[i] := true;
+        END IF;
+
+        RETURN NEXT;
+        v_first := v_last + 1;
+    END LOOP;
+
+    IF true = ANY (v_written) THEN
+        INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
+                            aggregate_version, resource_owner, type, revision, payload,
+                            editor_user_id, editor_service, request_id, created_at,
+                            correlation_id, causation_id, metadata)
+        SELECT u.sequence, a_tenant[u.append], u.locator, g_aggregate_type[u.g],
+               g_aggregate_id[u.g], u.version, u.resource_owner, u.type, u.revision,
+               u.payload, a_editor_user_id[u.append], a_editor_service[u.append],
+               a_request_id[u.append], v_created_at, u.correlation_id, u.causation_id,
+               u.metadata
+          FROM unnest(v_event_sequence, e_append, e_g, e_locator, v_version, e_resource_owner,
+                      e_type, e_revision, e_payload, e_correlation_id, e_causation_id,
+                      e_metadata)
+               AS u (sequence, append, g, locator, version, resource_owner, type, revision,
+                     payload, correlation_id, causation_id, metadata)
+         WHERE u.sequence IS NOT NULL;
+        INSERT INTO event_names (tenant_key, kind, name)
+        SELECT DISTINCT a_tenant[u.a], u.k, u.n
+          FROM jsonb_to_recordset(p_group -> 'names') AS u (a integer, k text, n text)
+         WHERE v_written[u.a]
+        ON CONFLICT DO NOTHING;
+        PERFORM pg_notify('chronik_events', v_sequence::text);
+    END IF;
+END;
+$$;
