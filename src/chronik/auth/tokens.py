@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from chronik.auth.permissions import ROLES, permissions_of
 from chronik.auth.principal import Principal
-from chronik.errors import InvalidArgument, NotFound, Unauthenticated
+from chronik.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from chronik.ids import new_ulid
 from chronik.records import TokenRecord
 from chronik.storage.ports import TenantStore, TokenStore
@@ -25,6 +25,7 @@ from chronik.storage.ports import TenantStore, TokenStore
 _CACHE_SECONDS = 2.0
 MIN_LENGTH = 24
 MAX_LENGTH = 512
+MAX_NAME_LENGTH = 200
 
 
 def _hash(bearer: str) -> bytes:
@@ -53,8 +54,20 @@ class Tokens:
         name: str = "",
         expires_at: datetime | None = None,
         bearer: str | None = None,
+        issuer: Principal | None = None,
     ) -> tuple[TokenRecord, str]:
-        """Create a token; return its record and the bearer string (shown only now)."""
+        """Create a token; return its record and the bearer string (shown only now).
+
+        An ``issuer`` (the caller of an API) may grant only what it holds itself: a token
+        whose roles carry a permission the issuer lacks is refused."""
+        if issuer is not None:
+            beyond = sorted(r for r in set(roles) if not permissions_of([r]) <= issuer.permissions)
+            if beyond:
+                raise PermissionDenied(
+                    f"a token may not grant role(s) {', '.join(beyond)}: they hold permissions "
+                    "the caller lacks",
+                    roles=beyond,
+                )
         record, bearer = await self._new(
             tenant_id, roles, organisation_id, name, expires_at, bearer
         )
@@ -88,6 +101,12 @@ class Tokens:
             )
         if not roles:
             raise InvalidArgument("a token needs at least one role", field="roles")
+        if len(name) > MAX_NAME_LENGTH or not name.isprintable():
+            raise InvalidArgument(
+                f"name {name[:40]!r}: a token's name is at most {MAX_NAME_LENGTH} printable "
+                "characters",
+                field="name",
+            )
         now = datetime.now(UTC)
         if expires_at is not None and expires_at <= now:
             raise InvalidArgument("the expiry must be in the future", field="expires")
@@ -150,6 +169,13 @@ class Tokens:
 
     async def list(self, tenant_id: str) -> list[TokenRecord]:
         return await self._store.list((await self._tenants.get(tenant_id)).id)
+
+    async def get(self, tenant_id: str, token_id: str) -> TokenRecord:
+        """One token of the tenant, revoked or not; another tenant's is not found."""
+        for record in await self.list(tenant_id):
+            if record.id == token_id:
+                return record
+        raise NotFound(f"no token {token_id!r} in this tenant")
 
     async def revoke(self, tenant_id: str, token_id: str) -> None:
         tenant = await self._tenants.get(tenant_id)
