@@ -1,4 +1,5 @@
-"""The ASGI application: the three surfaces, health, metrics and OpenAPI on one core."""
+"""The ASGI application: the three surfaces, health, metrics, OpenAPI and its pages on one
+core."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chronik.api import errors, health
+from chronik.api import errors, health, pages
 from chronik.api.http import JSON
 from chronik.api.metrics import Metrics
 from chronik.errors import ChronikError, ResourceExhausted, Unauthenticated
@@ -64,6 +65,8 @@ def create_app(
         description="Event log, views, schedules and actions: ZITADEL- and Socotra-compatible "
         "surfaces and a native API.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     if chronik is not None:
         app.state.chronik = chronik
@@ -93,10 +96,12 @@ def create_app(
         return _error(request, 500, 13, "internal error; the server log has the details")
 
     app.include_router(health.router)
+    pages.install(app)
     from chronik.api import (
         native,
         native_actions,
         native_schedules,
+        native_tokens,
         native_views,
         socotra_events,
         socotra_schedules,
@@ -114,6 +119,7 @@ def create_app(
     app.include_router(native_views.router)
     app.include_router(native_schedules.router)
     app.include_router(native_actions.router)
+    app.include_router(native_tokens.router)
     # The busiest routes are also mounted as plain Starlette routes in front of FastAPI's
     # (which stay for the OpenAPI document): FastAPI's per-request work (included-router
     # matching, dependency solving, two exit stacks) cost more CPU than the append itself.
