@@ -2,16 +2,21 @@
 
 The backends to run come from ``CHRONIK_TEST_BACKENDS`` (default ``sqlite,postgres``).
 PostgreSQL is reached at ``CHRONIK_TEST_POSTGRES_URL`` (default the local server, database
-``test``); each test run works in a database of its own, created from it. An unreachable
-PostgreSQL fails the tests that need it: it never skips them.
+``test``, created when the server lacks it); each test run works in a database of its own,
+created from it. A service a test needs and cannot have (PostgreSQL, a browser) fails the test
+with ``CI=true``; elsewhere the test does not run, and the run's last line says which tests
+did not run and why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import psycopg
@@ -24,28 +29,59 @@ from chronik.settings import Settings
 ADMIN_URL = os.environ.get("CHRONIK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [b for b in os.environ.get("CHRONIK_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 
-if os.environ.get("CI") == "true" and "postgres" not in BACKENDS:
+CI = os.environ.get("CI") == "true"
+
+if CI and "postgres" not in BACKENDS:
     raise pytest.UsageError(
         "CI must run the PostgreSQL tests: CHRONIK_TEST_BACKENDS lacks postgres"
     )
+
+
+def unavailable(reason: str) -> NoReturn:
+    """A service the test needs cannot be had: in CI the test fails; elsewhere it does not
+    run, and the run's last line gives ``reason``."""
+    if CI:
+        pytest.fail(f"{reason} (CI=true: the tests that need it must run)", pytrace=False)
+    pytest.skip(reason)
 
 
 def _with_database(url: str, name: str) -> str:
     return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
+def _connect_admin() -> psycopg.Connection[tuple[object, ...]]:
+    """A connection to ``ADMIN_URL``; its database is created first when the server is up
+    but lacks it (a fresh PostgreSQL has no ``test`` database)."""
+    try:
+        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        first_error = exc
+    name = urlsplit(ADMIN_URL).path.lstrip("/")
+    try:
+        with psycopg.connect(
+            _with_database(ADMIN_URL, "postgres"), autocommit=True, connect_timeout=5
+        ) as server:
+            if (
+                name
+                and not server.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+                ).fetchone()
+            ):
+                # Another test process may make it a moment before this one.
+                with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                    server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        pass
+    why = str(first_error).splitlines()[0].removeprefix("connection failed: ")
+    unavailable(f"no PostgreSQL at {ADMIN_URL} ({why}): start it, or set CHRONIK_TEST_POSTGRES_URL")
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A database of this test session's own; dropped at the end."""
     name = f"chronik_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {ADMIN_URL} ({exc}). Start it (see README), or "
-            "run only SQLite with CHRONIK_TEST_BACKENDS=sqlite outside CI."
-        )
-    with admin:
+    with _connect_admin() as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield _with_database(ADMIN_URL, name)
@@ -101,10 +137,32 @@ async def other_tenant(chronik: Chronik) -> str:
     return (await chronik.tenants.create("globex")).id
 
 
+_NOT_RUN = pytest.StashKey[Counter[str]]()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """In CI a skipped test is a failed run: nothing may quietly not run."""
+    """In CI a skipped test is a failed run: nothing may quietly not run. Elsewhere the
+    reasons of the skipped tests are kept for the run's last line."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []
-    if os.environ.get("CI") == "true" and skipped and exitstatus == 0:
+    if CI and skipped and exitstatus == 0:
         print(f"\nCI: {len(skipped)} skipped test(s); failing the run")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    session.config.stash[_NOT_RUN] = Counter(_skip_reason(report) for report in skipped)
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """One line after pytest's own summary: which tests did not run, and why."""
+    not_run = config.stash.get(_NOT_RUN, Counter())
+    if not_run and not hasattr(config, "workerinput"):
+        parts = [
+            f"{count} test{'s' if count > 1 else ''}, {reason}"
+            for reason, count in not_run.most_common()
+        ]
+        config.get_terminal_writer().line(f"NOT RUN: {'; '.join(parts)}", yellow=True, bold=True)
