@@ -88,6 +88,115 @@ async def test_matching_expected_versions_append(chronik: Chronik, tenant: str) 
     assert [e.aggregate_version for e in stored] == [2, 1]
 
 
+async def test_correlation_causation_and_metadata_read_back_as_appended(
+    chronik: Chronik, tenant: str
+) -> None:
+    [first] = await chronik.events.append(
+        tenant,
+        [
+            NewEvent(
+                aggregate_type="order",
+                aggregate_id="o1",
+                type="order.placed",
+                payload={"total": 3},
+                correlation_id="checkout-7",
+                metadata={"ip": "192.0.2.1", "trace": {"span": 4}},
+            )
+        ],
+    )
+    [second] = await chronik.events.append(
+        tenant,
+        [
+            NewEvent(
+                aggregate_type="order",
+                aggregate_id="o1",
+                type="order.paid",
+                correlation_id="checkout-7",
+                causation_id=first.locator,
+            )
+        ],
+    )
+    read = [
+        await chronik.events.get(tenant, first.locator),
+        (await chronik.events.of_request(tenant, second.request_id))[0],
+    ]
+    assert read == [first, second]
+    assert (read[0].correlation_id, read[0].causation_id) == ("checkout-7", None)
+    assert read[0].metadata == {"ip": "192.0.2.1", "trace": {"span": 4}}
+    assert (read[1].correlation_id, read[1].causation_id) == ("checkout-7", first.locator)
+    assert read[1].metadata == {}
+    assert await chronik.db.events.read_after(0, 10, tenant) == [first, second]
+
+
+async def test_an_event_appended_without_metadata_has_none(chronik: Chronik, tenant: str) -> None:
+    [stored] = await chronik.events.append(tenant, [ev()])
+    read = await chronik.events.get(tenant, stored.locator)
+    assert (read.correlation_id, read.causation_id, read.metadata) == (None, None, {})
+
+
+async def test_expected_exists_refuses_a_new_aggregate_and_writes_nothing(
+    chronik: Chronik, tenant: str
+) -> None:
+    with pytest.raises(Conflict, match="user/u1 does not exist") as caught:
+        await chronik.events.append(
+            tenant, [ev("u1"), ev("u2")], expected=[ExpectedVersion("user", "u1", "exists")]
+        )
+    assert caught.value.details["expected_version"] == "exists"
+    assert caught.value.details["current_version"] == 0
+    assert await all_events(chronik, tenant) == []
+
+
+async def test_expected_exists_accepts_an_aggregate_at_any_version(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1"), ev("u1", "user.renamed")])
+    [stored] = await chronik.events.append(
+        tenant, [ev("u1", "user.removed")], expected=[ExpectedVersion("user", "u1", "exists")]
+    )
+    assert stored.aggregate_version == 3
+
+
+async def test_expected_absent_refuses_an_existing_aggregate(chronik: Chronik, tenant: str) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    with pytest.raises(Conflict) as caught:
+        await chronik.events.append(
+            tenant, [ev("u1")], expected=[ExpectedVersion("user", "u1", "absent")]
+        )
+    assert caught.value.details["expected_version"] == 0
+    assert len(await all_events(chronik, tenant)) == 1
+
+
+async def test_expected_exists_sees_an_aggregate_created_earlier_in_the_same_group(
+    chronik: Chronik, tenant: str
+) -> None:
+    """Appends queued together commit in one group: the second sees what the first wrote."""
+    created, continued = await asyncio.gather(
+        chronik.events.append(tenant, [ev("u9")], expected=[ExpectedVersion("user", "u9", 0)]),
+        chronik.events.append(
+            tenant, [ev("u9", "user.renamed")], expected=[ExpectedVersion("user", "u9", "exists")]
+        ),
+    )
+    assert [created[0].aggregate_version, continued[0].aggregate_version] == [1, 2]
+
+
+def test_expected_version_takes_positional_or_keyword_arguments() -> None:
+    assert ExpectedVersion("order", "o1", 0) == ExpectedVersion(
+        aggregate_type="order", aggregate_id="o1", version=0
+    )
+
+
+@pytest.mark.parametrize("version", ["maybe", True, -2, 1.5])
+async def test_an_expected_version_that_is_no_version_is_refused(
+    chronik: Chronik, tenant: str, version: object
+) -> None:
+    with pytest.raises(InvalidArgument, match='"absent" or "exists"'):
+        await chronik.events.append(
+            tenant,
+            [ev()],
+            expected=[ExpectedVersion("user", "u1", version)],  # type: ignore[arg-type]
+        )
+
+
 async def test_racing_appends_have_one_winner_per_version(chronik: Chronik, tenant: str) -> None:
     async def attempt(version: int, who: int) -> bool:
         try:
@@ -215,6 +324,26 @@ async def test_unknown_tenant_is_not_found(chronik: Chronik) -> None:
             [NewEvent(aggregate_type="user", aggregate_id="1", type="x", payload={"a": "b\x00"})],
             "NUL",
         ),
+        (
+            [NewEvent(aggregate_type="user", aggregate_id="1", type="x", correlation_id="")],
+            "events\\[0\\].correlationId must not be empty",
+        ),
+        (
+            [NewEvent(aggregate_type="u", aggregate_id="1", type="x", causation_id="c" * 201)],
+            "events\\[0\\].causationId is 201 characters long",
+        ),
+        (
+            [NewEvent(aggregate_type="user", aggregate_id="1", type="x", correlation_id=7)],  # type: ignore[arg-type]
+            "correlationId must be a string",
+        ),
+        (
+            [NewEvent(aggregate_type="user", aggregate_id="1", type="x", metadata=[1])],  # type: ignore[arg-type]
+            "events\\[0\\].metadata must be a JSON object",
+        ),
+        (
+            [NewEvent(aggregate_type="u", aggregate_id="1", type="x", metadata={"a": "\x00"})],
+            "events\\[0\\].metadata must not contain NUL",
+        ),
     ],
 )
 async def test_bad_events_are_refused_and_nothing_is_written(
@@ -229,6 +358,20 @@ async def test_oversized_payload_is_refused(chronik: Chronik, tenant: str) -> No
     limit = chronik.settings.max_payload_bytes
     with pytest.raises(InvalidArgument, match=f"at most {limit} are allowed"):
         await chronik.events.append(tenant, [ev(blob="x" * limit)])
+    assert await all_events(chronik, tenant) == []
+
+
+async def test_metadata_shares_the_payload_size_limit(chronik: Chronik, tenant: str) -> None:
+    limit = chronik.settings.max_payload_bytes
+    half = NewEvent(
+        aggregate_type="user",
+        aggregate_id="u1",
+        type="user.added",
+        payload={"blob": "x" * (limit // 2)},
+        metadata={"blob": "x" * (limit // 2)},
+    )
+    with pytest.raises(InvalidArgument, match=f"together; at most {limit} are allowed"):
+        await chronik.events.append(tenant, [half])
     assert await all_events(chronik, tenant) == []
 
 

@@ -15,7 +15,8 @@ from chronik.services import Chronik
 
 
 async def seed(chronik: Chronik, tenant: str) -> list[Event]:
-    """Twelve events over three aggregate types, four event types, two editors and owners."""
+    """Twelve events over three aggregate types, four event types, two editors and owners,
+    four correlation ids (and a third of them without one)."""
     stored: list[Event] = []
     for i in range(12):
         kind = ["user", "org", "project"][i % 3]
@@ -28,6 +29,7 @@ async def seed(chronik: Chronik, tenant: str) -> list[Event]:
                     type=f"{kind}.{['added', 'changed'][i % 2]}",
                     resource_owner=f"owner-{i % 2}",
                     payload={"i": i},
+                    correlation_id=f"conversation-{i % 4}" if i % 3 else None,
                 )
             ],
             editor=Editor(user_id=f"editor-{i % 3}", service="tests"),
@@ -71,6 +73,17 @@ async def test_sequence_is_a_lower_bound_ascending_and_upper_bound_descending(
         ({"aggregate_id": "user-0"}, lambda e: e.aggregate_id == "user-0"),
         ({"editor_user_id": "editor-1"}, lambda e: e.editor_user_id == "editor-1"),
         ({"resource_owner": "owner-1"}, lambda e: e.resource_owner == "owner-1"),
+        ({"correlation_id": "conversation-1"}, lambda e: e.correlation_id == "conversation-1"),
+        (
+            {"correlation_id": "conversation-2", "event_types": ("org.added", "user.added")},
+            lambda e: (
+                e.correlation_id == "conversation-2" and e.type in ("org.added", "user.added")
+            ),
+        ),
+        (
+            {"correlation_id": "conversation-1", "aggregate_id": "org-1"},
+            lambda e: e.correlation_id == "conversation-1" and e.aggregate_id == "org-1",
+        ),
         (
             {"event_types": ("user.added", "org.added"), "aggregate_types": ("org",)},
             lambda e: e.type == "org.added",
@@ -255,6 +268,7 @@ async def test_no_search_sees_another_tenants_events(
         {"aggregate_types": ("user", "org")},
         {"editor_user_id": "editor-0"},
         {"resource_owner": "owner-0"},
+        {"correlation_id": "conversation-1"},
     ):
         found = await search(chronik, tenant, asc=True, **filters)
         assert all(e.tenant_id == tenant for e in found)
@@ -295,3 +309,29 @@ async def test_a_sequence_beyond_64_bits_is_just_a_far_bound(chronik: Chronik, t
     stored = await seed(chronik, tenant)
     assert seqs(await search(chronik, tenant, sequence=2**64)) == seqs(stored)[::-1]
     assert await search(chronik, tenant, sequence=2**64, asc=True) == []
+
+
+async def test_paging_a_correlation_search_returns_each_of_its_events_once(
+    chronik: Chronik, tenant: str
+) -> None:
+    stored = await seed(chronik, tenant) + await seed(chronik, tenant)
+    page = await chronik.events.search(
+        tenant, EventQuery(correlation_id="conversation-1", asc=True, limit=2)
+    )
+    seen = list(page.events)
+    while page.events:
+        page = await chronik.events.next_page(tenant, page.paging_token)
+        seen += page.events
+    assert seqs(seen) == [e.sequence for e in stored if e.correlation_id == "conversation-1"]
+
+
+async def test_an_unused_correlation_id_finds_nothing(chronik: Chronik, tenant: str) -> None:
+    await seed(chronik, tenant)
+    assert await search(chronik, tenant, correlation_id="conversation-9") == []
+
+
+async def test_a_correlation_id_over_200_characters_is_refused(
+    chronik: Chronik, tenant: str
+) -> None:
+    with pytest.raises(InvalidArgument, match="correlationId is 201 characters long"):
+        await search(chronik, tenant, correlation_id="c" * 201)
