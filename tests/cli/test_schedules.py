@@ -120,3 +120,23 @@ def test_three_postgres_schedulers_fire_10000_schedules_once_each_despite_a_kill
     fired = _fired(cli)
     assert len(fired) == total
     assert set(fired.values()) == {1}
+
+
+def test_an_at_in_the_past_is_refused_unless_allowed(sqlite_cli: Cli) -> None:
+    refused = sqlite_cli(
+        "schedules", "create", "late", "--event-type", "t", "--at", "2026-01-01", code=1
+    )
+    assert refused.stderr == (
+        "error: --at 2026-01-01 is in the past, so the schedule would fire at once: give a "
+        "later time, or --allow-past to fire it now\n"
+    )
+    assert sqlite_cli.json("schedules", "list", "-o", "json") == []
+
+
+def test_allow_past_creates_a_schedule_that_is_due_at_once(sqlite_cli: Cli) -> None:
+    created = sqlite_cli(
+        "schedules", "create", "late", "--event-type", "t", "--at", "2026-01-01", "--allow-past"
+    )
+    assert "it fires next at 2026-01-01T00:00:00+00:00" in created.stderr
+    shown = sqlite_cli.json("schedules", "show", "late")
+    assert (shown["state"], shown["next_fire_at"]) == ("NORMAL", "2026-01-01T00:00:00Z")

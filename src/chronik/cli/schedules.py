@@ -63,13 +63,29 @@ def create(
     transaction: Annotated[str, typer.Option(help="A transaction locator to keep.")] = "",
     payload: Annotated[str, typer.Option(help="The event's payload, a JSON object.")] = "{}",
     misfire: Annotated[str, typer.Option(help="fire_once_now or skip_to_next.")] = "fire_once_now",
+    allow_past: Annotated[
+        bool,
+        typer.Option(
+            "--allow-past", help="Accept an --at in the past: the schedule fires at once."
+        ),
+    ] = False,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
 ) -> None:
-    """Create a schedule: give one of --at, --every (from --at, default now) or --cron."""
+    """Create a schedule: give one of --at, --every (from --at, default now) or --cron.
+
+    An --at in the past is refused unless --allow-past is given: a mistyped date would
+    otherwise fire at once.
+    """
 
     async def make(schedules: Schedules, tenant_id: str) -> None:
+        start = _time(at) if at else None
+        if start is not None and start < datetime.now(UTC) and not allow_past:
+            raise InvalidArgument(
+                f"--at {at} is in the past, so the schedule would fire at once: give a later "
+                "time, or --allow-past to fire it now"
+            )
         kinds = [k for k, given in (("cron", cron), ("interval", every)) if given]
         if len(kinds) > 1:
             raise InvalidArgument("give one of --every and --cron")
@@ -82,7 +98,7 @@ def create(
             raise InvalidArgument("--payload must be a JSON object")
         rule = TimeRule(
             kind=kind,
-            at=_time(at) if at else None,
+            at=start,
             every_seconds=every or None,
             cron=cron or None,
             time_zone=time_zone,

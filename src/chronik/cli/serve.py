@@ -8,6 +8,7 @@ import dataclasses
 import gc
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -96,6 +97,7 @@ def serve(
     if oidc_issuer and not oidc_jwks_url:
         say("error: --oidc-issuer needs --oidc-jwks-url")
         raise typer.Exit(1)
+    _check_address(host, port)
     token = run(lambda: _first_start(settings))
     if token:
         say(f"bootstrap admin token (shown once; also in {settings.data_dir / FILE_NAME}):")
@@ -122,6 +124,25 @@ def serve(
     )
     config = GuardedConfig(f"{__name__}:worker_app", factory=True, workers=workers, **options)
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+CANNOT_LISTEN = 3
+"""Exit code of ``serve`` when it cannot listen on its address (uvicorn's own code for a
+start that failed, so a lost race with another process ends the same way)."""
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse, in one line and before the database is touched, an address this process
+    cannot listen on (a port in use, a host not of this machine); uvicorn would log it
+    among its start-up lines."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            say(f"error: cannot listen on {host}:{port}: {(exc.strerror or str(exc)).lower()}")
+            raise typer.Exit(CANNOT_LISTEN) from None
 
 
 def _server(config: Any) -> Any:
