@@ -1,10 +1,11 @@
 """Whether the output a document shows is what its command printed.
 
-Both sides are normalised first: ids (ULIDs, UUIDs), times, durations and tokens become
-placeholders, runs of blanks one space, blank lines go. An expected line that is only ``…``
-(or ``...``) stands for any number of lines; inside a line it stands for any text. When both
-sides are JSON they are compared as values: ``"…"`` stands for any value, a ``"…"`` key
-for any further keys, a last list item ``"…"`` for any further items.
+Both sides are normalised first: ids (ULIDs, UUIDs), times, durations, tokens and decimal
+fractions (measurements, such as a run's milliseconds) become placeholders, runs of blanks
+one space, blank lines go. An expected line that is only ``…`` (or ``...``) stands for any
+number of lines; inside a line it stands for any text. When both sides are JSON they are
+compared as values: ``"…"`` stands for any value, a ``"…"`` key for any further keys, a
+last list item ``"…"`` for any further items.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _VOLATILE = (
         "<time>",
     ),
     (re.compile(r"\b\d+(?:\.\d+)?\s?(?:ms|µs|s)\b"), "<duration>"),
+    (re.compile(r"\b\d+\.\d+\b"), "<decimal>"),
 )
 _ELLIPSES = ("…", "...")
 

@@ -24,8 +24,8 @@ to the next ``$``, are its shown output and are compared with what it printed (s
 stderr) when there are any. A block stops at its first failing command, and a document at
 its first failing block; differences of output are all reported at the end.
 
-Comparison (:mod:`tests.docs.output`): ids, times, durations and tokens are placeholders,
-blanks are collapsed; ``…`` (or ``...``) alone on a line stands for any lines, inside a line
+Comparison (:mod:`tests.docs.output`): ids, times, durations, tokens and decimal fractions
+are placeholders, blanks are collapsed; ``…`` (or ``...``) alone on a line stands for any lines, inside a line
 for any text; JSON is compared as values (``"…"`` is any value, a ``"…": "…"`` member any
 further members, a last ``"…"`` item any further items).
 

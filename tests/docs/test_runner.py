@@ -53,8 +53,9 @@ def test_ids_times_and_blanks_do_not_count_as_differences() -> None:
     assert difference(shown, printed) is None
 
 
-def test_a_different_value_is_a_difference() -> None:
+def test_a_different_count_is_a_difference_but_another_measurement_is_not() -> None:
     assert difference("count 3\n", "count 4\n") is not None
+    assert difference("stamp succeeded 9.2\n", "stamp succeeded 2.1\n") is None
 
 
 def test_an_ellipsis_line_stands_for_any_lines() -> None:
