@@ -9,6 +9,7 @@ place (``chronik.api``), so the core never thinks in HTTP.
     ├── NotFound             no such object for this tenant (404)
     ├── AlreadyExists        a unique key is taken (409)
     ├── Conflict             an expected version did not hold (409)
+    │   └── ViewBehind       a view had not reached the sequence a read waited for
     ├── FailedPrecondition   the system is not in a state to do this (400)
     ├── PermissionDenied     authenticated, but not allowed (403)
     ├── ResourceExhausted    a size limit was passed (413)
@@ -59,6 +60,20 @@ class Conflict(ChronikError):
 
     grpc_code = 10  # ABORTED
     http_status = 409
+
+
+class ViewBehind(Conflict):
+    """A read asked for a view at ``min_sequence`` or later, and the view was still at
+    ``position`` when the wait ran out: the caller may ask again."""
+
+    def __init__(self, view: str, position: int, min_sequence: int) -> None:
+        super().__init__(
+            f"view {view!r} is at sequence {position}, not yet at {min_sequence}",
+            position=str(position),
+            min_sequence=str(min_sequence),
+        )
+        self.position = position
+        self.min_sequence = min_sequence
 
 
 class FailedPrecondition(ChronikError):

@@ -284,6 +284,42 @@ async def test_a_paused_view_does_not_move_until_resumed(chronik: Chronik, tenan
     assert await seen(chronik, tenant) == sequences
 
 
+async def test_operators_act_on_a_view_another_process_runs(chronik: Chronik, tenant: str) -> None:
+    """This process never registered ``user_counts``: its stored state makes it known."""
+    clock = Clock()
+    view = counting_view()
+    runner = runner_for(chronik, view, clock)  # another process's registry
+    first = await append_users(chronik, tenant, 2)
+    await runner.catch_up(view, tenant)
+
+    await chronik.views.pause(tenant, "user_counts")
+    more = await append_users(chronik, tenant, 1)
+    assert await runner.catch_up(view, tenant) is Step.PAUSED
+    assert (await status_of(chronik, tenant, "user_counts")).activity == "paused"
+
+    await chronik.views.resume(tenant, "user_counts")
+    assert await runner.catch_up(view, tenant) is Step.IDLE
+    assert await seen(chronik, tenant) == first + more
+
+    await chronik.views.reset(tenant, "user_counts")
+    state = await chronik.db.views.state("user_counts", tenant)
+    assert state is not None and state.position == 0 and state.database == "tests"
+    assert await seen(chronik, tenant) == []
+
+
+async def test_operators_cannot_act_on_a_view_only_another_tenant_knows(
+    chronik: Chronik, tenant: str, other_tenant: str
+) -> None:
+    view = counting_view()
+    await append_users(chronik, other_tenant, 1)
+    await runner_for(chronik, view, Clock()).catch_up(view, other_tenant)
+
+    for act in (chronik.views.pause, chronik.views.resume, chronik.views.reset):
+        with pytest.raises(NotFound, match="view 'user_counts' not found"):
+            await act(tenant, "user_counts")
+    assert await chronik.db.views.state("user_counts", tenant) is None
+
+
 async def test_one_runner_at_a_time_holds_a_view_until_its_lease_runs_out(
     chronik: Chronik, tenant: str
 ) -> None:

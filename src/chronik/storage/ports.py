@@ -129,6 +129,14 @@ class ViewStore(Protocol):
         """The stored JSON texts of every key starting with ``prefix``, ordered by key."""
         ...
 
+    async def read_rows(
+        self, view: str, tenant_id: str, *, prefix: str, after: str | None, limit: int
+    ) -> tuple[int, list[tuple[str, str]]] | None:
+        """Up to ``limit`` rows (key and stored JSON text) whose key starts with ``prefix``
+        and sorts after ``after``, ordered by key in code point order, with the view's
+        position, read in one snapshot; None when the view has no stored state."""
+        ...
+
     async def commit(self, batch: ViewCommit) -> bool:
         """Apply ``batch`` atomically; False (and nothing written) if the view moved on."""
         ...

@@ -114,6 +114,7 @@ class ViewRunner:
         self._poll_seconds = poll_seconds
         self._leases: dict[tuple[str, str], _Lease] = {}
         self._wake = asyncio.Event()
+        self._progress: asyncio.Event | None = None
         self._due: dict[str, datetime] = {}
         self._skipped: dict[tuple[str, str], float] = {}
         """When a view that skips a tenant last stepped there (monotonic)."""
@@ -123,6 +124,13 @@ class ViewRunner:
     def wake(self) -> None:
         """Look again now (an operator retried, removed or reset something)."""
         self._wake.set()
+
+    def progress_signal(self) -> asyncio.Event:
+        """An event set by this runner's next commit (of any view and tenant): take it
+        before reading a position, wait on it after."""
+        if self._progress is None:
+            self._progress = asyncio.Event()
+        return self._progress
 
     # -- one step --------------------------------------------------------------------------
 
@@ -196,6 +204,9 @@ class ViewRunner:
             return Step.LOST
         rows.committed()
         lease.committed = time.monotonic()
+        if self._progress is not None:
+            self._progress.set()
+            self._progress = None
         if batch.failures or batch.resolved:
             lease.counted = 0.0
         lease.state = _advanced(state, batch)

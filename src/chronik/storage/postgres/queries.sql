@@ -403,6 +403,34 @@ SELECT key, value::text FROM view_rows
 WHERE view = %s AND tenant_key = %s AND starts_with(key, %s)
 ORDER BY key COLLATE "C";
 
+-- name: view_rows_page
+-- A page of a view's rows in the key range [low, high), leaving out the key "after" (the
+-- last one of the page before), and the view's position: one statement, one snapshot; no
+-- row at all when the view has no position.
+SELECT p.position, r.key, r.value::text
+FROM view_positions p
+LEFT JOIN (
+    SELECT key, value FROM view_rows
+    WHERE view = %(view)s AND tenant_key = %(tenant)s AND key >= %(low)s AND key < %(high)s
+      AND key IS DISTINCT FROM %(after)s
+    ORDER BY key LIMIT %(limit)s
+) r ON true
+WHERE p.view = %(view)s AND p.tenant_key = %(tenant)s
+ORDER BY r.key;
+
+-- name: view_rows_page_to_end
+-- view_rows_page with no upper bound (every key, or a prefix no key sorts above).
+SELECT p.position, r.key, r.value::text
+FROM view_positions p
+LEFT JOIN (
+    SELECT key, value FROM view_rows
+    WHERE view = %(view)s AND tenant_key = %(tenant)s AND key >= %(low)s
+      AND key IS DISTINCT FROM %(after)s
+    ORDER BY key LIMIT %(limit)s
+) r ON true
+WHERE p.view = %(view)s AND p.tenant_key = %(tenant)s
+ORDER BY r.key;
+
 -- name: action_run_insert
 INSERT INTO action_runs (tenant_key, id, organisation, action_id, action_name, flow_type,
     trigger_type, outcome, started_at, duration, error, event_sequence, event_locator,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from chronik.errors import NotFound
 from chronik.records import FailedEvent, ViewCommit, ViewState
 from chronik.storage.postgres.database import Q, as_is
-from chronik.storage.views import failed_event, view_state
+from chronik.storage.views import failed_event, rows_page, rows_read, view_state
 
 if TYPE_CHECKING:
     from chronik.storage.postgres.database import PostgresDatabase
@@ -63,6 +63,15 @@ class PostgresViewStore:
             tenant = await self._keys.key(conn, tenant_id)
             cur = await conn.execute(Q["view_rows_prefix"], (view, tenant, prefix))
             return dict(await cur.fetchall())
+
+    async def read_rows(
+        self, view: str, tenant_id: str, *, prefix: str, after: str | None, limit: int
+    ) -> tuple[int, list[tuple[str, str]]] | None:
+        async with self._db.connection() as conn:
+            tenant = await self._keys.key(conn, tenant_id)
+            query, params = rows_page(view, tenant, prefix, after, limit)
+            cur = await conn.execute(Q[query], params)
+            return rows_read(await cur.fetchall())
 
     async def commit(self, batch: ViewCommit) -> bool:
         async with self._db.connection() as conn, conn.transaction():

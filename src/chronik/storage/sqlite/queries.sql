@@ -411,6 +411,33 @@ SELECT key, value FROM view_rows
 WHERE view = ? AND tenant_key = ? AND substr(key, 1, length(?3)) = ?3
 ORDER BY key;
 
+-- name: view_rows_page
+-- A page of a view's rows in the key range [low, high), leaving out the key "after" (the
+-- last one of the page before), and the view's position: one statement, one snapshot; no
+-- row at all when the view has no position.
+SELECT p.position, r.key, r.value
+FROM view_positions p
+LEFT JOIN (
+    SELECT key, value FROM view_rows
+    WHERE view = :view AND tenant_key = :tenant AND key >= :low AND key < :high
+      AND key IS NOT :after
+    ORDER BY key LIMIT :limit
+) r ON 1
+WHERE p.view = :view AND p.tenant_key = :tenant
+ORDER BY r.key;
+
+-- name: view_rows_page_to_end
+-- view_rows_page with no upper bound (every key, or a prefix no key sorts above).
+SELECT p.position, r.key, r.value
+FROM view_positions p
+LEFT JOIN (
+    SELECT key, value FROM view_rows
+    WHERE view = :view AND tenant_key = :tenant AND key >= :low AND key IS NOT :after
+    ORDER BY key LIMIT :limit
+) r ON 1
+WHERE p.view = :view AND p.tenant_key = :tenant
+ORDER BY r.key;
+
 -- name: action_run_insert
 INSERT INTO action_runs (tenant_key, id, organisation, action_id, action_name, flow_type,
     trigger_type, outcome, started_at, duration, error, event_sequence, event_locator,

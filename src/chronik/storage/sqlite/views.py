@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from chronik.errors import NotFound
 from chronik.records import FailedEvent, ViewCommit, ViewState
 from chronik.storage.sqlite.database import Q, from_micros, micros
-from chronik.storage.views import failed_event, view_state
+from chronik.storage.views import failed_event, rows_page, rows_read, view_state
 
 if TYPE_CHECKING:
     from chronik.storage.sqlite.database import SQLiteDatabase
@@ -76,6 +76,15 @@ class SQLiteViewStore:
         def read(con: sqlite3.Connection) -> dict[str, str]:
             tenant = self._keys.key(con, tenant_id)
             return dict(con.execute(Q["view_rows_prefix"], (view, tenant, prefix)).fetchall())
+
+        return await self._db.read(read)
+
+    async def read_rows(
+        self, view: str, tenant_id: str, *, prefix: str, after: str | None, limit: int
+    ) -> tuple[int, list[tuple[str, str]]] | None:
+        def read(con: sqlite3.Connection) -> tuple[int, list[tuple[str, str]]] | None:
+            query, params = rows_page(view, self._keys.key(con, tenant_id), prefix, after, limit)
+            return rows_read(con.execute(Q[query], params).fetchall())
 
         return await self._db.read(read)
 
