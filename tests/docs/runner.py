@@ -25,9 +25,9 @@ stderr) when there are any. A block stops at its first failing command, and a do
 its first failing block; differences of output are all reported at the end.
 
 Comparison (:mod:`tests.docs.output`): ids, times, durations, tokens and decimal fractions
-are placeholders, blanks are collapsed; ``…`` (or ``...``) alone on a line stands for any lines, inside a line
-for any text; JSON is compared as values (``"…"`` is any value, a ``"…": "…"`` member any
-further members, a last ``"…"`` item any further items).
+are placeholders, blanks are collapsed; ``…`` (or ``...``) alone on a line stands for any
+lines, inside a line for any text; JSON is compared as values (``"…"`` is any value, a
+``"…": "…"`` member any further members, a last ``"…"`` item any further items).
 
 Markers are HTML comments, invisible on GitHub, each alone on a line directly before the
 opening fence (blank lines between are fine; several markers may stack):
