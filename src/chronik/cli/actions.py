@@ -18,6 +18,7 @@ from chronik.cli.context import (
     DatabaseUrlOption,
     DataOption,
     TenantOption,
+    counted,
     reading,
     run,
     say,
@@ -296,7 +297,7 @@ def _run_cells(r: ActionRun) -> list[str]:
 def _log_lines(lines: Sequence[tuple[str, str]], dropped: int) -> list[str]:
     shown = [f"{level:<5}  {message}" for level, message in lines]
     if dropped:
-        shown.append(f"... {dropped} more line(s) dropped")
+        shown.append(f"... {counted(dropped, 'more line')} dropped")
     return shown
 
 

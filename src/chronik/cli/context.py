@@ -94,9 +94,9 @@ def say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def counted(count: int) -> str:
-    """``1 event``, ``2 events``."""
-    return f"{count} event" if count == 1 else f"{count} events"
+def counted(count: int, noun: str = "event") -> str:
+    """``1 event``, ``2 events``; ``counted(3, "view")``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def run(main: Callable[[], Coroutine[Any, Any, T]], *, interrupted: int = 130) -> T:

@@ -120,7 +120,7 @@ async def _export(
 
 def _and_schedules(count: int) -> str:
     """`` and 1 schedule``, `` and 2 schedules``; nothing for none."""
-    return "" if not count else f" and {count} schedule{'' if count == 1 else 's'}"
+    return f" and {counted(count, 'schedule')}" if count else ""
 
 
 _encode = msgspec.json.Encoder().encode
@@ -248,7 +248,7 @@ class _Import:
                 finally:
                     say(
                         f"imported {counted(self.imported)}{_and_schedules(self.schedules)}; "
-                        f"{self.present} were already present"
+                        f"{self.present} {'was' if self.present == 1 else 'were'} already present"
                     )
 
     def _waves(self, units: Iterator[_Unit]) -> Iterator[list[_Unit]]:

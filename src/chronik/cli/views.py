@@ -16,6 +16,7 @@ from chronik.cli.context import (
     DataOption,
     TenantOption,
     ViewsOption,
+    counted,
     run,
     say,
     settings_from,
@@ -166,7 +167,7 @@ def failed_retry(
 
     async def retry(service: Views, tenant_id: str) -> None:
         count = await service.retry(tenant_id, view, sequence)
-        say(f"{count} failed event(s) of {view!r} will be retried now")
+        say(f"{counted(count, 'failed event')} of {view!r} will be retried now")
 
     run(lambda: _with_views(settings_from(data, database_url, views), tenant, retry))
 
@@ -235,6 +236,7 @@ async def _work(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         runner = chronik.start_views()
         chronik.start_scheduler()
-        say(f"running {len(chronik.views.registry)} view(s) and the scheduler as {runner.owner}")
+        running = counted(len(chronik.views.registry), "view")
+        say(f"running {running} and the scheduler as {runner.owner}")
         await stop.wait()
         say("stopping")

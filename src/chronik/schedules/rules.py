@@ -27,7 +27,9 @@ def validate(rule: TimeRule, now: datetime) -> TimeRule:
     """``rule`` checked, with an interval's start defaulting to ``now``; every mistake is an
     :class:`InvalidArgument` naming the field."""
     if rule.kind not in KINDS:
-        raise InvalidArgument(f"rule kind {rule.kind!r}: one of {', '.join(KINDS)}", field="kind")
+        raise InvalidArgument(
+            f"unknown rule kind {rule.kind!r}; known: {', '.join(KINDS)}", field="kind"
+        )
     zone = _zone(rule.time_zone)
     if rule.repeat_limit is not None and rule.repeat_limit < 1:
         raise InvalidArgument("repeatLimit must be at least 1", field="repeatLimit")
