@@ -278,6 +278,8 @@ class DocumentRun:
             must_fail = block.marker("fails") is not None and number == len(commands)
             if (code == 0) == must_fail:
                 wanted = "fail" if must_fail else "succeed"
+                if "chronik serve" in command.text:
+                    wanted += " (a block that starts the server needs 'doc-test: server')"
                 self._fail(
                     block,
                     f"`{command.text.strip()}` should {wanted}; exit code {code}, output:\n"
