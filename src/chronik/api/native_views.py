@@ -1,5 +1,6 @@
 """The native API of views (``/v1/views``, ``/v1/failed-events``): what ZITADEL's Admin API
-lacks: retrying failed events, resetting, pausing and resuming views, filters and paging."""
+lacks: retrying failed events, resetting, pausing and resuming views, filters and paging;
+and reading a view's rows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import Field
 
 from chronik.api.encoding import timestamp
 from chronik.api.http import JSON, permission, services
@@ -19,13 +21,15 @@ from chronik.api.schemas import (
     NativeView,
     NativeViews,
     RetryScheduled,
+    Shape,
     answers,
 )
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument, NotFound
 from chronik.records import FailedEvent
-from chronik.views import ViewStatus
+from chronik.views import Row, ViewStatus
+from chronik.views.reading import MAX_PAGE_SIZE, MAX_WAIT_SECONDS
 
 router = APIRouter(prefix="/v1", tags=["Native API: views"])
 
@@ -199,3 +203,103 @@ def _control(action: str, summary: str) -> None:
 _control("reset", "Rebuild a view from sequence 0 (its rows and failed events cleared)")
 _control("pause", "Pause a view")
 _control("resume", "Resume a paused view")
+
+
+class NativeRow(Shape):
+    key: str
+    value: Any = Field(json_schema_extra={"description": "The JSON the view stored"})
+
+
+class NativeRowAt(NativeRow):
+    position: str = Field(description="The view's sequence (in this tenant) the row reflects")
+
+
+class NativeRowPage(Shape):
+    rows: list[NativeRow]
+    position: str = Field(description="The view's sequence (in this tenant) the rows reflect")
+    pagingToken: str | None = Field(
+        default=None, description="Reads the next page; absent when there is none"
+    )
+
+
+def _row_answers(ok: type[Shape]) -> dict[int | str, dict[str, Any]]:
+    declared = answers(ok, NativeError, 404, 409)
+    declared[409] = {
+        "model": NativeError,
+        "description": "The view had not reached minSequence when waitSeconds ran out; "
+        "details.position is where it was",
+    }
+    return declared
+
+
+MinSequence = Annotated[
+    int,
+    Query(
+        alias="minSequence",
+        ge=0,
+        le=2**63 - 1,
+        description="Wait until the view has passed this sequence (read your writes)",
+    ),
+]
+WaitSeconds = Annotated[
+    float,
+    Query(
+        alias="waitSeconds",
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        allow_inf_nan=False,
+        description="How long to wait for minSequence before answering 409",
+    ),
+]
+
+
+@router.get(
+    "/views/{name}/rows",
+    summary="A view's rows, by key: a page, with the view's position they reflect",
+    responses=_row_answers(NativeRowPage),
+)
+async def list_rows(
+    request: Request,
+    name: ViewName,
+    caller: Annotated[Principal, Depends(permission(p.IAM_READ))],
+    prefix: Annotated[str, Query(max_length=2000)] = "",
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = 100,
+    paging_token: Annotated[str | None, Query(alias="pagingToken", max_length=8192)] = None,
+    min_sequence: MinSequence = 0,
+    wait_seconds: WaitSeconds = 5.0,
+) -> JSON:
+    page = await services(request).views.rows(
+        caller.tenant_id,
+        name,
+        prefix=prefix,
+        page_size=page_size,
+        paging_token=paging_token,
+        min_sequence=min_sequence,
+        wait_seconds=wait_seconds,
+    )
+    body: dict[str, Any] = {
+        "rows": [{"key": r.key, "value": r.value} for r in page.rows],
+        "position": str(page.position),
+    }
+    if page.paging_token:
+        body["pagingToken"] = page.paging_token
+    return JSON(body)
+
+
+@router.get(
+    "/views/{name}/rows/{key:path}",
+    summary="One row of a view, with the view's position it reflects",
+    responses=_row_answers(NativeRowAt),
+)
+async def get_row(
+    request: Request,
+    name: ViewName,
+    key: str,
+    caller: Annotated[Principal, Depends(permission(p.IAM_READ))],
+    min_sequence: MinSequence = 0,
+    wait_seconds: WaitSeconds = 5.0,
+) -> JSON:
+    found: Row = await services(request).views.row(
+        caller.tenant_id, name, key, min_sequence=min_sequence, wait_seconds=wait_seconds
+    )
+    return JSON({"key": found.key, "value": found.value, "position": str(found.position)})
