@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import CancelledError, Future
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -44,7 +46,7 @@ class _Loop:
 
     def __init__(self, portal: BlockingPortal) -> None:
         self.portal = portal
-        self.iterators: weakref.WeakSet[Generator[Any, None, None]] = weakref.WeakSet()
+        self.iterators: weakref.WeakSet[BlockingIterator[Any]] = weakref.WeakSet()
 
     def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``function(*args, **kwargs)`` on the loop thread, awaited if it returns an
@@ -60,34 +62,76 @@ class _Loop:
         """``value`` as blocking code may use it: an async iterator becomes an iterator, an
         object with async methods a :class:`Blocking` proxy, anything else stays as it is."""
         if isinstance(value, AsyncIterator):
-            iterator = self._iterate(value)
+            iterator = BlockingIterator(value, self.portal)
             self.iterators.add(iterator)
             return iterator
         if _is_async(type(value)):
             return Blocking(value, self)
         return value
 
-    def _iterate(self, source: AsyncIterator[Any]) -> Generator[Any, None, None]:
-        async def step() -> tuple[bool, Any]:
-            try:
-                return True, await anext(source)
-            except StopAsyncIteration:
-                return False, None
-
-        try:
-            while True:
-                more, item = self.portal.call(step)
-                if not more:
-                    return
-                yield item
-        finally:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                self.portal.call(aclose)
-
     def close_iterators(self) -> None:
         for iterator in list(self.iterators):
             iterator.close()
+
+
+class BlockingIterator(Generic[T]):
+    """An async iterator as a blocking one. :meth:`close` (also on ``break``, when the
+    iterator is dropped, or when :class:`SyncChronik` closes) closes the async source, and
+    ends a ``next()`` waiting for it in another thread."""
+
+    def __init__(self, source: AsyncIterator[T], portal: BlockingPortal) -> None:
+        self._source = source
+        self._portal = portal
+        self._lock = threading.Lock()
+        self._step: Future[list[T]] | None = None
+        self._done = False
+
+    def __iter__(self) -> BlockingIterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        with self._lock:
+            if self._done:
+                raise StopIteration
+            self._step = step = self._portal.start_task_soon(self._next)
+        try:
+            found = step.result()
+        except CancelledError:
+            raise StopIteration from None  # closed while waiting: the source ended with it
+        except BaseException:
+            # The source raised (it is finished), or this thread was interrupted (Ctrl-C)
+            # while waiting: the wait must not outlive it.
+            self._done = True
+            step.cancel()
+            raise
+        finally:
+            self._step = None
+        if not found:
+            self._done = True
+            raise StopIteration
+        return found[0]
+
+    async def _next(self) -> list[T]:
+        """The next item, or none at the end."""
+        try:
+            return [await anext(self._source)]
+        except StopAsyncIteration:
+            return []
+
+    def close(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            step = self._step
+        if step is not None and step.cancel():
+            return  # cancelled where it waited, the source is finished
+        aclose = getattr(self._source, "aclose", None)
+        if aclose is not None:
+            self._portal.call(aclose)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 _ASYNC_CLASSES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()

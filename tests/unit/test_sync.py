@@ -86,6 +86,16 @@ def test_a_follow_still_open_at_close_ends(settings: Settings) -> None:
     assert list(following) == []
 
 
+def test_close_ends_a_follow_waiting_in_another_thread(settings: Settings) -> None:
+    chronik = SyncChronik.open(settings)
+    following = chronik.events.follow(chronik.default_tenant().id)
+    follower = threading.Thread(target=lambda: list(following))
+    follower.start()
+    chronik.close()
+    follower.join()
+    assert list(following) == []
+
+
 def test_views_statuses_list_the_built_in_views(sync: SyncChronik, tenant: str) -> None:
     sync.events.append(tenant, [event()])
     statuses = {s.state.view: s for s in sync.views.statuses(tenant)}
