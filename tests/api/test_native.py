@@ -132,6 +132,147 @@ async def test_expected_version_zero_means_the_aggregate_must_be_new(
     assert len(await search(api, owner)) == 1
 
 
+async def test_expected_version_exists_refuses_a_new_aggregate_and_writes_nothing(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    body = {
+        "events": [new_event("org", "o-1", "org.added"), new_event("user", "u-1", "user.removed")],
+        "expectedVersions": [{"aggregateType": "user", "aggregateId": "u-1", "version": "exists"}],
+    }
+
+    response = await api.post("/v1/events", headers=owner, json=body)
+
+    assert "user/u-1 does not exist" in native_error(response, 409, "ABORTED")
+    assert response.json()["error"]["details"]["expectedVersion"] == "exists"
+    assert await search(api, owner) == []
+
+
+async def test_expected_version_exists_lets_an_existing_aggregate_through(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    await append(api, owner, new_event("user", "u-1"), new_event("user", "u-1"))
+
+    stored = await append(
+        api,
+        owner,
+        new_event("user", "u-1", "user.removed"),
+        expectedVersions=[{"aggregateType": "user", "aggregateId": "u-1", "version": "exists"}],
+    )
+
+    assert stored[0]["aggregateVersion"] == 3
+
+
+async def test_expected_version_absent_means_the_aggregate_must_be_new(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    expect_new = [{"aggregateType": "user", "aggregateId": "u-1", "version": "absent"}]
+    await append(api, owner, new_event("user", "u-1"), expectedVersions=expect_new)
+
+    again = await api.post(
+        "/v1/events",
+        headers=owner,
+        json={"events": [new_event("user", "u-1")], "expectedVersions": expect_new},
+    )
+
+    native_error(again, 409, "ABORTED")
+    assert len(await search(api, owner)) == 1
+
+
+async def test_an_expected_version_that_is_no_version_is_refused(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    for version in ("maybe", -1, None, 1.5, [1]):
+        body = {
+            "events": [new_event("user", "u-1")],
+            "expectedVersions": [
+                {"aggregateType": "user", "aggregateId": "u-1", "version": version}
+            ],
+        }
+        response = await api.post("/v1/events", headers=owner, json=body)
+        assert "expectedVersions.0.version" in native_error(response, 400, "INVALID_ARGUMENT")
+    assert await search(api, owner) == []
+
+
+async def test_correlation_causation_and_metadata_are_stored_and_read_back(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    [placed] = await append(
+        api,
+        owner,
+        new_event("order", "o-1", "order.placed", correlationId="checkout-7", metadata={"ip": "x"}),
+    )
+    [paid] = await append(
+        api,
+        owner,
+        new_event(
+            "order",
+            "o-1",
+            "order.paid",
+            correlation_id="checkout-7",
+            causation_id=placed["locator"],
+        ),
+    )
+
+    assert (placed["correlationId"], placed["causationId"]) == ("checkout-7", None)
+    assert placed["metadata"] == {"ip": "x"}
+    assert (paid["correlationId"], paid["causationId"]) == ("checkout-7", placed["locator"])
+    assert paid["metadata"] == {}
+    for stored in (placed, paid):
+        read = await api.get(f"/v1/events/{stored['locator']}", headers=owner)
+        assert read.json() == stored
+
+
+async def test_an_event_without_metadata_answers_null_ids_and_an_empty_object(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    [stored] = await append(api, owner, new_event())
+
+    assert (stored["correlationId"], stored["causationId"], stored["metadata"]) == (None, None, {})
+
+
+async def test_bad_correlation_causation_or_metadata_is_refused(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    cases: list[tuple[str, object]] = [
+        ("correlationId", ""),
+        ("correlationId", "c" * 201),
+        ("causationId", 7),
+        ("metadata", [1]),
+        ("metadata", "text"),
+    ]
+    for field, value in cases:
+        response = await api.post(
+            "/v1/events", headers=owner, json={"events": [{**new_event(), field: value}]}
+        )
+        assert f"events.0.{field}" in native_error(response, 400, "INVALID_ARGUMENT"), field
+    assert await search(api, owner) == []
+
+
+async def test_an_unknown_event_field_is_refused_by_name_and_nothing_is_written(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    body = {"events": [new_event("user", "u-1"), new_event("user", "u-2", correlationID="c-1")]}
+
+    response = await api.post("/v1/events", headers=owner, json=body)
+
+    assert "events.1.correlationID" in native_error(response, 400, "INVALID_ARGUMENT")
+    assert await search(api, owner) == []
+
+
+async def test_an_unknown_top_level_field_is_refused_by_name(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    body = {
+        "events": [new_event()],
+        "expectedVersion": [{"aggregateType": "user", "aggregateId": "u-1", "version": 3}],
+    }
+
+    response = await api.post("/v1/events", headers=owner, json=body)
+
+    assert "expectedVersion:" in native_error(response, 400, "INVALID_ARGUMENT")
+    assert await search(api, owner) == []
+
+
 async def test_a_retried_append_with_the_same_locators_returns_the_same_events(
     api: httpx.AsyncClient, owner: Headers
 ) -> None:

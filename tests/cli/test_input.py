@@ -50,6 +50,42 @@ def test_a_field_given_in_both_spellings_is_refused() -> None:
         read('{"aggregateType": "u", "aggregateId": "1", "aggregate_id": "2", "type": "t"}')
 
 
+def test_correlation_causation_and_metadata_are_read_in_either_spelling() -> None:
+    text = (
+        '{"aggregateType": "u", "aggregateId": "1", "type": "t", "correlationId": "c-1", '
+        '"causation_id": "e-0", "metadata": {"ip": "192.0.2.1"}}'
+    )
+    [append] = appends([text.encode()], InputFormat.auto, 1000)
+    [event] = append.events
+    assert (event.correlation_id, event.causation_id) == ("c-1", "e-0")
+    assert event.metadata == {"ip": "192.0.2.1"}
+
+
+def test_an_unknown_event_field_is_refused_by_name() -> None:
+    with pytest.raises(InvalidArgument, match="correlationID"):
+        read('{"aggregateType": "u", "aggregateId": "1", "type": "t", "correlationID": "c"}')
+
+
+def test_expected_versions_may_be_absent_exists_or_a_number() -> None:
+    batch = (
+        '{"events": [%s], "expectedVersions": ['
+        '{"aggregateType": "u", "aggregateId": "1", "version": "exists"}, '
+        '{"aggregateType": "u", "aggregateId": "2", "version": "absent"}, '
+        '{"aggregateType": "u", "aggregateId": "3", "version": 4}]}'
+    ) % (ONE % 1)
+    [append] = appends([batch.encode()], InputFormat.json, 1000)
+    assert [x.version for x in append.expected] == ["exists", "absent", 4]
+
+
+def test_an_expected_version_that_is_no_version_is_refused() -> None:
+    batch = (
+        '{"events": [%s], "expectedVersions": '
+        '[{"aggregateType": "u", "aggregateId": "1", "version": "maybe"}]}'
+    ) % (ONE % 1)
+    with pytest.raises(InvalidArgument, match=r"expectedVersions\[0\]"):
+        read(batch, InputFormat.json)
+
+
 def test_an_empty_input_is_refused() -> None:
     with pytest.raises(InvalidArgument, match="the input is empty"):
         read("\n\n")

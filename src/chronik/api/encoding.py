@@ -73,6 +73,7 @@ def socotra_event(e: Event) -> dict[str, Any]:
 
 
 def native_event(e: Event) -> dict[str, Any]:
+    """An event as the native API answers it: every field, ``null`` where none was given."""
     return {
         "locator": e.locator,
         "sequence": str(e.sequence),
@@ -87,4 +88,7 @@ def native_event(e: Event) -> dict[str, Any]:
         "editor": {"userId": e.editor_user_id, "service": e.editor_service},
         "requestId": e.request_id,
         "creationDate": timestamp(e.created_at),
+        "correlationId": e.correlation_id,
+        "causationId": e.causation_id,
+        "metadata": e.metadata,
     }

@@ -1,17 +1,19 @@
-"""The native API (``/v1``): what the compatible surfaces lack, starting with appends."""
+"""The native API (``/v1``): what the compatible surfaces lack, starting with appends, and a
+search of the log in native names."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema
 from starlette.routing import Route
 
 from chronik.api.encoding import native_event
 from chronik.api.http import (
     JSON,
     Body,
+    UtcTime,
     authorized,
     body_schema,
     caller,
@@ -19,17 +21,35 @@ from chronik.api.http import (
     permission,
     services,
 )
-from chronik.api.schemas import AppendResponse, Me, NativeError, NativeEvent, answers
+from chronik.api.schemas import (
+    AppendResponse,
+    Me,
+    NativeError,
+    NativeEvent,
+    NativeEventPage,
+    answers,
+)
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
+from chronik.errors import InvalidArgument
+from chronik.events import EventQuery
 from chronik.records import Editor, ExpectedVersion, NewEvent
 
 router = APIRouter(prefix="/v1", tags=["Native API"])
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+Filter = Annotated[str, Field(max_length=200)]
+"""A text filter of a search: empty means unset."""
 
 
-class NewEventBody(Body):
+class NativeBody(Body):
+    """A native request body: camelCase or snake_case like the others, but a field it does
+    not know is refused, so that a misspelt one is not dropped silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NewEventBody(NativeBody):
     aggregate_type: Name
     aggregate_id: Name
     type: Name
@@ -37,15 +57,53 @@ class NewEventBody(Body):
     resource_owner: Annotated[str, Field(max_length=200)] = ""
     revision: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
     locator: Annotated[str | None, Field(max_length=26)] = None
+    correlation_id: Annotated[
+        Name | None,
+        Field(description="The conversation the event belongs to; `correlationId` searches it."),
+    ] = None
+    causation_id: Annotated[
+        Name | None, Field(description="What caused the event, e.g. another event's locator.")
+    ] = None
+    metadata: Annotated[
+        dict[str, Any],
+        Field(description="Free-form, beside the payload; the two share its size limit."),
+    ] = {}
 
 
-class ExpectedVersionBody(Body):
+_MAX_VERSION = 2**31 - 1
+
+
+def _version(value: object) -> int | str:
+    if value == "absent" or value == "exists":
+        return str(value)
+    if type(value) is int and 0 <= value <= _MAX_VERSION:  # a bool is no version
+        return value
+    raise ValueError(f'must be a whole number from 0 to {_MAX_VERSION}, "absent" or "exists"')
+
+
+Version = Annotated[
+    int | Literal["absent", "exists"],
+    PlainValidator(_version),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "integer", "minimum": 0, "maximum": _MAX_VERSION},
+                {"type": "string", "enum": ["absent", "exists"]},
+            ],
+            "description": 'The version the aggregate must be at; `"absent"` (the same as 0): '
+            'it must not exist yet; `"exists"`: it must exist, at any version.',
+        }
+    ),
+]
+
+
+class ExpectedVersionBody(NativeBody):
     aggregate_type: Name
     aggregate_id: Name
-    version: Annotated[int, Field(ge=0, le=2**31 - 1)]
+    version: Version
 
 
-class AppendRequest(Body):
+class AppendRequest(NativeBody):
     request_id: Annotated[str | None, Field(max_length=26)] = None
     events: Annotated[list[NewEventBody], Field(min_length=1)]
     expected_versions: list[ExpectedVersionBody] = []
@@ -66,13 +124,14 @@ async def append(request: Request) -> JSON:
                 resource_owner=e.resource_owner or who.organisation_id,
                 revision=e.revision,
                 locator=e.locator,
+                correlation_id=e.correlation_id,
+                causation_id=e.causation_id,
+                metadata=e.metadata,
             )
             for e in body.events
         ],
         expected=[
-            ExpectedVersion(
-                aggregate_type=x.aggregate_type, aggregate_id=x.aggregate_id, version=x.version
-            )
+            ExpectedVersion(x.aggregate_type, x.aggregate_id, x.version)
             for x in body.expected_versions
         ],
         request_id=body.request_id,
@@ -90,7 +149,105 @@ router.add_api_route(
     openapi_extra=body_schema(AppendRequest, required=True),
     responses=answers(AppendResponse, NativeError, 404, 409),
 )
-plain_routes = [Route("/v1/events", append, methods=["POST"])]
+
+
+class TimeRange(NativeBody):
+    since: Annotated[UtcTime | None, Field(description="Inclusive.")] = None
+    until: Annotated[UtcTime | None, Field(description="Exclusive.")] = None
+
+
+class SearchRequest(NativeBody):
+    """ZITADEL's ListEvents filters in native names, all ANDed, plus ``correlationId`` and
+    ``includeSystem``; or a ``pagingToken`` alone, which carries the filters of its search."""
+
+    paging_token: Annotated[
+        str | None,
+        Field(max_length=8192, description="From an earlier answer; give it alone."),
+    ] = None
+    sequence: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=2**64 - 1,
+            description="After this sequence when `asc`, before it otherwise; 0: unset.",
+        ),
+    ] = 0
+    limit: Annotated[int, Field(ge=0, le=2**31 - 1, description="0: the configured default.")] = 0
+    asc: Annotated[bool, Field(description="Oldest first; newest first by default.")] = False
+    editor_user_id: Filter = ""
+    event_types: Annotated[list[Name], Field(max_length=30, description="Any of them.")] = []
+    aggregate_id: Filter = ""
+    aggregate_types: Annotated[list[Name], Field(max_length=10, description="Any of them.")] = []
+    resource_owner: Filter = ""
+    correlation_id: Filter = ""
+    creation_date: Annotated[
+        UtcTime | None,
+        Field(description="After this time when `asc`, before it otherwise."),
+    ] = None
+    from_: Annotated[
+        UtcTime | None, Field(alias="from", description="The same as `creationDate`.")
+    ] = None
+    range: TimeRange | None = None
+    include_system: Annotated[
+        bool, Field(description="Also Chronik's own records (aggregate types `chronik.…`).")
+    ] = False
+
+
+async def search(request: Request) -> JSON:
+    who = await authorized(request, p.EVENTS_READ)
+    body = await parse(request, SearchRequest)
+    events = services(request).events
+    if body.paging_token is not None:
+        others = body.model_fields_set - {"paging_token"}
+        if others:
+            names = ", ".join(sorted(SearchRequest.model_fields[f].alias or f for f in others))
+            raise InvalidArgument(
+                f"pagingToken carries its filters: give it alone (not with {names})",
+                field="pagingToken",
+            )
+        page = await events.next_page(who.tenant_id, body.paging_token)
+    else:
+        dates = [d for d in (body.creation_date, body.from_) if d is not None]
+        if len(dates) + (body.range is not None) > 1:
+            raise InvalidArgument(
+                "give only one of creationDate, from and range", field="creationDate"
+            )
+        query = EventQuery(
+            sequence=body.sequence,
+            limit=body.limit,
+            asc=body.asc,
+            editor_user_id=body.editor_user_id,
+            event_types=tuple(body.event_types),
+            aggregate_id=body.aggregate_id,
+            aggregate_types=tuple(body.aggregate_types),
+            resource_owner=body.resource_owner,
+            creation_date=dates[0] if dates else None,
+            since=body.range.since if body.range else None,
+            until=body.range.until if body.range else None,
+            system=body.include_system,
+            correlation_id=body.correlation_id,
+        )
+        page = await events.search(who.tenant_id, query)
+    return JSON(
+        {"events": [native_event(e) for e in page.events], "pagingToken": page.paging_token}
+    )
+
+
+router.add_api_route(
+    "/events/_search",
+    search,
+    methods=["POST"],
+    summary="Search events, a page at a time",
+    description="The filters of ZITADEL's ListEvents in native names; every answer has a "
+    "`pagingToken`, which alone asks for the next page (it never expires, and it is there on "
+    "an empty page too, so that a client can poll for what comes next).",
+    openapi_extra=body_schema(SearchRequest),
+    responses=answers(NativeEventPage, NativeError),
+)
+plain_routes = [
+    Route("/v1/events", append, methods=["POST"]),
+    Route("/v1/events/_search", search, methods=["POST"]),
+]
 
 
 @router.get(

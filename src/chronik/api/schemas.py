@@ -132,10 +132,18 @@ class NativeEvent(Shape):
     editor: NativeEditor
     requestId: str
     creationDate: str
+    correlationId: str | None
+    causationId: str | None
+    metadata: dict[str, Any]
 
 
 class AppendResponse(Shape):
     events: list[NativeEvent]
+
+
+class NativeEventPage(Shape):
+    events: list[NativeEvent]
+    pagingToken: str
 
 
 class Me(Shape):

@@ -1,8 +1,10 @@
 """Reading events to append: one JSON document (one atomic append) or NDJSON (streamed).
 
 Event fields are named as in the HTTP API (``aggregateType``, ``aggregateId``, ``type``,
-``payload``, ``resourceOwner``, ``revision``, ``locator``); snake_case names are accepted
-too. Unknown fields are refused, so a misspelt ``payLoad`` cannot be dropped silently.
+``payload``, ``resourceOwner``, ``revision``, ``locator``, ``correlationId``, ``causationId``,
+``metadata``); snake_case names are accepted too. Unknown fields are refused, so a misspelt
+``payLoad`` cannot be dropped silently. An expected version is a number, ``"absent"`` or
+``"exists"``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -46,12 +48,15 @@ class _EventIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_on
     resource_owner: str = ""
     revision: int = 1
     locator: str | None = None
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class _ExpectedIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     aggregate_type: str
     aggregate_id: str
-    version: int
+    version: int | Literal["absent", "exists"]
 
 
 class _BatchIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
@@ -103,6 +108,9 @@ def _event(obj: Any, where: str) -> NewEvent:
         resource_owner=e.resource_owner,
         revision=e.revision,
         locator=e.locator,
+        correlation_id=e.correlation_id,
+        causation_id=e.causation_id,
+        metadata=e.metadata,
     )
 
 
@@ -143,12 +151,7 @@ def _document(doc: Any) -> Append:
         ]
         return Append(
             [_event(e, f"events[{i}]") for i, e in enumerate(batch.events)],
-            [
-                ExpectedVersion(
-                    aggregate_type=x.aggregate_type, aggregate_id=x.aggregate_id, version=x.version
-                )
-                for x in expected
-            ],
+            [ExpectedVersion(x.aggregate_type, x.aggregate_id, x.version) for x in expected],
             batch.request_id,
         )
     if isinstance(doc, dict):
