@@ -159,8 +159,8 @@ class Blocking(Generic[T]):
     attributes that are themselves async objects (services, a runner) are proxied the same
     way; plain attributes and records pass through unchanged; private names are not offered.
 
-    Typing: ``Blocking[EventLog]`` names the async class it mirrors, and mypy checks the
-    attributes declared on :class:`SyncChronik`; the calls themselves are typed ``Any``,
+    Typing: the services of :class:`SyncChronik` are declared ``Blocking[EventLog]``,
+    ``Blocking[Views]``…, naming the async class each mirrors; the calls are typed ``Any``,
     because Python's type system cannot derive ``def f() -> T`` from ``async def f() -> T``.
     Their signatures and docstrings are the async ones (``help()`` shows them).
     """
@@ -197,7 +197,7 @@ class SyncChronik(Blocking[Chronik]):
     """The blocking Python API: :class:`~chronik.services.Chronik`'s attributes and methods,
     as blocking calls (see :class:`Blocking`); ``with SyncChronik.open(Settings()) as c:``."""
 
-    __slots__ = ("_stack",)
+    __slots__ = ("_closed", "_stack")
 
     if TYPE_CHECKING:
         settings: Settings
@@ -212,6 +212,7 @@ class SyncChronik(Blocking[Chronik]):
     def __init__(self, chronik: Chronik, loop: _Loop, stack: ExitStack) -> None:
         super().__init__(chronik, loop)
         self._stack = stack
+        self._closed = False
 
     @classmethod
     def open(
@@ -230,7 +231,11 @@ class SyncChronik(Blocking[Chronik]):
         return cls(chronik, _Loop(portal), stack)
 
     def close(self) -> None:
-        """Stop what is still iterating, close the database, and end the thread."""
+        """Stop what is still iterating, close the database, and end the thread; closing
+        again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self._loop.close_iterators()
             self._loop.portal.call(self._target.close)

@@ -96,6 +96,11 @@ def test_close_ends_a_follow_waiting_in_another_thread(settings: Settings) -> No
     assert list(following) == []
 
 
+def test_closing_again_does_nothing(settings: Settings) -> None:
+    with SyncChronik.open(settings) as chronik:
+        chronik.close()
+
+
 def test_views_statuses_list_the_built_in_views(sync: SyncChronik, tenant: str) -> None:
     sync.events.append(tenant, [event()])
     statuses = {s.state.view: s for s in sync.views.statuses(tenant)}
