@@ -11,6 +11,7 @@ succeed. Each document runs in a fresh temporary directory (its working director
   ``--port PORT`` added when it has no ``--port``;
 - the installed ``chronik`` command (the one beside this test's interpreter, first on
   ``PATH``), no ``CHRONIK_*`` setting of the developer's, and SQLite;
+- a copy of the repository's ``examples/`` (``--views examples/user_counts.py:views``);
 - one shell state: the shell blocks run in bash with ``set -eo pipefail``, one after the
   other; their variables, functions and working directory carry over to the next block
   (``TOKEN=$(...)`` in one block, ``$TOKEN`` in a later one). ``curl`` runs with
@@ -64,6 +65,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,6 +82,7 @@ from tests.docs.output import difference
 COMMAND_SECONDS = 30.0
 START_SECONDS = 20.0
 STOP_SECONDS = 10.0
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 _ADDRESS = re.compile(r"\b(?:127\.0\.0\.1|localhost):8080\b")
 _SERVE = re.compile(r"\bchronik serve\b(?![^\n]*--port)")
@@ -141,7 +144,9 @@ class DocumentRun:
         self.document = document
         self.work = root / "work"
         self.runner = root / "runner"
-        self.work.mkdir(parents=True)
+        shutil.copytree(
+            EXAMPLES, self.work / "examples", ignore=shutil.ignore_patterns("__pycache__")
+        )
         self.runner.mkdir(parents=True)
         self.port = free_port()
         bindir = str(Path(sys.executable).parent)

@@ -113,3 +113,7 @@ def test_a_server_block_is_waited_for_and_reached_on_the_rewritten_port(tmp_path
     text = "'''sh\nchronik migrate\n'''\n<!-- doc-test: server -->\n'''sh\nchronik serve\n'''\n"
     text += "'''sh\ncurl -s http://localhost:8080/healthz\n'''\n"
     assert problems(tmp_path, text) == []
+
+
+def test_the_repository_examples_are_in_the_working_directory(tmp_path: Path) -> None:
+    assert problems(tmp_path, "'''sh\ntest -f examples/user_counts.py\n'''\n") == []
