@@ -13,6 +13,7 @@ from chronik import EventQuery, NewEvent, NotFound, Settings, SyncChronik
 from chronik.actions import ActionQuery
 from chronik.events import EventLog
 from chronik.records import Event, Schedule, TimeRule
+from chronik.views import Registry, Rows
 
 
 def event(aggregate_id: str = "1", type_: str = "user.added") -> NewEvent:
@@ -105,6 +106,23 @@ def test_views_statuses_list_the_built_in_views(sync: SyncChronik, tenant: str) 
     sync.events.append(tenant, [event()])
     statuses = {s.state.view: s for s in sync.views.statuses(tenant)}
     assert statuses["actions"].head == 1
+
+
+def test_a_view_run_in_the_background_is_read_after_an_append(settings: Settings) -> None:
+    registry = Registry()
+
+    @registry.view("counts", event_types=["user.added"])
+    async def counts(event: Event, rows: Rows) -> None:
+        rows.put(event.aggregate_type, await rows.get(event.aggregate_type, 0) + 1)
+
+    with SyncChronik.open(settings, views=registry) as chronik:
+        chronik.start_views()
+        tenant = chronik.default_tenant().id
+        [stored] = chronik.events.append(tenant, [event()])
+        row = chronik.views.row(
+            tenant, "counts", "user", min_sequence=stored.sequence, wait_seconds=30
+        )
+    assert row.value == 1
 
 
 def test_a_created_schedule_is_listed(sync: SyncChronik, tenant: str) -> None:
