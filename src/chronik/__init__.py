@@ -1,6 +1,7 @@
 """Chronik: an append-only, multi-tenant event log with views, schedules and actions.
 
-The async API is :class:`Chronik`; :class:`SyncChronik` wraps it for blocking code.
+The async API is :class:`Chronik`; :class:`SyncChronik` has its shape (``c.events.append``,
+``c.views.statuses``…) for blocking code.
 """
 
 from chronik.errors import (
