@@ -13,7 +13,7 @@ import pytest
 
 from chronik.records import Event, NewEvent
 from chronik.services import Chronik
-from chronik.views import Backoff, Rows, View, ViewRunner
+from chronik.views import Backoff, Registry, Rows, View, ViewRunner
 from tests.api.helpers import Headers, surface_error
 
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
@@ -251,6 +251,33 @@ async def test_native_remove_reset_pause_resume(
     surface_error(
         "native", await api.delete("/v1/views/iam_members/failed-events/0", headers=owner), 400
     )
+
+
+async def test_native_pause_resume_reset_a_view_another_process_runs(
+    api: httpx.AsyncClient,
+    chronik: Chronik,
+    tenant: str,
+    owner: Headers,
+    stranger: Headers,
+) -> None:
+    async def counts(event: Event, rows: Rows) -> None:
+        rows.put("n", await rows.get("n", 0) + 1)
+
+    registry = Registry()  # another process's: this one never registers "elsewhere"
+    view = registry.add(View(name="elsewhere", database="other", handler=counts))
+    await chronik.events.append(tenant, [NewEvent(aggregate_type="a", aggregate_id="1", type="t")])
+    await ViewRunner(chronik.db, registry, owner="other-node").catch_up(view, tenant)
+
+    paused = await api.post("/v1/views/elsewhere/_pause", headers=owner)
+    assert paused.status_code == 200, paused.text
+    assert (paused.json()["paused"], paused.json()["registered"]) == (True, False)
+    resumed = await api.post("/v1/views/elsewhere/_resume", headers=owner)
+    assert resumed.json()["paused"] is False
+    reset = await api.post("/v1/views/elsewhere/_reset", headers=owner)
+    assert (reset.json()["position"], reset.json()["database"]) == ("0", "other")
+    for action in ("_pause", "_resume", "_reset"):
+        response = await api.post(f"/v1/views/elsewhere/{action}", headers=stranger)
+        surface_error("native", response, 404, action)
 
 
 async def test_metrics_show_each_running_views_position_lag_and_failures(

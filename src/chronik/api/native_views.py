@@ -77,7 +77,7 @@ async def _status(request: Request, tenant_id: str, name: str) -> dict[str, Any]
     views = services(request).views
     for status in await views.statuses(tenant_id):
         if status.state.view == name:
-            return _view(status, True)
+            return _view(status, name in {v.name for v in views.registry})
     raise NotFound(f"view {name!r} not found")
 
 
