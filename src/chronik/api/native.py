@@ -13,7 +13,6 @@ from chronik.api.encoding import native_event
 from chronik.api.http import (
     JSON,
     Body,
-    UtcTime,
     authorized,
     body_schema,
     caller,
@@ -29,10 +28,10 @@ from chronik.api.schemas import (
     NativeEventPage,
     answers,
 )
+from chronik.api.socotra_events import token_with_filters
+from chronik.api.zitadel_admin import CreationDateRange, ListEventsRequest
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
-from chronik.errors import InvalidArgument
-from chronik.events import EventQuery
 from chronik.records import Editor, ExpectedVersion, NewEvent
 
 router = APIRouter(prefix="/v1", tags=["Native API"])
@@ -151,43 +150,22 @@ router.add_api_route(
 )
 
 
-class TimeRange(NativeBody):
-    since: Annotated[UtcTime | None, Field(description="Inclusive.")] = None
-    until: Annotated[UtcTime | None, Field(description="Exclusive.")] = None
+class TimeRange(CreationDateRange):
+    model_config = ConfigDict(extra="forbid")
 
 
-class SearchRequest(NativeBody):
-    """ZITADEL's ListEvents filters in native names, all ANDed, plus ``correlationId`` and
+class SearchRequest(ListEventsRequest):
+    """ZITADEL's ListEvents filters in native names, plus ``correlationId`` and
     ``includeSystem``; or a ``pagingToken`` alone, which carries the filters of its search."""
+
+    model_config = ConfigDict(extra="forbid")
 
     paging_token: Annotated[
         str | None,
         Field(max_length=8192, description="From an earlier answer; give it alone."),
     ] = None
-    sequence: Annotated[
-        int,
-        Field(
-            ge=0,
-            le=2**64 - 1,
-            description="After this sequence when `asc`, before it otherwise; 0: unset.",
-        ),
-    ] = 0
-    limit: Annotated[int, Field(ge=0, le=2**31 - 1, description="0: the configured default.")] = 0
-    asc: Annotated[bool, Field(description="Oldest first; newest first by default.")] = False
-    editor_user_id: Filter = ""
-    event_types: Annotated[list[Name], Field(max_length=30, description="Any of them.")] = []
-    aggregate_id: Filter = ""
-    aggregate_types: Annotated[list[Name], Field(max_length=10, description="Any of them.")] = []
-    resource_owner: Filter = ""
-    correlation_id: Filter = ""
-    creation_date: Annotated[
-        UtcTime | None,
-        Field(description="After this time when `asc`, before it otherwise."),
-    ] = None
-    from_: Annotated[
-        UtcTime | None, Field(alias="from", description="The same as `creationDate`.")
-    ] = None
     range: TimeRange | None = None
+    correlation_id: Filter = ""
     include_system: Annotated[
         bool, Field(description="Also Chronik's own records (aggregate types `chronik.…`).")
     ] = False
@@ -200,33 +178,10 @@ async def search(request: Request) -> JSON:
     if body.paging_token is not None:
         others = body.model_fields_set - {"paging_token"}
         if others:
-            names = ", ".join(sorted(SearchRequest.model_fields[f].alias or f for f in others))
-            raise InvalidArgument(
-                f"pagingToken carries its filters: give it alone (not with {names})",
-                field="pagingToken",
-            )
+            raise token_with_filters(SearchRequest.model_fields[f].alias or f for f in others)
         page = await events.next_page(who.tenant_id, body.paging_token)
     else:
-        dates = [d for d in (body.creation_date, body.from_) if d is not None]
-        if len(dates) + (body.range is not None) > 1:
-            raise InvalidArgument(
-                "give only one of creationDate, from and range", field="creationDate"
-            )
-        query = EventQuery(
-            sequence=body.sequence,
-            limit=body.limit,
-            asc=body.asc,
-            editor_user_id=body.editor_user_id,
-            event_types=tuple(body.event_types),
-            aggregate_id=body.aggregate_id,
-            aggregate_types=tuple(body.aggregate_types),
-            resource_owner=body.resource_owner,
-            creation_date=dates[0] if dates else None,
-            since=body.range.since if body.range else None,
-            until=body.range.until if body.range else None,
-            system=body.include_system,
-            correlation_id=body.correlation_id,
-        )
+        query = body.query(system=body.include_system, correlation_id=body.correlation_id)
         page = await events.search(who.tenant_id, query)
     return JSON(
         {"events": [native_event(e) for e in page.events], "pagingToken": page.paging_token}

@@ -6,6 +6,7 @@ unknown one would, so nothing is learnt about other tenants.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +19,14 @@ from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument, NotFound
 
 router = APIRouter(prefix="/event/{tenantLocator}/events", tags=["Socotra Events API"])
+
+
+def token_with_filters(names: Iterable[str]) -> InvalidArgument:
+    """The error for a paging token given with other filters (it carries its own)."""
+    return InvalidArgument(
+        f"pagingToken carries its filters: give it alone (not with {', '.join(sorted(names))})",
+        field="pagingToken",
+    )
 
 
 def own_tenant(tenant_locator: str, caller: Principal) -> str:
@@ -51,11 +60,15 @@ async def event_stream(
         raise InvalidArgument("type holds a NUL (\\u0000) character", field="type")
     events = services(request).events
     if pagingToken:
-        given = (startTimestamp, endTimestamp, type, pageSize, includeSystem)
-        if any(v is not None for v in given):
-            raise InvalidArgument(
-                "pagingToken carries its filters: give it alone", field="pagingToken"
-            )
+        given = {
+            "startTimestamp": startTimestamp,
+            "endTimestamp": endTimestamp,
+            "type": type,
+            "pageSize": pageSize,
+            "includeSystem": includeSystem,
+        }
+        if any(v is not None for v in given.values()):
+            raise token_with_filters(name for name, v in given.items() if v is not None)
         page = await events.next_page(tenant, pagingToken)
     else:
         page = await events.stream(

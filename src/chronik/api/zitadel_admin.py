@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import Field
@@ -41,22 +41,57 @@ Name = Annotated[str, Field(max_length=200)]
 
 
 class CreationDateRange(Body):
-    since: UtcTime | None = None
-    until: UtcTime | None = None
+    since: Annotated[UtcTime | None, Field(description="Inclusive.")] = None
+    until: Annotated[UtcTime | None, Field(description="Exclusive.")] = None
 
 
 class ListEventsRequest(Body):
-    sequence: Annotated[int, Field(ge=0, le=2**64 - 1)] = 0
-    limit: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
-    asc: bool = False
+    """ListEvents' filters, all ANDed (the native search takes them too)."""
+
+    sequence: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=2**64 - 1,
+            description="After this sequence when `asc`, before it otherwise; 0: unset.",
+        ),
+    ] = 0
+    limit: Annotated[int, Field(ge=0, le=2**32 - 1, description="0: the default.")] = 0
+    asc: Annotated[bool, Field(description="Oldest first; newest first by default.")] = False
     editor_user_id: Name = ""
-    event_types: Annotated[list[Name], Field(max_length=30)] = []
+    event_types: Annotated[list[Name], Field(max_length=30, description="Any of them.")] = []
     aggregate_id: Name = ""
-    aggregate_types: Annotated[list[Name], Field(max_length=10)] = []
+    aggregate_types: Annotated[list[Name], Field(max_length=10, description="Any of them.")] = []
     resource_owner: Name = ""
-    creation_date: UtcTime | None = None
+    creation_date: Annotated[
+        UtcTime | None, Field(description="After this time when `asc`, before it otherwise.")
+    ] = None
     range: CreationDateRange | None = None
-    from_: UtcTime | None = Field(default=None, alias="from")
+    from_: Annotated[
+        UtcTime | None, Field(alias="from", description="The same as `creationDate`.")
+    ] = None
+
+    def query(self, **more: Any) -> EventQuery:
+        """The search these filters ask for; ``more`` are filters of the caller's own."""
+        given = [d for d in (self.creation_date, self.from_) if d is not None]
+        if len(given) + (self.range is not None) > 1:
+            raise InvalidArgument(
+                "give only one of creationDate, from and range", field="creationDate"
+            )
+        return EventQuery(
+            sequence=self.sequence,
+            limit=self.limit,
+            asc=self.asc,
+            editor_user_id=self.editor_user_id,
+            event_types=tuple(self.event_types),
+            aggregate_id=self.aggregate_id,
+            aggregate_types=tuple(self.aggregate_types),
+            resource_owner=self.resource_owner,
+            creation_date=given[0] if given else None,
+            since=self.range.since if self.range else None,
+            until=self.range.until if self.range else None,
+            **more,
+        )
 
 
 class ListTypesRequest(Body):
@@ -66,23 +101,7 @@ class ListTypesRequest(Body):
 async def list_events(request: Request) -> JSON:
     caller = await authorized(request, p.EVENTS_READ)
     body = await parse(request, ListEventsRequest)
-    given = [d for d in (body.creation_date, body.from_) if d is not None]
-    if len(given) + (body.range is not None) > 1:
-        raise InvalidArgument("give only one of creationDate, from and range")
-    query = EventQuery(
-        sequence=body.sequence,
-        limit=body.limit,
-        asc=body.asc,
-        editor_user_id=body.editor_user_id,
-        event_types=tuple(body.event_types),
-        aggregate_id=body.aggregate_id,
-        aggregate_types=tuple(body.aggregate_types),
-        resource_owner=body.resource_owner,
-        creation_date=given[0] if given else None,
-        since=body.range.since if body.range else None,
-        until=body.range.until if body.range else None,
-    )
-    page = await services(request).events.search(caller.tenant_id, query)
+    page = await services(request).events.search(caller.tenant_id, body.query())
     language = pick_language(request.headers.get("accept-language"))
     return JSON({"events": [zitadel_event(e, language) for e in page.events]})
 
