@@ -14,8 +14,8 @@ RUNNABLE = SHELL | {CONSOLE, PYTHON}
 
 NEEDS_REASON = frozenset({"skip", "no-compare"})
 NEEDS_PATH = frozenset({"file"})
-BARE = frozenset({"server", "background", "output", "fails"})
-KINDS = NEEDS_REASON | NEEDS_PATH | BARE
+BARE = frozenset({"server", "output", "fails"})
+KINDS = NEEDS_REASON | NEEDS_PATH | BARE | {"background"}
 
 _MARKER = re.compile(r"^\s*<!--\s*doc-test:\s*(?P<kind>[a-z-]+)(?P<rest>.*?)\s*-->\s*$")
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
@@ -30,7 +30,8 @@ class MarkerError(ValueError):
 class Marker:
     kind: str
     argument: str
-    """The reason (``skip``, ``no-compare``) or the path (``file``); empty otherwise."""
+    """The reason (``skip``, ``no-compare``), the path (``file``), the readiness command
+    (``background until COMMAND``); empty otherwise."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ def _marker(line: str, number: int, path: Path) -> Marker | None:
         target = PurePosixPath(rest)
         if not rest or target.is_absolute() or ".." in target.parts:
             raise MarkerError(f"{where}: 'doc-test: file' needs a relative path inside the run")
+    elif kind == "background":
+        if rest and not rest.startswith("until "):
+            raise MarkerError(f"{where}: 'doc-test: background' takes only 'until COMMAND'")
+        rest = rest.removeprefix("until ").strip()
     elif rest:
         raise MarkerError(f"{where}: 'doc-test: {kind}' takes nothing after it, got {rest!r}")
     return Marker(kind, rest)

@@ -43,6 +43,11 @@ opening fence (blank lines between are fine; several markers may stack):
 ``<!-- doc-test: background -->``
     The block runs in the background until the document ends (``chronik events tail``);
     its output is not compared.
+``<!-- doc-test: background until COMMAND -->``
+    The same, and the next block waits until COMMAND (a shell command, in the document's
+    shell state) succeeds, tried every 0.1 s for at most ``START_SECONDS``: a readiness
+    probe for what the block starts, such as
+    ``curl -s -H "Authorization: Bearer $TOKEN" 127.0.0.1:8080/v1/views/user_counts/rows``.
 ``<!-- doc-test: file PATH -->``
     The block (any language: a script, a view, a TOML file) is written to PATH, relative to
     the working directory, and not run.
@@ -157,6 +162,7 @@ class DocumentRun:
         self.report = Report()
         self.last_output: str | None = None
         self.await_server = False
+        self.await_probe = ""
         self._scripts = 0
 
     def rewrite(self, text: str) -> str:
@@ -226,6 +232,20 @@ class DocumentRun:
                 time.sleep(0.05)
         return f"no server answered /healthz on port {self.port}:\n{self._logs()}"
 
+    def _wait_for_probe(self) -> str | None:
+        """None once the readiness command of a background block succeeds; otherwise why."""
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            code, printed = self._run(["bash", str(self._shell_script(self.await_probe))])
+            if code == 0:
+                return None
+            if time.monotonic() > deadline:
+                return (
+                    f"`{self.await_probe}` did not succeed within {START_SECONDS} s:\n"
+                    f"{printed}\n{self._logs()}"
+                )
+            time.sleep(0.1)
+
     def _logs(self) -> str:
         return "\n".join(
             f"--- {log.name}:\n{log.read_text(errors='replace')[-3000:]}"
@@ -266,11 +286,17 @@ class DocumentRun:
             self._fail(block, problem)
             return False
         self.await_server = False
+        if self.await_probe and (problem := self._wait_for_probe()) is not None:
+            self._fail(block, problem)
+            return False
+        self.await_probe = ""
         commands = self._commands(block)
         if block.marker("server") or block.marker("background"):
             for command in commands:
                 self._start(["bash", str(self._shell_script(command.text))], "background")
             self.await_server = block.marker("server") is not None
+            probe = block.marker("background")
+            self.await_probe = probe.argument if probe else ""
             self.last_output = None
             return True
         output: list[str] = []

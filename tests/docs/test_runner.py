@@ -117,3 +117,9 @@ def test_a_server_block_is_waited_for_and_reached_on_the_rewritten_port(tmp_path
 
 def test_the_repository_examples_are_in_the_working_directory(tmp_path: Path) -> None:
     assert problems(tmp_path, "'''sh\ntest -f examples/user_counts.py\n'''\n") == []
+
+
+def test_the_block_after_a_background_one_waits_for_its_readiness_probe(tmp_path: Path) -> None:
+    text = "<!-- doc-test: background until test -f ready -->\n"
+    text += "'''sh\nsleep 0.5; touch ready\n'''\n'''sh\ntest -f ready\n'''\n"
+    assert problems(tmp_path, text) == []
