@@ -7,6 +7,7 @@ import asyncio
 import re
 
 import httpx
+import pytest
 
 from chronik.ids import is_ulid, new_ulid, new_ulids
 from chronik.services import Chronik
@@ -76,8 +77,9 @@ async def test_snake_case_append_bodies_are_accepted(
     assert response.json()["events"][0]["aggregateId"] == "u-1"
 
 
+@pytest.mark.parametrize("version", [2, "exists"])
 async def test_an_expected_version_that_holds_lets_the_append_through(
-    api: httpx.AsyncClient, owner: Headers
+    api: httpx.AsyncClient, owner: Headers, version: int | str
 ) -> None:
     await append(api, owner, new_event("user", "u-1"), new_event("user", "u-1"))
 
@@ -85,7 +87,7 @@ async def test_an_expected_version_that_holds_lets_the_append_through(
         api,
         owner,
         new_event("user", "u-1", "user.removed"),
-        expectedVersions=[{"aggregateType": "user", "aggregateId": "u-1", "version": 2}],
+        expectedVersions=[{"aggregateType": "user", "aggregateId": "u-1", "version": version}],
     )
 
     assert stored[0]["aggregateVersion"] == 3
@@ -116,10 +118,11 @@ async def test_a_version_conflict_names_the_current_version_and_writes_nothing(
     assert [e["sequence"] for e in found] == [e["sequence"] for e in before][::-1]
 
 
-async def test_expected_version_zero_means_the_aggregate_must_be_new(
-    api: httpx.AsyncClient, owner: Headers
+@pytest.mark.parametrize("version", [0, "absent"])
+async def test_expected_version_zero_or_absent_means_the_aggregate_must_be_new(
+    api: httpx.AsyncClient, owner: Headers, version: int | str
 ) -> None:
-    expect_new = [{"aggregateType": "user", "aggregateId": "u-1", "version": 0}]
+    expect_new = [{"aggregateType": "user", "aggregateId": "u-1", "version": version}]
     await append(api, owner, new_event("user", "u-1"), expectedVersions=expect_new)
 
     again = await api.post(
@@ -145,37 +148,6 @@ async def test_expected_version_exists_refuses_a_new_aggregate_and_writes_nothin
     assert "user/u-1 does not exist" in native_error(response, 409, "ABORTED")
     assert response.json()["error"]["details"]["expectedVersion"] == "exists"
     assert await search(api, owner) == []
-
-
-async def test_expected_version_exists_lets_an_existing_aggregate_through(
-    api: httpx.AsyncClient, owner: Headers
-) -> None:
-    await append(api, owner, new_event("user", "u-1"), new_event("user", "u-1"))
-
-    stored = await append(
-        api,
-        owner,
-        new_event("user", "u-1", "user.removed"),
-        expectedVersions=[{"aggregateType": "user", "aggregateId": "u-1", "version": "exists"}],
-    )
-
-    assert stored[0]["aggregateVersion"] == 3
-
-
-async def test_expected_version_absent_means_the_aggregate_must_be_new(
-    api: httpx.AsyncClient, owner: Headers
-) -> None:
-    expect_new = [{"aggregateType": "user", "aggregateId": "u-1", "version": "absent"}]
-    await append(api, owner, new_event("user", "u-1"), expectedVersions=expect_new)
-
-    again = await api.post(
-        "/v1/events",
-        headers=owner,
-        json={"events": [new_event("user", "u-1")], "expectedVersions": expect_new},
-    )
-
-    native_error(again, 409, "ABORTED")
-    assert len(await search(api, owner)) == 1
 
 
 async def test_an_expected_version_that_is_no_version_is_refused(
