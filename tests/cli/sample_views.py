@@ -37,5 +37,5 @@ async def counts(event: Event, rows: Rows) -> None:
 
 @views.view("slow", database="tests", batch=20)
 async def slow(event: Event, rows: Rows) -> None:
-    await asyncio.sleep(0.005)
+    await asyncio.sleep(0.02)
     await _count(event, rows)

@@ -65,7 +65,9 @@ def _ragged(text: str) -> list[str]:
 @pytest.mark.parametrize("path", list(COMMANDS), ids=lambda p: " ".join(p) or "chronik")
 def test_help_reads_as_prose_without_type_labels_or_markup(path: tuple[str, ...]) -> None:
     shown = _help(path)
-    assert shown.startswith(f"Usage: chronik {' '.join(path)}".rstrip())
+    usage = shown.splitlines()[0]
+    assert usage.startswith(f"Usage: chronik {' '.join(path)}".rstrip())
+    assert not re.search("[a-z]", usage.partition("[OPTIONS]")[2])  # FILE, NAME: not name
     assert "<bool>" not in shown
     assert not _MARKUP.search(shown), shown
     assert _ragged(shown) == [], shown

@@ -105,8 +105,14 @@ _group(
 )
 _group(
     "views",
-    "List, reset, pause and resume views.",
-    {"list": views.list_, "reset": views.reset, "pause": views.pause, "resume": views.resume},
+    "List views, read their rows, reset, pause and resume them.",
+    {
+        "list": views.list_,
+        "rows": views.rows,
+        "reset": views.reset,
+        "pause": views.pause,
+        "resume": views.resume,
+    },
 )
 _group(
     "failed",

@@ -33,6 +33,7 @@ from chronik.cli.output import (
     json_document,
     listing,
     nothing,
+    show,
     table,
     write,
 )
@@ -123,7 +124,7 @@ def _object(path: str, option: str) -> dict[str, Any]:
 
 
 def create(
-    name: Annotated[str, typer.Argument(help="A name unique in the organisation.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A name unique in the organisation.")],
     script: Annotated[
         str,
         typer.Option(
@@ -317,7 +318,7 @@ def _runs_table(found: Sequence[ActionRun], logs: bool) -> None:
             )
         for row in chunk:
             grid.add_row(*row)
-        out.print(grid)
+        show(grid, out)
         if logs:
             for line in _log_lines(found[n].logs, found[n].logs_dropped):
                 out.print(f"    {line}")
@@ -372,7 +373,7 @@ def _test_table(result: Run) -> None:
     lines = _log_lines([(line.level, line.message) for line in result.logs], result.logs_dropped)
     for n, line in enumerate(lines):
         grid.add_row("logs" if n == 0 else "", line)
-    console().print(grid)
+    show(grid)
 
 
 def test(

@@ -11,7 +11,7 @@ from chronik.actions import FLOW_TYPES, Actions, Flow
 from chronik.actions.model import flow_type as known_flow_type
 from chronik.cli.actions import OrganisationOption, with_actions
 from chronik.cli.context import DatabaseUrlOption, DataOption, TenantOption, run, say, settings_from
-from chronik.cli.output import DocumentOption, Listing, console, json_document, table, write
+from chronik.cli.output import DocumentOption, Listing, json_document, show, table, write
 from chronik.settings import DEFAULT_DATA_DIR
 
 FlowTypeArgument = Annotated[
@@ -114,7 +114,7 @@ def get(
             ", ".join(binding.event_types) or "all",
             ", ".join(binding.aggregate_types) or "all",
         )
-    console().print(grid)
+    show(grid)
 
 
 def clear(

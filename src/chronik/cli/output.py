@@ -112,9 +112,20 @@ def listing(columns: Sequence[str], rows: Iterable[Sequence[str]], *, empty: str
     for row in rows:
         grid.add_row(*row)
     if grid.row_count:
-        console().print(grid)
+        show(grid)
     else:
         nothing(empty)
+
+
+def show(grid: Table, out: Console | None = None) -> None:
+    """Print a table with its lines ending where their text does (rich pads every cell to
+    its column's width, the last one too)."""
+    out = out or console()
+    with out.capture() as captured:
+        out.print(grid)
+    text = "".join(f"{line.rstrip()}\n" for line in captured.get().splitlines())
+    out.file.write(text)
+    out.file.flush()
 
 
 def nothing(what: str) -> None:
@@ -174,4 +185,4 @@ class EventTable:
                     _encoder.encode(e.payload).decode(),
                 ]
                 grid.add_row(*cells)
-        self._out.print(grid)
+        show(grid, self._out)

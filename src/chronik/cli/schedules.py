@@ -27,7 +27,9 @@ from chronik.schedules import Schedules
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
 
-NameArgument = Annotated[str, typer.Argument(help="The schedule's name.", show_default=False)]
+NameArgument = Annotated[
+    str, typer.Argument(metavar="NAME", help="The schedule's name.", show_default=False)
+]
 GroupOption = Annotated[str, typer.Option("--group", help="The schedule's group.")]
 
 

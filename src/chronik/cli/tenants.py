@@ -13,7 +13,7 @@ from chronik.settings import DEFAULT_DATA_DIR, Settings
 
 
 def create(
-    name: Annotated[str, typer.Argument(help="A name unique among the tenants.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A name unique among the tenants.")],
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
 ) -> None:

@@ -125,7 +125,9 @@ async def _list(settings: Settings, tenant: str, output: Listing) -> None:
 
 
 def revoke(
-    token_id: Annotated[str, typer.Argument(help="The token's id (from tokens list).")],
+    token_id: Annotated[
+        str, typer.Argument(metavar="TOKEN_ID", help="The token's id (from tokens list).")
+    ],
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",

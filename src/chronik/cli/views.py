@@ -1,5 +1,5 @@
-"""``chronik views list | reset | pause | resume``, ``chronik failed list | retry | remove``
-and ``chronik worker`` (the views of the installed packages, and the scheduler)."""
+"""``chronik views list | rows | reset | pause | resume``, ``chronik failed list | retry |
+remove`` and ``chronik worker`` (the views of the installed packages, and the scheduler)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,24 @@ from chronik.cli.context import (
     settings_from,
     tenant_of,
 )
-from chronik.cli.output import Listing, ListingOption, json_document, listing, write
+from chronik.cli.output import (
+    Listing,
+    ListingOption,
+    json_document,
+    listing,
+    nothing,
+    show,
+    table,
+    write,
+)
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
-from chronik.views import Views, installed
+from chronik.views import Row, Views, installed
+from chronik.views.reading import MAX_PAGE_SIZE, MAX_WAIT_SECONDS
 
-ViewArgument = Annotated[str, typer.Argument(help="The view's name.", show_default=False)]
+ViewArgument = Annotated[
+    str, typer.Argument(metavar="VIEW", help="The view's name.", show_default=False)
+]
 
 
 async def _with_views(
@@ -93,6 +105,106 @@ def list_(
     run(lambda: _with_views(settings_from(data, database_url, views), tenant, show))
 
 
+def rows(
+    view: ViewArgument,
+    key: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="KEY", help="Only the row at this key (default: every row).", show_default=False
+        ),
+    ] = None,
+    prefix: Annotated[
+        str, typer.Option(metavar="TEXT", help="Only the rows whose keys start with TEXT.")
+    ] = "",
+    min_sequence: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            metavar="N",
+            help="Read once the view has processed sequence N (the one an append printed), "
+            "waiting up to --wait-seconds; exit 1 if it has not by then.",
+        ),
+    ] = 0,
+    wait_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=MAX_WAIT_SECONDS, metavar="SECONDS", help="How long --min-sequence waits."
+        ),
+    ] = 5.0,
+    page_size: Annotated[
+        int,
+        typer.Option(
+            min=1, max=MAX_PAGE_SIZE, metavar="N", help="Rows read at a time; all are printed."
+        ),
+    ] = 100,
+    output: Annotated[
+        Listing,
+        typer.Option(
+            "--output",
+            "-o",
+            help='table, for people; or json: an array of {"key", "value", "position"}, '
+            "the one row with KEY.",
+        ),
+    ] = Listing.table,
+    tenant: TenantOption = "",
+    data: DataOption = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrlOption = "",
+    views: ViewsOption = [],  # noqa: B006 - typer's way of a repeatable option
+) -> None:
+    """Print the rows a view wrote, ordered by key, or the one row at KEY.
+
+    Each row comes with the view's position (the last sequence it had processed) that its
+    value reflects; a table gives it on stderr. A KEY without a row exits 1.
+    """
+    if key is not None and prefix:
+        raise typer.BadParameter("give KEY or --prefix, not both", param_hint="--prefix")
+
+    async def one(service: Views, tenant_id: str) -> None:
+        assert key is not None
+        found = await service.row(
+            tenant_id, view, key, min_sequence=min_sequence, wait_seconds=wait_seconds
+        )
+        _print_rows([found], output, single=True)
+
+    async def every(service: Views, tenant_id: str) -> None:
+        found: list[Row] = []
+        token = None
+        while True:
+            page = await service.rows(
+                tenant_id,
+                view,
+                prefix=prefix,
+                page_size=page_size,
+                paging_token=token,
+                min_sequence=min_sequence,
+                wait_seconds=wait_seconds,
+            )
+            found += page.rows
+            if not page.paging_token:
+                break
+            token = page.paging_token
+        _print_rows(found, output, single=False)
+
+    settings = settings_from(data, database_url, views)
+    run(lambda: _with_views(settings, tenant, every if key is None else one))
+
+
+def _print_rows(found: list[Row], output: Listing, *, single: bool) -> None:
+    if output is Listing.json:
+        write(json_document(found[0] if single else found))
+        return
+    if not found:
+        nothing("rows")
+        return
+    grid = table("key", "value")
+    for r in found:
+        grid.add_row(r.key, json_document(r.value).decode().rstrip("\n"))
+    show(grid)
+    positions = sorted({r.position for r in found})
+    at = str(positions[0]) if len(positions) == 1 else f"{positions[0]} to {positions[-1]}"
+    say(f"as of sequence {at}")
+
+
 def _control(action: str, done: str, after: str = "") -> Callable[..., None]:
     def command(
         view: ViewArgument,
@@ -156,7 +268,8 @@ def failed_list(
 def failed_retry(
     view: ViewArgument,
     sequence: Annotated[
-        int | None, typer.Argument(min=1, help="The event's sequence (default: all).")
+        int | None,
+        typer.Argument(min=1, metavar="SEQUENCE", help="The event's sequence (default: all)."),
     ] = None,
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
@@ -174,7 +287,9 @@ def failed_retry(
 
 def failed_remove(
     view: ViewArgument,
-    sequence: Annotated[int, typer.Argument(min=1, help="The event's sequence.")],
+    sequence: Annotated[
+        int, typer.Argument(min=1, metavar="SEQUENCE", help="The event's sequence.")
+    ],
     tenant: TenantOption = "",
     data: DataOption = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOption = "",
