@@ -67,6 +67,7 @@ Each command may take at most ``COMMAND_SECONDS``: one that runs until stopped n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -186,22 +187,27 @@ class DocumentRun:
         return script
 
     def _run(self, argv: list[str]) -> tuple[int, str]:
+        """Run to the end; whatever it left running in its process group is killed with it."""
+        process = subprocess.Popen(
+            argv,
+            cwd=self.work,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            done = subprocess.run(
-                argv,
-                cwd=self.work,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                timeout=COMMAND_SECONDS,
-                check=False,
-                start_new_session=True,
-            )
-        except subprocess.TimeoutExpired as expired:
-            printed = (expired.stdout or b"").decode(errors="replace")
-            return -1, f"{printed}\n[did not finish within {COMMAND_SECONDS} s]"
-        return done.returncode, done.stdout.decode(errors="replace")
+            printed, _ = process.communicate(timeout=COMMAND_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            printed, _ = process.communicate()
+            late = f"\n[did not finish within {COMMAND_SECONDS} s]"
+            return -1, printed.decode(errors="replace") + late
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        return process.returncode, printed.decode(errors="replace")
 
     def _start(self, argv: list[str], name: str) -> None:
         log = self.runner / f"{name}-{len(self.processes)}.log"

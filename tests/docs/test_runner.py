@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
+from tests.docs import runner
 from tests.docs.markdown import MarkerError, blocks
 from tests.docs.output import difference
 from tests.docs.runner import console_commands, run_document
@@ -123,3 +126,25 @@ def test_the_block_after_a_background_one_waits_for_its_readiness_probe(tmp_path
     text = "<!-- doc-test: background until test -f ready -->\n"
     text += "'''sh\nsleep 0.5; touch ready\n'''\n'''sh\ntest -f ready\n'''\n"
     assert problems(tmp_path, text) == []
+
+
+def test_a_command_that_does_not_end_fails_and_is_stopped_with_its_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "COMMAND_SECONDS", 1.0)
+    found = problems(tmp_path, "'''sh\necho $$ > shell.pid\nsleep 60 &\nsleep 60\n'''\n")
+    assert "did not finish within 1.0 s" in found[0]
+    group = int((tmp_path / "run" / "work" / "shell.pid").read_text())
+    assert gone(group)
+
+
+def gone(group: int) -> bool:
+    """Whether no process of ``group`` is left, once the killed ones have been reaped."""
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
