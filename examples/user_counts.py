@@ -4,10 +4,12 @@ Run it with the server (or with ``chronik worker``):
 
     chronik serve --views examples/user_counts.py:views
 
-then append ``user.added`` / ``user.removed`` events and read the view's state:
+then append ``user.added`` / ``user.removed`` events with a ``resourceOwner`` and read what
+the view keeps, and how it runs:
 
-    chronik views list
-    chronik failed list
+    chronik views rows user_counts      # org:<resourceOwner> -> users; GET /v1/views/…/rows
+    chronik views list                  # its position, lag and failed events
+    chronik failed list                 # the events it failed on
 
 A handler gets each event of the types it asked for, in sequence order, per tenant, and
 ``rows``: the view's own JSON documents by key. What it writes commits together with the
