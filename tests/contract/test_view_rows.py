@@ -4,13 +4,20 @@ a sequence (read your writes), tenant isolation; on every backend."""
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql
+from tests.conftest import ADMIN_URL, _with_database
 
 from chronik.errors import Conflict, InvalidArgument, NotFound, ViewBehind
 from chronik.records import Event, NewEvent
 from chronik.services import Chronik
+from chronik.settings import Settings
 from chronik.views import Registry, Row, RowPage, Rows, Step, View, ViewRunner
 
 
@@ -364,3 +371,39 @@ async def test_a_key_with_an_unpaired_surrogate_is_an_invalid_argument(
 
     with pytest.raises(InvalidArgument):
         await chronik.views.row(tenant, "settings", "\udfff")
+
+
+@pytest.fixture
+def icu_database_url() -> Iterator[str]:
+    """A PostgreSQL database whose collation (ICU's en-US) does not compare by code point:
+    "a" < "ä" < "a-b" < "ab" < "b" < "B"."""
+    name = f"chronik_icu_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
+                "LOCALE 'C.UTF-8'"
+            ).format(sql.Identifier(name))
+        )
+    try:
+        yield _with_database(ADMIN_URL, name)
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+async def test_keys_compare_by_code_point_whatever_the_postgres_collation(
+    icu_database_url: str,
+) -> None:
+    keys = ["a", "B", "-z", "ä", "b", "a-b", "ab"]
+    async with await Chronik.open(Settings(database_url=icu_database_url)) as chronik:
+        tenant = (await chronik.tenants.create("acme")).id
+        await kept(chronik, tenant, dict.fromkeys(keys, 1), keeping())
+
+        pages = await all_pages(chronik, tenant, page_size=3)
+        prefixed = await chronik.views.rows(tenant, "settings", prefix="a")
+
+    assert [r.key for p in pages for r in p.rows] == sorted(keys)
+    assert [r.key for r in prefixed.rows] == ["a", "a-b", "ab"]
