@@ -1,5 +1,5 @@
-"""Fixtures of the browser suite: one ``chronik serve`` and one headless Chromium (Debian's,
-driven by Playwright) for the whole session, and pages that record every request they make
+"""Fixtures of the browser suite: one ``chronik serve`` for the whole session, one headless
+Chromium (Debian's, driven by Playwright) per module, and pages that record every request they make
 and let none leave for another host."""
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         started.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One browser per test module: Playwright's synchronous API holds an event loop of its
+    own as the running one until it stops, and an async test run meanwhile would fail."""
     if not CHROMIUM.is_file():
         unavailable(
             f"no Chromium at {CHROMIUM}: scripts/test installs Debian's chromium when run as "
