@@ -207,7 +207,7 @@ _control("resume", "Resume a paused view")
 
 class NativeRow(Shape):
     key: str
-    value: Any = Field(json_schema_extra={"description": "The JSON the view stored"})
+    value: Any = Field(description="The JSON the view stored")
 
 
 class NativeRowAt(NativeRow):
