@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 
 
+# A document runs its commands one after another; the CLI reference runs dozens.
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("document", DOCUMENTS, ids=[str(d.relative_to(ROOT)) for d in DOCUMENTS])
 def test_every_block_runs_as_the_document_shows(document: Path, tmp_path: Path) -> None:
     report = run_document(document, tmp_path)
