@@ -259,15 +259,16 @@ class DocumentRun:
         )
 
     def stop(self) -> None:
+        """Stop every background process group this run started: SIGTERM, then SIGKILL."""
         for process, _ in self.processes:
-            if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
         for process, _ in self.processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait()
 
     # ---------------------------------------------------------------- blocks
 
@@ -280,6 +281,11 @@ class DocumentRun:
         wrong = difference(self.rewrite(shown), printed)
         if wrong is not None:
             self._fail(block, f"output of `{command.strip()}` is not what is shown:\n{wrong}")
+
+    def _argv(self, block: Block, command: Command) -> list[str]:
+        if block.language == PYTHON:
+            return [sys.executable, "-c", self.rewrite(command.text)]
+        return ["bash", str(self._shell_script(command.text))]
 
     def _commands(self, block: Block) -> list[Command]:
         if block.language == CONSOLE:
@@ -299,7 +305,7 @@ class DocumentRun:
         commands = self._commands(block)
         if block.marker("server") or block.marker("background"):
             for command in commands:
-                self._start(["bash", str(self._shell_script(command.text))], "background")
+                self._start(self._argv(block, command), "background")
             self.await_server = block.marker("server") is not None
             probe = block.marker("background")
             self.await_probe = probe.argument if probe else ""
@@ -307,10 +313,7 @@ class DocumentRun:
             return True
         output: list[str] = []
         for number, command in enumerate(commands, 1):
-            if block.language == PYTHON:
-                code, printed = self._run([sys.executable, "-c", self.rewrite(command.text)])
-            else:
-                code, printed = self._run(["bash", str(self._shell_script(command.text))])
+            code, printed = self._run(self._argv(block, command))
             output.append(printed)
             must_fail = block.marker("fails") is not None and number == len(commands)
             if (code == 0) == must_fail:

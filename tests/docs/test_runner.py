@@ -148,3 +148,10 @@ def gone(group: int) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_background_python_block_runs_as_python(tmp_path: Path) -> None:
+    text = "<!-- doc-test: background until test -s started -->\n"
+    text += "'''python\nimport pathlib, time\npathlib.Path('started').write_text('yes')\n"
+    text += "time.sleep(60)\n'''\n'''sh\ntest -s started\n'''\n"
+    assert problems(tmp_path, text) == []
