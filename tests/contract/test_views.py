@@ -354,8 +354,11 @@ async def test_views_and_failed_events_of_one_tenant_are_invisible_to_another(
     assert status.state.position == 0 and status.failed == 0
     with pytest.raises(NotFound):
         await chronik.views.remove_failed(other_tenant, "user_counts", sequences[0])
-    with pytest.raises(NotFound):
+    message = f"view 'user_counts' has no failed event at sequence {sequences[0]}"
+    with pytest.raises(NotFound, match=f"^{message}$"):
         await chronik.views.retry(other_tenant, "user_counts", sequences[0])
+    with pytest.raises(NotFound, match=r"^view 'user_counts' has no failed event$"):
+        await chronik.views.retry(other_tenant, "user_counts")
     assert len(await chronik.views.failed(tenant)) == 1
 
 

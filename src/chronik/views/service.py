@@ -141,8 +141,8 @@ class Views:
         how many were scheduled; the runner records the outcome."""
         count = await self._store.retry_failed(tenant_id, view, sequence, _AT_ONCE)
         if not count:
-            what = "failed events" if sequence is None else f"a failed event at {sequence}"
-            raise NotFound(f"view {view!r} has no {what}")
+            at = "" if sequence is None else f" at sequence {sequence}"
+            raise NotFound(f"view {view!r} has no failed event{at}")
         self._woken()
         return count
 
