@@ -217,8 +217,8 @@ async def test_migration_moves_the_records_of_an_older_database(settings: Settin
         if settings.resolved_database_url.startswith("sqlite")
         else "chronik.storage.postgres"
     )
-    before = len(queries.migrations(package)) - 1
-    _downgrade(settings.resolved_database_url, before)
+    move = next(sql for _, name, sql in queries.migrations(package) if name == "system_namespace")
+    _downgrade(settings.resolved_database_url, move)
     async with await Chronik.open(settings) as chronik:
         kinds = {
             e.aggregate_type for e in (await chronik.events.search(tenant, EventQuery())).events
@@ -232,8 +232,10 @@ async def test_migration_moves_the_records_of_an_older_database(settings: Settin
         assert stored[0].payload["enriched"] is True
 
 
-def _downgrade(url: str, version: int) -> None:
-    """Put the records back under their old names, as a database before the move had them."""
+def _downgrade(url: str, move: str) -> None:
+    """Put the records back under their old names, as a database before the move had them,
+    then run the migration that moves them (``move``), as an upgrade would; later
+    migrations are left as they are."""
     statements = [
         "UPDATE events SET aggregate_type = substr(aggregate_type, 9)"
         " WHERE aggregate_type LIKE 'chronik.%'",
@@ -246,9 +248,8 @@ def _downgrade(url: str, version: int) -> None:
         with sqlite3.connect(url.removeprefix("sqlite:///")) as con:
             for statement in statements:
                 con.execute(statement)
-            con.execute("UPDATE chronik_schema SET version = ?", (version,))
+            con.executescript(move)
     else:
         with psycopg.connect(url) as conn:
-            for statement in statements:
+            for statement in [*statements, move]:
                 conn.execute(statement.encode())
-            conn.execute("UPDATE chronik_schema SET version = %s", (version,))
