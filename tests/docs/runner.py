@@ -39,7 +39,8 @@ opening fence (blank lines between are fine; several markers may stack):
 ``<!-- doc-test: server -->``
     The block starts Chronik's server: it runs in the background (each command of a console
     block) and the next block waits until ``/healthz`` answers on the port. A document with
-    such a block gets no server of the runner's.
+    such a block gets no server of the runner's. A later ``server`` block stops the servers
+    started before it first, as a reader would (Ctrl-C) to restart with other options.
 ``<!-- doc-test: background -->``
     The block runs in the background until the document ends (``chronik events tail``);
     its output is not compared.
@@ -88,6 +89,8 @@ from tests.docs.output import difference
 COMMAND_SECONDS = 30.0
 START_SECONDS = 20.0
 STOP_SECONDS = 10.0
+SERVERS = frozenset({"serve", "server"})
+"""The runner's own server, and those of ``server`` blocks."""
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 _ADDRESS = re.compile(r"\b(?:127\.0\.0\.1|localhost):8080\b")
@@ -111,6 +114,15 @@ class Command:
     text: str
     shown: str
     """The output the document shows after it ('' when it shows none)."""
+
+
+@dataclass(frozen=True)
+class Background:
+    """A process left running by a block (``kind`` background or server) or by the runner."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    kind: str
 
 
 @dataclass
@@ -159,7 +171,7 @@ class DocumentRun:
         self.env = child_env({"PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"})
         self.state = self.runner / "state.sh"
         self.state.write_text(f"cd {shlex.quote(str(self.work))}\n")
-        self.processes: list[tuple[subprocess.Popen[bytes], Path]] = []
+        self.processes: list[Background] = []
         self.report = Report()
         self.last_output: str | None = None
         self.await_server = False
@@ -209,8 +221,8 @@ class DocumentRun:
                 os.killpg(process.pid, signal.SIGKILL)
         return process.returncode, printed.decode(errors="replace")
 
-    def _start(self, argv: list[str], name: str) -> None:
-        log = self.runner / f"{name}-{len(self.processes)}.log"
+    def _start(self, argv: list[str], kind: str) -> None:
+        log = self.runner / f"{kind}-{len(self.processes)}.log"
         with open(log, "wb") as out:
             process = subprocess.Popen(
                 argv,
@@ -221,7 +233,7 @@ class DocumentRun:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.processes.append((process, log))
+        self.processes.append(Background(process, log, kind))
 
     def _wait_for_server(self) -> str | None:
         """None once /healthz answers; otherwise why not, with the server's log."""
@@ -233,7 +245,8 @@ class DocumentRun:
                         return None
                 except httpx.TransportError:
                     pass
-                if all(process.poll() is not None for process, _ in self.processes):
+                servers = [b for b in self.processes if b.kind in SERVERS]
+                if all(b.process.poll() is not None for b in servers):
                     break
                 time.sleep(0.05)
         return f"no server answered /healthz on port {self.port}:\n{self._logs()}"
@@ -254,21 +267,23 @@ class DocumentRun:
 
     def _logs(self) -> str:
         return "\n".join(
-            f"--- {log.name}:\n{log.read_text(errors='replace')[-3000:]}"
-            for _, log in self.processes
+            f"--- {b.log.name}:\n{b.log.read_text(errors='replace')[-3000:]}"
+            for b in self.processes
         )
 
-    def stop(self) -> None:
-        """Stop every background process group this run started: SIGTERM, then SIGKILL."""
-        for process, _ in self.processes:
+    def stop(self, kinds: frozenset[str] | None = None) -> None:
+        """Stop the background process groups this run started (of ``kinds``, or all):
+        SIGTERM, then SIGKILL."""
+        stopping = [b for b in self.processes if kinds is None or b.kind in kinds]
+        for background in stopping:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process, _ in self.processes:
+                os.killpg(background.process.pid, signal.SIGTERM)
+        for background in stopping:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=STOP_SECONDS)
+                background.process.wait(timeout=STOP_SECONDS)
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+                os.killpg(background.process.pid, signal.SIGKILL)
+            background.process.wait()
 
     # ---------------------------------------------------------------- blocks
 
@@ -304,8 +319,11 @@ class DocumentRun:
         self.await_probe = ""
         commands = self._commands(block)
         if block.marker("server") or block.marker("background"):
+            kind = "server" if block.marker("server") else "background"
+            if kind == "server":
+                self.stop(SERVERS)
             for command in commands:
-                self._start(self._argv(block, command), "background")
+                self._start(self._argv(block, command), kind)
             self.await_server = block.marker("server") is not None
             probe = block.marker("background")
             self.await_probe = probe.argument if probe else ""

@@ -155,3 +155,12 @@ def test_a_background_python_block_runs_as_python(tmp_path: Path) -> None:
     text += "'''python\nimport pathlib, time\npathlib.Path('started').write_text('yes')\n"
     text += "time.sleep(60)\n'''\n'''sh\ntest -s started\n'''\n"
     assert problems(tmp_path, text) == []
+
+
+def test_a_second_server_block_replaces_the_first(tmp_path: Path) -> None:
+    text = "'''sh\nchronik migrate\n'''\n<!-- doc-test: server -->\n'''sh\nchronik serve\n'''\n"
+    text += "<!-- doc-test: server -->\n'''sh\nchronik serve --max-body-bytes 10\n'''\n"
+    text += "<!-- doc-test: fails -->\n'''console\n"
+    text += "$ curl -s -o /dev/null -w '%{http_code}' -d 12345678901 localhost:8080/v1/events\n"
+    text += "413\n'''\n"
+    assert problems(tmp_path, text) == []
