@@ -174,9 +174,9 @@ class SQLiteEventStore:
                     editor.service,
                     append.request_id,
                     now,
-                    e.correlation_id,
-                    e.causation_id,
-                    e.metadata_json,
+                    e.correlation_id or "",
+                    e.causation_id or "",
+                    e.metadata_json or "",
                 )
             )
             stored.append(stored_event(append, e, sequence, version, created_at))
