@@ -22,8 +22,8 @@ def reserved(aggregate_type: object) -> bool:
 class Event(msgspec.Struct, frozen=True, gc=False):
     """One stored fact. ``sequence`` is its global position in the log, in commit order.
 
-    (Positional construction is allowed because the backends decode rows into events on the
-    hot path of following the log; everywhere else, name the fields. Events are not tracked
+    (Positional construction is allowed because the backends build events on the hot paths
+    of appending and following the log; everywhere else, name the fields. Events are not tracked
     by the garbage collector: they hold no cycles, and pages of them would only make its
     full collections longer.)"""
 
