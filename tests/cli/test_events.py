@@ -115,7 +115,10 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cli, l
         NewEvent(aggregate_type="person", aggregate_id="1", type="user.renamed"),
     )
     stored += cli.append(
-        new("3", "user.removed"), new("1", "user.renamed"), new("4"), editor=Editor(user_id="ed")
+        new("3", "user.removed"),
+        new("1", "user.renamed", correlation_id="order-7"),
+        new("4", correlation_id="order-7"),
+        editor=Editor(user_id="ed"),
     )
     yield cli, stored
 
@@ -131,6 +134,8 @@ def populated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cli, l
         (("--aggregate-id", "1", "--aggregate-type", "user"), [4, 0]),
         (("--editor-user", "ed"), [5, 4, 3]),
         (("--resource-owner", "org-b"), [1]),
+        (("--correlation-id", "order-7"), [5, 4]),
+        (("--correlation-id", "order-7", "--type", "user.added"), [5]),
         (("--sequence", "3", "--asc"), [3, 4, 5]),
         (("--sequence", "3"), [1, 0]),
         (("--limit", "2"), [5, 4]),

@@ -27,13 +27,15 @@ def read(path: Path) -> list[dict[str, Any]]:
 
 
 def fill(cli: Cli) -> list[dict[str, Any]]:
-    """Appends of several shapes (one by an editor over two aggregates, three more on one of
-    them, and one of another tenant in between); returns the default tenant's events."""
+    """Appends of several shapes (one by an editor over two aggregates, with correlation and
+    causation ids and metadata, three more on one of them, and one of another tenant in
+    between); returns the default tenant's events."""
     with cli.api() as chronik:
         default = chronik.default_tenant().id
         editor = Editor(user_id="u", service="svc")
+        traced = new("1", payload={"a": 1}, correlation_id="c-1", metadata={"ip": "10.0.0.1"})
         stored = chronik.events.append(
-            default, [new("1", payload={"a": 1}), new("2")], editor=editor
+            default, [traced, new("2", causation_id="e-0")], editor=editor
         )
         chronik.events.append(chronik.tenants.create("other").id, [new("1")])
         for first in (0, 2, 4):

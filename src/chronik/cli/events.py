@@ -148,6 +148,9 @@ def search(
     resource_owner: Annotated[
         str, typer.Option(metavar="ID", help="Resource owner (organisation) id.")
     ] = "",
+    correlation_id: Annotated[
+        str, typer.Option(metavar="ID", help="Only events appended with this correlation id.")
+    ] = "",
     sequence: Annotated[
         int,
         typer.Option(min=0, metavar="N", help="Only after N with --asc, only before N otherwise."),
@@ -211,6 +214,7 @@ def search(
         aggregate_id=aggregate_id,
         aggregate_types=tuple(aggregate_type or ()),
         resource_owner=resource_owner,
+        correlation_id=correlation_id,
         creation_date=creation_date,
         since=since,
         until=until,

@@ -344,6 +344,9 @@ class _Import:
                         payload=e.payload,
                         resource_owner=e.resource_owner,
                         revision=e.revision,
+                        correlation_id=e.correlation_id,
+                        causation_id=e.causation_id,
+                        metadata=e.metadata,
                         locator=(
                             derived_locator(tenant_id, e.locator)
                             if self._new_locators
