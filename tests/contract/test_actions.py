@@ -299,6 +299,29 @@ async def test_an_enriching_action_adds_to_the_stored_payload(live: Chronik, acm
     assert stored[0].payload == {"email": "a@b", "enriched": True, "seenType": "user.added"}
 
 
+async def test_an_action_sees_the_correlation_and_causation_ids_and_metadata(
+    live: Chronik, acme: str
+) -> None:
+    trace = """
+    function trace(ctx, api) {
+      api.setField("seen", [ctx.event.correlationId, ctx.event.causationId, ctx.event.metadata]);
+    }
+    """
+    await bind(live, acme, PRE, ("trace", trace))
+    traced = NewEvent(
+        aggregate_type="user",
+        aggregate_id="u-1",
+        type="user.added",
+        resource_owner=ORG,
+        correlation_id="order-7",
+        causation_id="e-1",
+        metadata={"ip": "10.0.0.1"},
+    )
+    stored = await live.events.append(acme, [traced, user_added({})])
+    assert stored[0].payload == {"seen": ["order-7", "e-1", {"ip": "10.0.0.1"}]}
+    assert stored[1].payload == {"seen": [None, None, {}]}
+
+
 async def test_a_failing_action_that_may_fail_lets_the_append_through(
     live: Chronik, acme: str
 ) -> None:

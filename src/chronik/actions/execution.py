@@ -113,6 +113,9 @@ def event_context(e: NewEvent | Event) -> dict[str, Any]:
         "aggregateId": e.aggregate_id,
         "resourceOwner": e.resource_owner,
         "payload": e.payload,
+        "correlationId": e.correlation_id,
+        "causationId": e.causation_id,
+        "metadata": e.metadata,
     }
     if isinstance(e, Event):
         ctx["sequence"] = e.sequence
