@@ -23,7 +23,7 @@ from chronik.services import Chronik
 from chronik.settings import Settings
 from tests.actions.local_http import QuietHandler, serving
 
-PRELUDE = Path(sandbox.__file__).with_name("prelude.js").read_text(encoding="utf-8")
+PRELUDE = sandbox.prelude()
 
 
 def _request(script: str, **changes: Any) -> dict[str, Any]:

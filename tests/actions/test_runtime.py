@@ -394,6 +394,45 @@ async def test_uuid_v4_is_well_formed_and_fresh(act: Act) -> None:
     assert len(set(ids)) == 4
 
 
+async def test_log_uuid_and_require_work_after_the_script_replaced_the_builtins(
+    act: Act,
+) -> None:
+    """They are compiled on first use, which comes after the script's top level ran."""
+    run = await act(
+        "Array.prototype[Symbol.iterator] = function* () { throw Error('iterated') };\n"
+        "Object.freeze = () => { throw Error('froze') };\n"
+        "Object.defineProperty = () => { throw Error('defined') };\n"
+        "Object.create = () => { throw Error('created') };\n"
+        "JSON.stringify = () => { throw Error('stringified') };\n"
+        "Object.prototype.get = () => 1;\n"
+        "function handle(ctx, api) {\n"
+        "  require('chronik/log').info('one', uuid.v4().length);\n"
+        "  log.warn('two');\n"
+        "}"
+    )
+    assert run.outcome == "succeeded", run.error
+    assert [(line.level, line.message) for line in run.logs] == [
+        ("info", "one 36"),
+        ("warn", "two"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["log", "uuid", "http", "require"])
+async def test_a_script_may_replace_the_globals_it_is_given(act: Act, name: str) -> None:
+    run = await act(
+        f"{name} = 'mine';\nfunction handle(ctx, api) {{ api.setField('value', {name}) }}"
+    )
+    assert run.fields == {"value": "mine"}
+
+
+async def test_a_script_may_declare_a_function_named_like_a_global_it_is_given(act: Act) -> None:
+    run = await act(
+        "function log(text) { return 'mine: ' + text }\n"
+        "function handle(ctx, api) { api.setField('value', log('x')) }"
+    )
+    assert run.fields == {"value": "mine: x"}
+
+
 async def test_fetch_is_off_by_default(act: Act, server: str) -> None:
     run = await act(f"async function handle() {{ await http.fetch('{server}/') }}")
     assert run.outcome == "failed"

@@ -1,5 +1,7 @@
 // The host side of an action, evaluated in each fresh context before the user's script.
 //
+// It is a function of the source of modules.js, which the worker calls it with (see that file).
+//
 // Everything the host relies on is captured here, before user code can replace it, and kept in
 // this closure: the script's completion value is the one function the worker calls (`host`), and
 // no global leads back to it. Results are built by concatenating JSON of primitive strings, so no
@@ -10,7 +12,7 @@
 // is fixed to undefined before user code runs. And should one be reached all the same, it grants
 // nothing: setup and start run once, a fetch is answered only with the run's key, which only the
 // worker knows, and the worker enforces every limit again on what it reads back.
-(function () {
+(function (modulesSource) {
   "use strict";
 
   const G = globalThis;
@@ -36,7 +38,6 @@
   const globalEval = eval;
   const slice = uncurry(String.prototype.slice);
 
-  const HEX = "0123456789abcdef";
   const TEXT_CHARS = 2000;
 
   let name = "";
@@ -47,7 +48,7 @@
   let maxChars = 0;
   let maxBytes = 0;
   let httpOn = false;
-  let a = 0, b = 0, c = 0, d = 0;
+  let seed = null;
 
   let key = null;
   let started = false;
@@ -58,9 +59,6 @@
   let logsJson = "";
   let logCount = 0;
   let logsDropped = 0;
-  let requestsJson = "";
-  let nextRequest = 1;
-  const pending = create(null);
 
   const q = (text) => stringify(text);
 
@@ -105,102 +103,57 @@
     logCount++;
   }
 
-  const log = freeze({
-    debug: (...parts) => record("debug", parts),
-    info: (...parts) => record("info", parts),
-    log: (...parts) => record("info", parts),
-    warn: (...parts) => record("warn", parts),
-    error: (...parts) => record("error", parts),
+  // log, uuid, http and require are compiled on a script's first read of one (modules.js):
+  // until then each global is a getter that compiles them all and becomes a plain value.
+  const env = freeze({
+    __proto__: null,
+    freeze,
+    keys,
+    create,
+    define,
+    stringify,
+    parse,
+    toText,
+    ErrorType,
+    PromiseType,
+    q,
+    describe,
+    located,
+    record,
+    seed: () => seed,
+    httpOn: () => httpOn,
   });
+  let loaded = null;
 
-  function next() {
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return t >>> 0;
+  function load() {
+    if (loaded === null) loaded = globalEval(modulesSource)(env);
+    return loaded;
   }
 
-  function hex(value, digits) {
-    let text = "";
-    for (let i = digits - 1; i >= 0; i--) text += HEX[(value >>> (i * 4)) & 15];
-    return text;
-  }
-
-  const uuid = freeze({
-    v4() {
-      const w0 = next();
-      const w1 = (next() & 0xffff0fff) | 0x4000;
-      const w2 = ((next() & 0x3fffffff) | 0x80000000) >>> 0;
-      const w3 = next();
-      return (
-        hex(w0, 8) + "-" + hex(w1 >>> 16, 4) + "-" + hex(w1, 4) + "-" +
-        hex(w2 >>> 16, 4) + "-" + hex(w2, 4) + hex(w3, 8)
-      );
-    },
-  });
-
-  function fetch(url, options) {
-    const error = located(new ErrorType("http.fetch failed"), fetch);
-    return new PromiseType((resolve, reject) => {
-      const fail = (message) => {
-        define(error, "message", { value: message, writable: true, configurable: true });
-        reject(error);
-      };
-      if (!httpOn) return fail("http.fetch is not enabled on this server");
-      const opts = options === undefined || options === null ? {} : options;
-      const method = opts.method === undefined ? "GET" : opts.method;
-      const headers = opts.headers === undefined || opts.headers === null ? {} : opts.headers;
-      let body = opts.body;
-      if (typeof url !== "string") return fail("http.fetch: the url must be a string");
-      if (typeof method !== "string") return fail("http.fetch: the method must be a string");
-      if (typeof headers !== "object") return fail("http.fetch: the headers must be an object");
-      const json = body !== undefined && body !== null && typeof body !== "string";
-      if (json) {
-        try {
-          body = stringify(body);
-        } catch (e) {
-          return fail("http.fetch: the body cannot be encoded as JSON (" + describe(e) + ")");
-        }
-      }
-      let headersJson = "";
-      const names = keys(headers);
-      for (let i = 0; i < names.length; i++) {
-        headersJson += (i ? "," : "") + q(names[i]) + ":" + q(toText(headers[names[i]]));
-      }
-      const id = nextRequest++;
-      pending[id] = { resolve, fail };
-      requestsJson +=
-        (requestsJson ? "," : "") + '{"id":' + id + ',"url":' + q(url) + ',"method":' +
-        q(method) + ',"headers":{' + headersJson + '},"json":' + json + ',"body":' +
-        (typeof body === "string" ? q(body) : "null") + "}";
+  function settle(global, value) {
+    define(G, global, {
+      __proto__: null,
+      value,
+      writable: true,
+      enumerable: false,
+      configurable: true,
     });
   }
 
-  const http = freeze({ fetch });
-
-  const modules = create(null);
-  for (const prefix of ["chronik/", "zitadel/"]) {
-    modules[prefix + "log"] = log;
-    modules[prefix + "uuid"] = uuid;
-    modules[prefix + "http"] = http;
-  }
-
-  function require(module) {
-    if (typeof module === "string" && module in modules) return modules[module];
-    throw located(
-      new ErrorType(
-        "require: no module " + q(describe(module)) +
-          "; there are chronik/log, chronik/uuid and chronik/http",
-      ),
-      require,
-    );
-  }
-
-  for (const [key, value] of [["log", log], ["uuid", uuid], ["http", http], ["require", require]]) {
-    define(G, key, { value, writable: true, configurable: true, enumerable: false });
+  for (const global of ["log", "uuid", "http", "require"]) {
+    define(G, global, {
+      __proto__: null,
+      get() {
+        const value = load().globals[global];
+        settle(global, value);
+        return value;
+      },
+      set(value) {
+        settle(global, value);
+      },
+      enumerable: false,
+      configurable: true,
+    });
   }
 
   function deepFreeze(value) {
@@ -290,8 +243,7 @@
     maxChars = data.log_line_chars;
     maxBytes = data.result_bytes;
     httpOn = data.http;
-    [a, b, c, d] = data.seed;
-    for (let i = 0; i < 12; i++) next();
+    seed = data.seed;
   }
 
   function start() {
@@ -321,32 +273,6 @@
       return;
     }
     invoke(fn);
-  }
-
-  function takeRequests() {
-    const json = "[" + requestsJson + "]";
-    requestsJson = "";
-    return json;
-  }
-
-  function answer(json) {
-    const reply = parse(json);
-    if (key === null || reply.key !== key) throw new TypeErrorType("not the worker's answer");
-    const waiting = pending[reply.id];
-    if (waiting === undefined) return;
-    delete pending[reply.id];
-    if (reply.error !== null) return waiting.fail(reply.error);
-    const body = reply.body;
-    waiting.resolve(
-      freeze({
-        status: reply.status,
-        ok: reply.status >= 200 && reply.status < 300,
-        headers: freeze(reply.headers),
-        body,
-        text: () => body,
-        json: () => parse(body),
-      }),
-    );
   }
 
   function result() {
@@ -387,6 +313,16 @@
     );
   }
 
+  function takeRequests() {
+    return loaded === null ? "[]" : loaded.takeRequests();
+  }
+
+  function answer(json) {
+    const reply = parse(json);
+    if (key === null || reply.key !== key) throw new TypeErrorType("not the worker's answer");
+    if (loaded !== null) loaded.answer(reply);
+  }
+
   const operations = freeze({
     __proto__: null,
     setup,
@@ -403,4 +339,4 @@
     const value = run(argument);
     return typeof value === "string" ? toText(value) : value;
   };
-})();
+})

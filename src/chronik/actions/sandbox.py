@@ -304,6 +304,15 @@ def _execute(js: Any, host: Any, request: dict[str, Any], budget: Budget) -> str
     return None
 
 
+def prelude() -> str:
+    """What each fresh context evaluates first: prelude.js called with the source of
+    modules.js, which a run compiles only if its script reads one of the globals it defines."""
+    here = Path(__file__)
+    source = here.with_name("prelude.js").read_text(encoding="utf-8").rstrip()
+    modules = here.with_name("modules.js").read_text(encoding="utf-8")
+    return f"{source}({json.dumps(modules)});"
+
+
 class Fresh:
     """A new context with the prelude evaluated in it, made while the worker waits for its
     next request: compiling the prelude is most of a run's cost, and so stays off its path.
@@ -400,20 +409,20 @@ def write(sink: IO[bytes], message: dict[str, Any]) -> None:
 
 def main() -> None:
     os.nice(10)
-    prelude = Path(__file__).with_name("prelude.js").read_text(encoding="utf-8")
+    text = prelude()
     source = os.fdopen(os.dup(0), "rb")
     sink = os.fdopen(os.dup(1), "wb")
     # Anything else writing to stdout would corrupt the frames: send it to stderr instead.
     os.dup2(2, 1)
-    fresh: Fresh | None = Fresh(prelude)
+    fresh: Fresh | None = Fresh(text)
     write(sink, {"ready": True})
     while (request := read(source)) is not None:
-        answer = handle(request, fresh or Fresh(prelude))
+        answer = handle(request, fresh or Fresh(text))
         if request.get("kind") == "run":
             fresh = None  # used: its memory is freed before the next one is made
         write(sink, answer)
         if fresh is None:
-            fresh = Fresh(prelude)
+            fresh = Fresh(text)
 
 
 if __name__ == "__main__":
