@@ -66,6 +66,14 @@ def _events(keys: TenantKeys, con: sqlite3.Connection, rows: list[Any]) -> list[
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
+class _Undo(Exception):
+    """Roll back the transaction of a lone append that was refused while writing."""
+
+    def __init__(self, refusal: ChronikError) -> None:
+        super().__init__(refusal)
+        self.refusal = refusal
+
+
 @dataclass(slots=True)
 class Written:
     """The outcome of appends written in a transaction, for after it commits."""
@@ -91,15 +99,24 @@ class SQLiteEventStore:
         written: list[Written] = []
 
         def commit(con: sqlite3.Connection) -> None:
-            written[:] = [self.append_in(con, appends)]
+            written[:] = [self.append_in(con, appends, alone=len(appends) == 1)]
 
-        await self._db.write(commit)
+        try:
+            await self._db.write(commit)
+        except _Undo as undo:  # write() rolled back the rows written before the refusal
+            return [undo.refusal]
         self.committed(written[0])
         return written[0].outcomes
 
-    def append_in(self, con: sqlite3.Connection, appends: Sequence[PendingAppend]) -> Written:
+    def append_in(
+        self, con: sqlite3.Connection, appends: Sequence[PendingAppend], *, alone: bool = False
+    ) -> Written:
         """Write ``appends`` in the caller's open write transaction; once it commits, hand
-        the result to :meth:`committed`."""
+        the result to :meth:`committed`.
+
+        ``alone``: the transaction holds nothing but this one append, so a refusal while
+        writing rolls all of it back (raising :class:`_Undo`) instead of a savepoint: two
+        statements fewer for the commonest append."""
         outcomes: list[AppendOutcome] = []
         new_names: set[tuple[int, str, str]] = set()
         head = con.execute(Q["head"]).fetchone()
@@ -110,7 +127,7 @@ class SQLiteEventStore:
         for append in appends:
             try:
                 stored = self._append_one(
-                    con, append, sequence, now, created_at, versions, new_names
+                    con, append, sequence, now, created_at, versions, new_names, alone
                 )
             except ChronikError as err:
                 outcomes.append(err)
@@ -137,6 +154,7 @@ class SQLiteEventStore:
         created_at: datetime,
         versions: dict[tuple[int, str, str], int],
         new_names: set[tuple[int, str, str]],
+        alone: bool,
     ) -> list[Event]:
         tenant = self._keys.key(con, append.tenant_id)
         if append.client_locators:
@@ -183,16 +201,21 @@ class SQLiteEventStore:
         names = {(tenant, "event", e.type) for e in append.events}
         names |= {(tenant, "aggregate", e.aggregate_type) for e in append.events}
         names -= self._known_names
-        con.execute("SAVEPOINT append")
+        if not alone:
+            con.execute("SAVEPOINT append")
         try:
             con.executemany(Q["insert_event"], rows)
             if names:
                 con.executemany(Q["insert_name"], names)
         except sqlite3.IntegrityError as exc:
+            refused = Conflict("an event locator of this append is already used")
+            if alone:
+                raise _Undo(refused) from exc
             con.execute("ROLLBACK TO append")
             con.execute("RELEASE append")
-            raise Conflict("an event locator of this append is already used") from exc
-        con.execute("RELEASE append")
+            raise refused from exc
+        if not alone:
+            con.execute("RELEASE append")
         new_names |= names
         for aggregate, version in current.items():
             versions[(tenant, *aggregate)] = version

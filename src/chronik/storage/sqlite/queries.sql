@@ -73,10 +73,43 @@ SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_ve
 FROM events WHERE request_id = ? AND tenant_key = ? ORDER BY sequence;
 
 -- name: sequence_at_or_after
-SELECT sequence FROM events WHERE created_at >= ? ORDER BY created_at, sequence LIMIT 1;
+-- The first event created at or after a time. The writer never lets created_at go back
+-- (each commit takes at least the time of the one before), so the log is in created_at order
+-- too and a binary search over the sequence finds it in ~20 primary-key probes: an index on
+-- created_at would cost every append one more B-tree page (migration 0008 drops it).
+WITH RECURSIVE probe(lo, hi) AS (
+    SELECT (SELECT min(sequence) FROM events), (SELECT max(sequence) FROM events) + 1
+    UNION ALL
+    SELECT
+        CASE WHEN (SELECT created_at FROM events WHERE sequence >= (lo + hi) / 2
+                   ORDER BY sequence LIMIT 1) >= ?1
+             THEN lo ELSE (lo + hi) / 2 + 1 END,
+        CASE WHEN (SELECT created_at FROM events WHERE sequence >= (lo + hi) / 2
+                   ORDER BY sequence LIMIT 1) >= ?1
+             THEN (lo + hi) / 2 ELSE hi END
+    FROM probe WHERE lo < hi
+)
+SELECT sequence FROM events
+WHERE sequence >= (SELECT lo FROM probe WHERE lo >= hi)
+ORDER BY sequence LIMIT 1;
 
 -- name: sequence_after
-SELECT sequence FROM events WHERE created_at > ? ORDER BY created_at, sequence LIMIT 1;
+-- The first event created after a time: as sequence_at_or_after.
+WITH RECURSIVE probe(lo, hi) AS (
+    SELECT (SELECT min(sequence) FROM events), (SELECT max(sequence) FROM events) + 1
+    UNION ALL
+    SELECT
+        CASE WHEN (SELECT created_at FROM events WHERE sequence >= (lo + hi) / 2
+                   ORDER BY sequence LIMIT 1) > ?1
+             THEN lo ELSE (lo + hi) / 2 + 1 END,
+        CASE WHEN (SELECT created_at FROM events WHERE sequence >= (lo + hi) / 2
+                   ORDER BY sequence LIMIT 1) > ?1
+             THEN (lo + hi) / 2 ELSE hi END
+    FROM probe WHERE lo < hi
+)
+SELECT sequence FROM events
+WHERE sequence >= (SELECT lo FROM probe WHERE lo >= hi)
+ORDER BY sequence LIMIT 1;
 
 -- name: tenant_key
 SELECT key FROM tenants WHERE id = ?;

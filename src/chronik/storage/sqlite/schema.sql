@@ -42,7 +42,6 @@ CREATE INDEX events_aggregate_id ON events (tenant_key, aggregate_id, sequence);
 CREATE INDEX events_editor ON events (tenant_key, editor_user_id, sequence);
 CREATE INDEX events_resource_owner ON events (tenant_key, resource_owner, sequence);
 CREATE INDEX events_request ON events (request_id);
-CREATE INDEX events_created_at ON events (created_at);
 CREATE INDEX events_correlation ON events (tenant_key, correlation_id, sequence)
     WHERE correlation_id IS NOT NULL;
 
