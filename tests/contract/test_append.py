@@ -11,6 +11,7 @@ from chronik.events import EventQuery
 from chronik.ids import new_ulid, new_ulids
 from chronik.records import Editor, Event, ExpectedVersion, NewEvent
 from chronik.services import Chronik
+from chronik.settings import Settings
 
 
 def ev(aggregate_id: str = "u1", type: str = "user.added", **payload: object) -> NewEvent:
@@ -398,3 +399,138 @@ async def test_partial_locators_are_refused(chronik: Chronik, tenant: str) -> No
                 NewEvent(aggregate_type="user", aggregate_id="1", type="y"),
             ],
         )
+
+
+# One event per append once its type names are recorded: PostgreSQL's lean path
+# (chronik_append_one); the same behaviour holds for every append on SQLite.
+
+
+async def test_a_lone_event_with_a_stale_expected_version_writes_nothing(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    await chronik.events.append(tenant, [ev("u1")])
+    with pytest.raises(Conflict) as caught:
+        await chronik.events.append(tenant, [ev("u1")], expected=[ExpectedVersion("user", "u1", 1)])
+    assert caught.value.details["expected_version"] == 1
+    assert caught.value.details["current_version"] == 2
+    assert len(await all_events(chronik, tenant)) == 2
+
+
+async def test_a_lone_event_at_the_expected_version_gets_the_next_version_and_sequence(
+    chronik: Chronik, tenant: str
+) -> None:
+    [first] = await chronik.events.append(tenant, [ev("u1")])
+    [second] = await chronik.events.append(
+        tenant, [ev("u1")], expected=[ExpectedVersion("user", "u1", 1)]
+    )
+    assert (second.sequence, second.aggregate_version) == (first.sequence + 1, 2)
+    assert second.created_at >= first.created_at
+    assert await chronik.events.get(tenant, second.locator) == second
+
+
+async def test_a_lone_event_expecting_exists_is_refused_for_a_new_aggregate(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    with pytest.raises(Conflict, match="does not exist") as caught:
+        await chronik.events.append(
+            tenant, [ev("u2")], expected=[ExpectedVersion("user", "u2", "exists")]
+        )
+    assert caught.value.details["expected_version"] == "exists"
+    assert caught.value.details["current_version"] == 0
+    [added] = await chronik.events.append(
+        tenant, [ev("u1")], expected=[ExpectedVersion("user", "u1", "exists")]
+    )
+    assert added.aggregate_version == 2
+    assert [e.aggregate_id for e in await all_events(chronik, tenant)] == ["u1", "u1"]
+
+
+async def test_a_lone_event_expecting_absent_is_refused_for_an_existing_aggregate(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    with pytest.raises(Conflict) as caught:
+        await chronik.events.append(
+            tenant, [ev("u1")], expected=[ExpectedVersion("user", "u1", "absent")]
+        )
+    assert caught.value.details["current_version"] == 1
+    [created] = await chronik.events.append(
+        tenant, [ev("u2")], expected=[ExpectedVersion("user", "u2", "absent")]
+    )
+    assert created.aggregate_version == 1
+
+
+async def test_a_lone_event_keeps_its_correlation_causation_and_metadata(
+    chronik: Chronik, tenant: str
+) -> None:
+    [cause] = await chronik.events.append(tenant, [ev("u1")])
+    [stored] = await chronik.events.append(
+        tenant,
+        [
+            NewEvent(
+                aggregate_type="user",
+                aggregate_id="u1",
+                type="user.added",
+                payload={"n": 1},
+                correlation_id="signup-3",
+                causation_id=cause.locator,
+                metadata={"ip": "192.0.2.9"},
+            )
+        ],
+    )
+    read = await chronik.events.get(tenant, stored.locator)
+    assert read == stored
+    assert (read.correlation_id, read.causation_id) == ("signup-3", cause.locator)
+    assert read.metadata == {"ip": "192.0.2.9"}
+
+
+async def test_a_lone_event_of_a_new_type_is_listed_in_the_catalogue(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    await chronik.events.append(tenant, [ev("u1", "user.renamed")])
+    await chronik.events.append(
+        tenant, [NewEvent(aggregate_type="team", aggregate_id="t1", type="user.added")]
+    )
+    assert {t.type for t in await chronik.catalogue.event_types(tenant)} == {
+        "user.added",
+        "user.renamed",
+    }
+    assert {t.type for t in await chronik.catalogue.aggregate_types(tenant)} == {"user", "team"}
+
+
+async def test_a_type_known_in_one_tenant_is_listed_when_first_used_in_another(
+    chronik: Chronik, tenant: str, other_tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    await chronik.events.append(tenant, [ev("u2")])
+    await chronik.events.append(other_tenant, [ev("u1")])
+    assert [t.type for t in await chronik.catalogue.event_types(other_tenant)] == ["user.added"]
+    assert [t.type for t in await chronik.catalogue.aggregate_types(other_tenant)] == ["user"]
+
+
+async def test_concurrent_lone_appends_of_several_nodes_get_dense_ordered_sequences(
+    settings: Settings, chronik: Chronik, tenant: str
+) -> None:
+    """Four nodes (their own pools and caches) append one event at a time to the same
+    aggregates: sequences have no gap, versions count up in sequence order per aggregate,
+    and creation dates never go back as sequences go up."""
+    nodes = [await Chronik.open(settings, migrate=False) for _ in range(4)]
+    try:
+        start = await chronik.events.head()
+
+        async def write(node: Chronik, n: int) -> None:
+            for i in range(25):
+                await node.events.append(tenant, [ev(f"u{i % 3}", n=n, i=i)])
+
+        await asyncio.gather(*(write(node, n) for n, node in enumerate(nodes)))
+    finally:
+        for node in nodes:
+            await node.close()
+    events = await chronik.db.events.read_after(start, 1000, tenant)
+    assert [e.sequence for e in events] == list(range(start + 1, start + 101))
+    for aggregate in ("u0", "u1", "u2"):
+        versions = [e.aggregate_version for e in events if e.aggregate_id == aggregate]
+        assert versions == list(range(1, len(versions) + 1))
+    assert [e.created_at for e in events] == sorted(e.created_at for e in events)

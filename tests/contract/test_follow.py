@@ -77,16 +77,19 @@ _WRITER = textwrap.dedent(
     import sys
     from chronik import NewEvent, Settings, SyncChronik
     url, tenant, name, appends = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    most = int(sys.argv[5])
     with SyncChronik.open(Settings(database_url=url), migrate=False) as c:
         for i in range(appends):
             event = NewEvent(aggregate_type="thing", aggregate_id=f"{name}{i % 5}",
                              type="thing.happened", payload={"i": i})
-            c.events.append(tenant, [event] * (1 + i % 3))
+            c.events.append(tenant, [event] * (1 + i % most))
     """
 )
 
 
-async def _race(settings: Settings, tenant: str, round_: int) -> None:
+async def _race(settings: Settings, tenant: str, round_: int, most: int = 3) -> None:
+    """Writers append 1 to ``most`` events at a time (1: only lone events, PostgreSQL's
+    lean path once a writer has recorded the type names)."""
     writers = [await Chronik.open(settings, migrate=False) for _ in range(8)]
     reader = await Chronik.open(settings, migrate=False)
     try:
@@ -107,7 +110,7 @@ async def _race(settings: Settings, tenant: str, round_: int) -> None:
 
         async def write(w: Chronik, name: str) -> None:
             for i in range(40):
-                await w.events.append(tenant, [ev(i, name)] * (1 + i % 3))
+                await w.events.append(tenant, [ev(i, name)] * (1 + i % most))
 
         procs = [
             await asyncio.create_subprocess_exec(
@@ -118,6 +121,7 @@ async def _race(settings: Settings, tenant: str, round_: int) -> None:
                 tenant,
                 f"p{round_}{n}",
                 "40",
+                str(most),
                 stderr=subprocess.PIPE,
             )
             for n in range(2)
@@ -133,7 +137,7 @@ async def _race(settings: Settings, tenant: str, round_: int) -> None:
         committed = [
             e.sequence for e in await reader.db.events.read_after(start, 1_000_000, tenant)
         ]
-        assert len(committed) == 10 * sum(1 + i % 3 for i in range(40))
+        assert len(committed) == 10 * sum(1 + i % most for i in range(40))
         assert seen == committed
     finally:
         for w in [*writers, reader]:
@@ -148,3 +152,27 @@ async def test_a_tailing_reader_sees_every_event_once_in_order_under_concurrent_
     once. Repeated, because a wrong ordering scheme loses events only now and then."""
     for round_ in range(3):
         await _race(settings, tenant, round_)
+
+
+async def test_a_tailing_reader_sees_every_lone_event_once_in_order_under_concurrent_writers(
+    settings: Settings, tenant: str
+) -> None:
+    """The same race with one event per append, each writer's type names recorded by its
+    first append: the commonest append keeps the order too."""
+    for round_ in range(2):
+        await _race(settings, tenant, round_, most=1)
+
+
+async def test_a_lone_append_of_a_recorded_type_wakes_a_follower_on_another_node(
+    settings: Settings, tenant: str
+) -> None:
+    """PostgreSQL's lean path notifies as the group path does (SQLite has no cross-process
+    notification: there the watcher's own commit wakes it)."""
+    quiet = replace(settings, follow_poll_seconds=60.0)
+    async with await Chronik.open(quiet) as watcher, await Chronik.open(quiet) as other:
+        writer = watcher if settings.resolved_database_url.startswith("sqlite") else other
+        [first] = await writer.events.append(tenant, [ev(1)])
+        follower = asyncio.create_task(collect(watcher, tenant, 1, after=first.sequence))
+        await asyncio.sleep(0.2)
+        stored = await writer.events.append(tenant, [ev(2)])
+        assert await asyncio.wait_for(follower, 10) == stored

@@ -86,6 +86,7 @@ def test_both_backends_define_the_same_queries() -> None:
     } | {n for n in sqlite if n.startswith("index_")}
     only_postgres = {
         "append",
+        "append_one",
         "bootstrap_lock",
         "listen_commits",
         "migration_lock",

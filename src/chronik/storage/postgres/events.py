@@ -1,4 +1,5 @@
-"""The event log on PostgreSQL: each group commit is one call of ``chronik_append``."""
+"""The event log on PostgreSQL: each group commit is one call of ``chronik_append``, or of
+``chronik_append_one`` for a lone one-event append that records no new type name."""
 
 from __future__ import annotations
 
@@ -124,6 +125,15 @@ class _Call:
 _encode = msgspec.json.Encoder().encode
 
 
+class _Lean:
+    """A call of ``chronik_append_one``: it records no names (it runs only when all are)."""
+
+    written_names: frozenset[tuple[int, str, str]] = frozenset()
+
+    def __init__(self, last_sequence: int) -> None:
+        self.last_sequence = last_sequence
+
+
 def _first_repeat(appends: Sequence[PendingAppend]) -> int | None:
     """The position of the first append whose client-chosen locators an earlier append of
     the group also uses (``chronik_append`` checks locators against stored events only)."""
@@ -182,7 +192,7 @@ class PostgresEventStore:
 
     async def append_in(
         self, conn: psycopg.AsyncConnection[Any], appends: Sequence[PendingAppend]
-    ) -> tuple[list[AppendOutcome], _Call | None]:
+    ) -> tuple[list[AppendOutcome], _Call | _Lean | None]:
         """Write ``appends`` (without client-chosen locators) in the caller's transaction
         on ``conn``; once it commits, hand the call to :meth:`committed`."""
         if any(a.client_locators for a in appends):
@@ -192,7 +202,7 @@ class PostgresEventStore:
 
     async def _append_in(
         self, conn: psycopg.AsyncConnection[Any], appends: Sequence[PendingAppend]
-    ) -> tuple[list[AppendOutcome | None], _Call | None, list[tuple[int, PendingAppend]]]:
+    ) -> tuple[list[AppendOutcome | None], _Call | _Lean | None, list[tuple[int, PendingAppend]]]:
         outcomes: list[AppendOutcome | None] = [None] * len(appends)
         known: list[tuple[int, PendingAppend, int]] = []
         for i, append in enumerate(appends):
@@ -202,13 +212,66 @@ class PostgresEventStore:
                 outcomes[i] = err
         if not known:
             return outcomes, None, []
+        if len(known) == 1 and self._lean(known[0][1], known[0][2]):
+            outcomes[known[0][0]], lean = await self._append_one(conn, known[0][1], known[0][2])
+            return outcomes, lean, []
         call = _Call(known, self._known_names)
         cur = await conn.execute(Q["append"], call.params)
         rows = await cur.fetchall()
         retries = self._decide(call, rows, outcomes)
         return outcomes, call, retries
 
-    def committed(self, call: _Call) -> None:
+    def _lean(self, append: PendingAppend, tenant: int) -> bool:
+        """Whether ``chronik_append_one`` can write the append: one event, a fresh locator,
+        an expected version for its own aggregate at most, and type names this store has
+        recorded (the cache fills only after commits, so a name it holds is stored)."""
+        if append.client_locators or len(append.events) != 1:
+            return False
+        e = append.events[0]
+        if append.expected and append.expected.keys() != {(e.aggregate_type, e.aggregate_id)}:
+            return False
+        known = self._known_names
+        return (tenant, "event", e.type) in known and (
+            tenant,
+            "aggregate",
+            e.aggregate_type,
+        ) in known
+
+    async def _append_one(
+        self, conn: psycopg.AsyncConnection[Any], append: PendingAppend, tenant: int
+    ) -> tuple[AppendOutcome, _Lean | None]:
+        e = append.events[0]
+        aggregate = (e.aggregate_type, e.aggregate_id)
+        expected = append.expected.get(aggregate)
+        cur = await conn.execute(
+            Q["append_one"],
+            (
+                tenant,
+                e.locator,
+                e.aggregate_type,
+                e.aggregate_id,
+                e.resource_owner,
+                e.type,
+                e.revision,
+                e.payload_json,
+                append.editor.user_id,
+                append.editor.service,
+                append.request_id,
+                e.correlation_id,
+                e.causation_id,
+                e.metadata_json,
+                expected,
+            ),
+        )
+        row = await cur.fetchone()
+        assert row is not None  # the function returns one row, written or refused
+        sequence, current, created_at = row
+        if sequence is None:
+            assert expected is not None  # only an expectation refuses
+            return version_conflict(aggregate, expected, current), None
+        return [stored_event(append, e, sequence, current + 1, created_at)], _Lean(sequence)
+
+    def committed(self, call: _Call | _Lean) -> None:
         """What a call wrote is committed: remember its names, wake the followers."""
         self._known_names |= call.written_names
         self._wake(call.last_sequence)

@@ -28,6 +28,12 @@ INSERT INTO chronik_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHI
 -- name: append
 SELECT * FROM chronik_append(%s::jsonb);
 
+-- One append of one event, no new names; see migrations/0010_lean_append.sql.
+-- name: append_one
+SELECT * FROM chronik_append_one(%s::integer, %s::text, %s::text, %s::text, %s::text, %s::text,
+                                 %s::integer, %s::jsonb, %s::text, %s::text, %s::text, %s::text,
+                                 %s::text, %s::jsonb, %s::integer);
+
 -- name: listen_commits
 LISTEN chronik_events;
 
