@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from chronik.errors import InvalidArgument
-from chronik.ids import is_ulid, new_ulid, new_ulids
+from chronik.ids import is_ulid, new_ulids
 from chronik.records import (
     EXISTS,
     RESERVED_PREFIX,
@@ -153,9 +153,7 @@ def prepare(
             field="events",
             limit=max_events,
         )
-    if request_id is None:
-        request_id = new_ulid()
-    elif not (isinstance(request_id, str) and is_ulid(request_id)):
+    if request_id is not None and not (isinstance(request_id, str) and is_ulid(request_id)):
         raise InvalidArgument("requestId must be a ULID", field="requestId")
     editor = editor or Editor()
     _name(editor.user_id, "editor.userId", required=False)
@@ -174,9 +172,12 @@ def prepare(
                 )
         if len(set(given)) != len(given):
             raise InvalidArgument("the locators of an append must differ", field="events.locator")
-        locators = given
-    else:
-        locators = new_ulids(len(events))
+    # The ids Chronik chooses come from one clock read and one urandom call.
+    wanted = (0 if given else len(events)) + (request_id is None)
+    fresh = new_ulids(wanted) if wanted else []
+    if request_id is None:
+        request_id = fresh.pop()
+    locators = given or fresh
 
     prepared = []
     aggregates: dict[tuple[str, str], None] = {}

@@ -34,6 +34,7 @@ Q = sql_files.load(PACKAGE)
 T = TypeVar("T")
 
 _BUSY_DEADLINE = 10.0
+_WRITER_CACHE_KIB = 64 * 1024
 
 
 def micros(at: datetime) -> int:
@@ -165,6 +166,10 @@ class SQLiteDatabase:
                 raise Unavailable(f"{self.path}: cannot switch SQLite to WAL mode ({mode})")
             con.execute("PRAGMA wal_autocheckpoint = 0")
             con.execute("PRAGMA busy_timeout = 0")
+            # Each append reads and writes a leaf of every index on events, at random places
+            # of the aggregate indexes: with SQLite's default 2 MB cache most of those reads
+            # went to the file (1.4 reads per event in a batch of 100; 0.26 with 64 MB).
+            con.execute(f"PRAGMA cache_size = {-_WRITER_CACHE_KIB}")
             self._writer = con
         return self._writer
 
