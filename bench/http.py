@@ -99,6 +99,7 @@ def _wrk(script: str, token: str, url: str, connections: int, seconds: float) ->
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
+        "requests": float(re.search(r"(\d+) requests in", out)[1]),  # type: ignore[index]
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),  # type: ignore[index]
         "p50": latency("50"),
         "p99": latency("99"),
@@ -180,14 +181,29 @@ def _serve(
         time.sleep(0.2)
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (the workers of ``--workers N``)."""
+def _pids(pid: int) -> list[int]:
+    """A process and its children (the workers of ``--workers N``)."""
     pids = [pid]
     children = Path(f"/proc/{pid}/task/{pid}/children")
     if children.exists():
         pids += [int(p) for p in children.read_text().split()]
+    return pids
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a server and its workers have used so far: per request it
+    resists the noise of other programs better than requests per second."""
     total = 0
-    for p in pids:
+    for p in _pids(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the workers of ``--workers N``)."""
+    total = 0
+    for p in _pids(pid):
         status = Path(f"/proc/{p}/status").read_text()
         total += int(re.search(r"VmRSS:\s+(\d+) kB", status)[1])  # type: ignore[index]
     return total / 1024
@@ -209,7 +225,14 @@ def _measure(
         log(f"{backend}, {server_name}, {workers} worker(s): search, 16 connections")
         search = _wrk(SEARCH_LUA, token, f"{base}/admin/v1/events/_search", 16, seconds)
         log(f"{backend}, {server_name}, {workers} worker(s): appends, 32 connections")
+        cpu = _cpu_seconds(server.pid)
         appends = _wrk(APPEND_LUA, token, base, 32, seconds)
+        cpu = _cpu_seconds(server.pid) - cpu
+        appends["server_cpu_us_per_append"] = cpu / max(1.0, appends["requests"]) * 1e6
+        log(
+            f"{backend}, {server_name}, {workers} worker(s): {appends['rps']:,.0f} appends/s, "
+            f"server CPU {appends['server_cpu_us_per_append']:.0f} us per append"
+        )
         rss_mb = _rss_mb(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
@@ -256,7 +279,8 @@ def _measure(
             ratio,
             "ratio >= 0.5",
             check(ratio, ">=", 0.5) if appends["errors"] == 0 else "FAIL",
-            note=f"raw column = the library's own 32-task rate; {appends['errors']:.0f} non-2xx",
+            note=f"raw column = the library's own 32-task rate; {appends['errors']:.0f} non-2xx; "
+            f"server CPU {appends['server_cpu_us_per_append']:.0f} us per append",
             details=appends,
         ),
         Result(

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chronik.api import errors, health, pages
@@ -33,6 +34,59 @@ def _error(
 ) -> JSON:
     surface = errors.surface_of(request.url.path)
     return JSON(errors.body(surface, status, grpc, message, details or {}), status_code=status)
+
+
+def _chronik_error(request: Request, exc: ChronikError) -> JSON:
+    surface = errors.surface_of(request.url.path)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return JSON(errors.error_body(surface, exc), status_code=exc.http_status, headers=headers)
+
+
+def _unexpected(request: Request) -> JSON:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _error(request, 500, 13, "internal error; the server log has the details")
+
+
+class App(FastAPI):
+    """FastAPI with one short cut: ``POST /v1/events``, the busiest request, goes straight
+    to its handler through the app's own request metrics and body limit, past FastAPI's
+    and Starlette's middleware and routing (about a third of a request's CPU). Its
+    answers, errors included, are those of the route the app also mounts."""
+
+    hot: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.hot is not None
+            and scope["type"] == "http"
+            and scope["path"] == "/v1/events"
+            and scope["method"] == "POST"
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await self.hot(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _endpoint(route: Route) -> ASGIApp:
+    """``route``'s handler as a bare ASGI app, its errors answered as the app answers them."""
+    handler = route.endpoint
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = route
+        request = Request(scope, receive)
+        try:
+            response = await handler(request)
+        except ChronikError as exc:
+            response = _chronik_error(request, exc)
+        except ClientDisconnect:
+            raise
+        except Exception:
+            response = _unexpected(request)
+        await response(scope, receive, send)
+
+    return endpoint
 
 
 def create_app(
@@ -59,7 +113,7 @@ def create_app(
         finally:
             await opened.close()
 
-    app = FastAPI(
+    app = App(
         title="Chronik",
         version="0.1.0",
         description="Event log, views, schedules and actions: ZITADEL- and Socotra-compatible "
@@ -74,9 +128,7 @@ def create_app(
 
     @app.exception_handler(ChronikError)
     async def chronik_error(request: Request, exc: ChronikError) -> JSON:
-        surface = errors.surface_of(request.url.path)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        return JSON(errors.error_body(surface, exc), status_code=exc.http_status, headers=headers)
+        return _chronik_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSON:
@@ -92,8 +144,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSON:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _error(request, 500, 13, "internal error; the server log has the details")
+        return _unexpected(request)
 
     app.include_router(health.router)
     pages.install(app)
@@ -127,6 +178,10 @@ def create_app(
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    append_route = next(r for r in native.plain_routes if r.path == "/v1/events")
+    app.hot = RequestMetrics(
+        BodyLimit(_endpoint(append_route), limit=settings.max_body_bytes), app.state.metrics
+    )
     return app
 
 
