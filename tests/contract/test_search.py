@@ -144,6 +144,31 @@ async def test_creation_date_and_range_filters(chronik: Chronik, tenant: str) ->
     assert await search(chronik, tenant, asc=True, since=future) == []
 
 
+async def test_a_time_window_starts_at_the_first_event_of_its_instant(
+    chronik: Chronik, tenant: str
+) -> None:
+    """Whichever event's time a window starts at, it holds exactly that event's instant and
+    what came after: also when several events share the instant (one append)."""
+    stored: list[Event] = []
+    for i in range(9):
+        stored += await chronik.events.append(
+            tenant,
+            [
+                NewEvent(aggregate_type="user", aggregate_id=f"u{i}", type="user.added")
+                for _ in range(1 + i % 3)
+            ],
+        )
+    for event in stored:
+        at_or_after = [e for e in stored if e.created_at >= event.created_at]
+        assert seqs(await search(chronik, tenant, asc=True, since=event.created_at)) == seqs(
+            at_or_after
+        )
+        strictly_after = event.created_at + timedelta(microseconds=1)
+        assert seqs(await search(chronik, tenant, asc=True, since=strictly_after)) == seqs(
+            [e for e in stored if e.created_at > event.created_at]
+        )
+
+
 async def test_limit_defaults_and_maximum(chronik: Chronik, tenant: str) -> None:
     await seed(chronik, tenant)
     maximum = chronik.settings.search_max_limit
