@@ -60,14 +60,19 @@ def services(request: Request) -> Chronik:
 
 async def caller(request: Request) -> Principal:
     """The authenticated caller; every API route depends on this before anything else."""
-    cached: Principal | None = getattr(request.state, "principal", None)
+    cached: Principal | None = request.scope.get(_PRINCIPAL)
     if cached is not None:
         return cached
     principal = await services(request).authenticator.authenticate(
         request.headers.get("authorization")
     )
-    request.state.principal = principal
+    request.scope[_PRINCIPAL] = principal
     return principal
+
+
+_PRINCIPAL = "chronik.principal"
+"""Where a request's scope keeps its caller once authenticated (a plain key: ``request.state``
+costs a wrapper object and a raised AttributeError on every first look)."""
 
 
 async def authorized(request: Request, name: str) -> Principal:

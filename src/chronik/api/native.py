@@ -48,11 +48,17 @@ class NativeBody(Body):
     model_config = ConfigDict(extra="forbid")
 
 
+def _fresh(factory: type[dict[str, Any]] | type[list[Any]]) -> Any:
+    """The default of an optional object or list field, made per request: a shared ``{}`` or
+    ``[]`` would be deep-copied by validation on every request (~4 us each)."""
+    return Field(default_factory=factory, json_schema_extra={"default": factory()})
+
+
 class NewEventBody(NativeBody):
     aggregate_type: Name
     aggregate_id: Name
     type: Name
-    payload: dict[str, Any] = {}
+    payload: dict[str, Any] = _fresh(dict)
     resource_owner: Annotated[str, Field(max_length=200)] = ""
     revision: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
     locator: Annotated[str | None, Field(max_length=26)] = None
@@ -66,7 +72,7 @@ class NewEventBody(NativeBody):
     metadata: Annotated[
         dict[str, Any],
         Field(description="Free-form, beside the payload; the two share its size limit."),
-    ] = {}
+    ] = _fresh(dict)
 
 
 _MAX_VERSION = 2**31 - 1
@@ -105,7 +111,7 @@ class ExpectedVersionBody(NativeBody):
 class AppendRequest(NativeBody):
     request_id: Annotated[str | None, Field(max_length=26)] = None
     events: Annotated[list[NewEventBody], Field(min_length=1)]
-    expected_versions: list[ExpectedVersionBody] = []
+    expected_versions: list[ExpectedVersionBody] = _fresh(list)
 
 
 async def append(request: Request) -> JSON:
