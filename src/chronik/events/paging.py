@@ -45,30 +45,36 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Cursor)
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
+    """Unpadded URL-safe base64, the text of every paging token."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
+def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def invalid_token() -> InvalidArgument:
+    """The one answer to a paging token this server did not give out, or that was altered."""
+    return InvalidArgument("the paging token is not valid", field="pagingToken")
 
 
 def encode(cursor: Cursor, key: bytes) -> str:
     body = _VERSION + _encoder.encode(cursor)
     mac = hmac.new(key, body, hashlib.sha256).digest()[:16]
-    return f"{_b64(body)}.{_b64(mac)}"
+    return f"{b64(body)}.{b64(mac)}"
 
 
 def decode(token: str, key: bytes, tenant_id: str) -> Cursor:
-    invalid = InvalidArgument("the paging token is not valid", field="pagingToken")
+    invalid = invalid_token()
     if not isinstance(token, str) or len(token) > 8192 or token.count(".") != 1:
         raise invalid
     body_text, mac_text = token.split(".")
     try:
-        body, mac = _unb64(body_text), _unb64(mac_text)
+        body, mac = unb64(body_text), unb64(mac_text)
     except (binascii.Error, ValueError) as exc:
         raise invalid from exc
-    if _b64(body) != body_text or _b64(mac) != mac_text:
+    if b64(body) != body_text or b64(mac) != mac_text:
         raise invalid  # one token per search: base64 with stray bits is an altered token
     expected = hmac.new(key, body, hashlib.sha256).digest()[:16]
     if not hmac.compare_digest(mac, expected) or not body.startswith(_VERSION):

@@ -3,7 +3,6 @@ in pages that go on from an opaque token."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import math
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 import msgspec
 
 from chronik.errors import InvalidArgument
+from chronik.events.paging import b64, invalid_token, unb64
 
 MAX_PAGE_SIZE = 1000
 MAX_WAIT_SECONDS = 30.0
@@ -53,16 +53,16 @@ _decoder = msgspec.msgpack.Decoder(_Cursor)
 
 def next_token(view: str, prefix: str, after: str) -> str:
     body = _VERSION + _encoder.encode(_Cursor(view, prefix, after))
-    return base64.urlsafe_b64encode(body).rstrip(b"=").decode("ascii")
+    return b64(body)
 
 
 def resume(token: str, view: str, prefix: str) -> tuple[str, str]:
     """The prefix and the last key of the page before, from a token this view gave out:
     one token per page, so an altered one is refused rather than read. ``prefix`` may be
     left empty (the token's is used), or must be the token's."""
-    invalid = InvalidArgument("the paging token is not valid", field="pagingToken")
+    invalid = invalid_token()
     try:
-        body = base64.urlsafe_b64decode(token.encode("ascii") + b"=" * (-len(token) % 4))
+        body = unb64(token)
         if not body.startswith(_VERSION):
             raise invalid
         cursor = _decoder.decode(body[len(_VERSION) :])
