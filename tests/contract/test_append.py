@@ -534,3 +534,146 @@ async def test_concurrent_lone_appends_of_several_nodes_get_dense_ordered_sequen
         versions = [e.aggregate_version for e in events if e.aggregate_id == aggregate]
         assert versions == list(range(1, len(versions) + 1))
     assert [e.created_at for e in events] == sorted(e.created_at for e in events)
+
+
+# Several events per append once their type names are recorded: PostgreSQL's set-based path
+# (chronik_append_many); the same behaviour holds for every append on SQLite.
+
+
+async def test_a_batch_of_recorded_types_continues_each_aggregate_from_its_last_version(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1"), ev("u1"), ev("u2")])
+    stored = await chronik.events.append(tenant, [ev(f"u{i % 4}", i=i) for i in range(100)])
+    for aggregate, before in (("u0", 0), ("u1", 2), ("u2", 1), ("u3", 0)):
+        versions = [e.aggregate_version for e in stored if e.aggregate_id == aggregate]
+        assert versions == list(range(before + 1, before + 26))
+    assert [e.sequence for e in stored] == list(range(4, 104))
+    assert [e.payload["i"] for e in stored] == list(range(100))
+    assert await chronik.db.events.read_after(3, 1000, tenant) == stored
+
+
+async def test_a_batch_with_a_stale_expected_version_writes_none_of_its_events(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1"), ev("u1"), ev("u2")])
+    with pytest.raises(Conflict, match="user/u1 is at version 2, not the expected 1") as caught:
+        await chronik.events.append(
+            tenant,
+            [ev(f"u{i % 3}", i=i) for i in range(100)],
+            expected=[ExpectedVersion("user", "u2", 1), ExpectedVersion("user", "u1", 1)],
+        )
+    assert caught.value.details["aggregate_id"] == "u1"
+    assert (caught.value.details["expected_version"], caught.value.details["current_version"]) == (
+        1,
+        2,
+    )
+    assert len(await all_events(chronik, tenant)) == 3
+    [after] = await chronik.events.append(tenant, [ev("u1")])
+    assert (after.sequence, after.aggregate_version) == (4, 3)
+
+
+async def test_a_batch_at_every_expected_version_is_written(chronik: Chronik, tenant: str) -> None:
+    await chronik.events.append(tenant, [ev("u1"), ev("u1"), ev("u2"), ev("u5")])
+    stored = await chronik.events.append(
+        tenant,
+        [ev("u1"), ev("u2"), ev("u3"), ev("u1")],
+        expected=[
+            ExpectedVersion("user", "u1", 2),
+            ExpectedVersion("user", "u2", "exists"),
+            ExpectedVersion("user", "u3", "absent"),
+            ExpectedVersion("user", "u5", 1),
+        ],
+    )
+    assert [(e.aggregate_id, e.aggregate_version) for e in stored] == [
+        ("u1", 3),
+        ("u2", 2),
+        ("u3", 1),
+        ("u1", 4),
+    ]
+
+
+async def test_a_batch_expecting_a_new_aggregate_to_exist_writes_nothing(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1")])
+    with pytest.raises(Conflict, match="user/u7 does not exist") as caught:
+        await chronik.events.append(
+            tenant, [ev("u1"), ev("u7")], expected=[ExpectedVersion("user", "u7", "exists")]
+        )
+    assert caught.value.details["expected_version"] == "exists"
+    assert caught.value.details["current_version"] == 0
+    assert len(await all_events(chronik, tenant)) == 1
+
+
+async def test_a_batch_is_refused_when_an_aggregate_it_does_not_touch_moved_on(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev("u1"), ev("u5"), ev("u5")])
+    with pytest.raises(Conflict) as caught:
+        await chronik.events.append(
+            tenant, [ev("u1"), ev("u2")], expected=[ExpectedVersion("user", "u5", 1)]
+        )
+    assert caught.value.details["aggregate_id"] == "u5"
+    assert caught.value.details["current_version"] == 2
+    assert len(await all_events(chronik, tenant)) == 3
+
+
+async def test_a_batch_keeps_each_events_correlation_causation_and_metadata(
+    chronik: Chronik, tenant: str
+) -> None:
+    [cause] = await chronik.events.append(tenant, [ev("u1")])
+    stored = await chronik.events.append(
+        tenant,
+        [
+            ev("u1"),
+            NewEvent(
+                aggregate_type="user",
+                aggregate_id="u1",
+                type="user.added",
+                correlation_id="signup-4",
+                metadata={"ip": "192.0.2.7", "trace": [1, {"span": None}]},
+            ),
+            NewEvent(
+                aggregate_type="user",
+                aggregate_id="u2",
+                type="user.added",
+                payload={"name": "Ada"},
+                causation_id=cause.locator,
+            ),
+        ],
+    )
+    assert await chronik.db.events.read_after(cause.sequence, 10, tenant) == stored
+    assert [(e.correlation_id, e.causation_id, e.metadata) for e in stored] == [
+        (None, None, {}),
+        ("signup-4", None, {"ip": "192.0.2.7", "trace": [1, {"span": None}]}),
+        (None, cause.locator, {}),
+    ]
+
+
+async def test_concurrent_batches_of_several_nodes_get_dense_ordered_sequences(
+    settings: Settings, chronik: Chronik, tenant: str
+) -> None:
+    """Four nodes append ten events at a time to the same aggregates (each node's first
+    append records the type names, the others take the set-based path): sequences have no
+    gap, versions count up in sequence order per aggregate, creation dates never go back."""
+    nodes = [await Chronik.open(settings, migrate=False) for _ in range(4)]
+    try:
+        start = await chronik.events.head()
+
+        async def write(node: Chronik, n: int) -> None:
+            for i in range(10):
+                await node.events.append(
+                    tenant, [ev(f"u{k % 3}", n=n, i=i, k=k) for k in range(10)]
+                )
+
+        await asyncio.gather(*(write(node, n) for n, node in enumerate(nodes)))
+    finally:
+        for node in nodes:
+            await node.close()
+    events = await chronik.db.events.read_after(start, 1000, tenant)
+    assert [e.sequence for e in events] == list(range(start + 1, start + 401))
+    for aggregate in ("u0", "u1", "u2"):
+        versions = [e.aggregate_version for e in events if e.aggregate_id == aggregate]
+        assert versions == list(range(1, len(versions) + 1))
+    assert [e.created_at for e in events] == sorted(e.created_at for e in events)

@@ -87,6 +87,7 @@ def test_both_backends_define_the_same_queries() -> None:
     only_postgres = {
         "append",
         "append_one",
+        "append_many",
         "bootstrap_lock",
         "listen_commits",
         "migration_lock",

@@ -1,5 +1,6 @@
-"""The event log on PostgreSQL: each group commit is one call of ``chronik_append``, or of
-``chronik_append_one`` for a lone one-event append that records no new type name."""
+"""The event log on PostgreSQL: each group commit is one call of ``chronik_append``, or, for
+a lone append without client-chosen locators that records no new type name, of
+``chronik_append_one`` (one event) or ``chronik_append_many`` (several)."""
 
 from __future__ import annotations
 
@@ -126,12 +127,41 @@ _encode = msgspec.json.Encoder().encode
 
 
 class _Lean:
-    """A call of ``chronik_append_one``: it records no names (it runs only when all are)."""
+    """A call of ``chronik_append_one`` or ``chronik_append_many``: it records no names (it
+    runs only when all are)."""
 
     written_names: frozenset[tuple[int, str, str]] = frozenset()
 
     def __init__(self, last_sequence: int) -> None:
         self.last_sequence = last_sequence
+
+
+def _columns(append: PendingAppend) -> str:
+    """The argument of ``chronik_append_many``: the events and expected versions as one JSON
+    document of columns (see the function's migration)."""
+    events = append.events
+    columns: dict[str, list[Any]] = {
+        "a": [e.aggregate_type for e in events],
+        "i": [e.aggregate_id for e in events],
+        "l": [e.locator for e in events],
+        "o": [e.resource_owner for e in events],
+        "t": [e.type for e in events],
+        "r": [e.revision for e in events],
+        "p": [msgspec.Raw(e.payload_json) for e in events],
+    }
+    if any(e.correlation_id is not None for e in events):
+        columns["c"] = [e.correlation_id for e in events]
+    if any(e.causation_id is not None for e in events):
+        columns["k"] = [e.causation_id for e in events]
+    if any(e.metadata_json is not None for e in events):
+        columns["m"] = [
+            None if e.metadata_json is None else msgspec.Raw(e.metadata_json) for e in events
+        ]
+    if append.expected:
+        columns["xa"] = [a for a, _ in append.expected]
+        columns["xi"] = [i for _, i in append.expected]
+        columns["xv"] = list(append.expected.values())
+    return _encode(columns).decode()
 
 
 def _first_repeat(appends: Sequence[PendingAppend]) -> int | None:
@@ -213,7 +243,11 @@ class PostgresEventStore:
         if not known:
             return outcomes, None, []
         if len(known) == 1 and self._lean(known[0][1], known[0][2]):
-            outcomes[known[0][0]], lean = await self._append_one(conn, known[0][1], known[0][2])
+            i, append, tenant = known[0]
+            if self._one(append):
+                outcomes[i], lean = await self._append_one(conn, append, tenant)
+            else:
+                outcomes[i], lean = await self._append_many(conn, append, tenant)
             return outcomes, lean, []
         call = _Call(known, self._known_names)
         cur = await conn.execute(Q["append"], call.params)
@@ -222,20 +256,25 @@ class PostgresEventStore:
         return outcomes, call, retries
 
     def _lean(self, append: PendingAppend, tenant: int) -> bool:
-        """Whether ``chronik_append_one`` can write the append: one event, a fresh locator,
-        an expected version for its own aggregate at most, and type names this store has
-        recorded (the cache fills only after commits, so a name it holds is stored)."""
-        if append.client_locators or len(append.events) != 1:
-            return False
-        e = append.events[0]
-        if append.expected and append.expected.keys() != {(e.aggregate_type, e.aggregate_id)}:
+        """Whether a lean function can write the append: fresh locators and type names this
+        store has recorded (the cache fills only after commits, so a name it holds is
+        stored)."""
+        if append.client_locators:
             return False
         known = self._known_names
-        return (tenant, "event", e.type) in known and (
-            tenant,
-            "aggregate",
-            e.aggregate_type,
-        ) in known
+        events = append.events
+        return all((tenant, "event", t) in known for t in {e.type for e in events}) and all(
+            (tenant, "aggregate", a) in known for a in {e.aggregate_type for e in events}
+        )
+
+    @staticmethod
+    def _one(append: PendingAppend) -> bool:
+        """Whether ``chronik_append_one`` can write the (lean) append: one event, and an
+        expected version for its own aggregate at most."""
+        if len(append.events) != 1:
+            return False
+        e = append.events[0]
+        return not append.expected or append.expected.keys() == {(e.aggregate_type, e.aggregate_id)}
 
     async def _append_one(
         self, conn: psycopg.AsyncConnection[Any], append: PendingAppend, tenant: int
@@ -270,6 +309,26 @@ class PostgresEventStore:
             assert expected is not None  # only an expectation refuses
             return version_conflict(aggregate, expected, current), None
         return [stored_event(append, e, sequence, current + 1, created_at)], _Lean(sequence)
+
+    async def _append_many(
+        self, conn: psycopg.AsyncConnection[Any], append: PendingAppend, tenant: int
+    ) -> tuple[AppendOutcome, _Lean | None]:
+        editor = append.editor
+        cur = await conn.execute(
+            Q["append_many"],
+            (tenant, append.request_id, editor.user_id, editor.service, _columns(append)),
+        )
+        row = await cur.fetchone()
+        assert row is not None  # the function returns one row, written or refused
+        first, versions, created_at, aggregate_type, aggregate_id, expected, current = row
+        if first is None:
+            return version_conflict((aggregate_type, aggregate_id), expected, current), None
+        events = append.events
+        stored = [
+            stored_event(append, e, first + k, versions[k], created_at)
+            for k, e in enumerate(events)
+        ]
+        return stored, _Lean(first + len(events) - 1)
 
     def committed(self, call: _Call | _Lean) -> None:
         """What a call wrote is committed: remember its names, wake the followers."""

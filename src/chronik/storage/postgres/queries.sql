@@ -34,6 +34,10 @@ SELECT * FROM chronik_append_one(%s::integer, %s::text, %s::text, %s::text, %s::
                                  %s::integer, %s::jsonb, %s::text, %s::text, %s::text, %s::text,
                                  %s::text, %s::jsonb, %s::integer);
 
+-- One append of several events, no new names; see migrations/0011_append_many.sql.
+-- name: append_many
+SELECT * FROM chronik_append_many(%s::integer, %s::text, %s::text, %s::text, %s::jsonb);
+
 -- name: listen_commits
 LISTEN chronik_events;
 
