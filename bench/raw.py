@@ -3,8 +3,10 @@ identical to Chronik's ``events`` table (same columns, same indexes), in the sam
 
 SQLite: ``raw_events`` is made by copying the ``CREATE`` statements of ``events`` and its
 indexes from ``sqlite_master``; the connection uses WAL and ``synchronous = NORMAL`` as
-Chronik's does. PostgreSQL: ``CREATE TABLE raw_events (LIKE events INCLUDING ALL)``, written
-through a psycopg ``AsyncConnection``.
+Chronik's does, and rows are written as Chronik's appends write them: marked ``pending``,
+which keeps them out of the partial filter indexes (Chronik's index passes, which put them
+there later, count against Chronik). PostgreSQL: ``CREATE TABLE raw_events (LIKE events
+INCLUDING ALL)``, written through a psycopg ``AsyncConnection``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from bench.data import Batch, RawRows
 SQLITE_INSERT = """
 INSERT INTO raw_events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
                         aggregate_version, resource_owner, type, revision, payload,
-                        editor_user_id, editor_service, request_id, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        editor_user_id, editor_service, request_id, created_at, pending)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 """
 POSTGRES_INSERT = """
 INSERT INTO raw_events (sequence, tenant_key, locator, aggregate_type, aggregate_id,

@@ -322,6 +322,7 @@ class SQLiteDatabase:
         return await self.write(get_or_create)
 
     async def close(self) -> None:
+        await self.events.close()
         if self._checkpointer is not None:
             self._checkpointer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

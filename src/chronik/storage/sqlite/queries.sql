@@ -18,6 +18,13 @@ SELECT value FROM chronik_meta WHERE key = ?;
 -- name: insert_meta
 INSERT OR IGNORE INTO chronik_meta (key, value) VALUES (?, ?);
 
+-- name: indexing_pass
+-- An index pass (migration 0009): the pending events join the filter indexes.
+UPDATE events SET pending = NULL WHERE sequence > (SELECT upto FROM event_index_position);
+
+-- name: indexing_position
+UPDATE event_index_position SET upto = (SELECT coalesce(max(sequence), 0) FROM events);
+
 -- name: head
 SELECT sequence, created_at FROM events ORDER BY sequence DESC LIMIT 1;
 
@@ -37,9 +44,9 @@ FROM events WHERE locator IN (SELECT value FROM json_each(?)) ORDER BY sequence;
 INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
                     aggregate_version, resource_owner, type, revision, payload,
                     editor_user_id, editor_service, request_id, created_at, correlation_id,
-                    causation_id, metadata)
+                    causation_id, metadata, pending)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''), NULLIF(?, ''),
-        NULLIF(?, ''));
+        NULLIF(?, ''), 1);
 
 -- name: insert_name
 INSERT OR IGNORE INTO event_names (tenant_key, kind, name) VALUES (?, ?, ?);
@@ -54,11 +61,23 @@ SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_ve
 FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?;
 
 -- name: read_after_tenant
-SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
-       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at, correlation_id, causation_id, metadata
-FROM events INDEXED BY events_tenant
-WHERE tenant_key = ? AND sequence > ? ORDER BY sequence LIMIT ?;
+-- Indexed events from the tenant index, the pending ones after them by the primary key
+-- (migration 0009): one statement, so one snapshot.
+SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+           resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+           created_at, correlation_id, causation_id, metadata
+    FROM events INDEXED BY events_tenant
+    WHERE pending IS NULL AND tenant_key = :tenant_key AND sequence > :after
+    ORDER BY sequence LIMIT :limit)
+UNION ALL
+SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+           resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+           created_at, correlation_id, causation_id, metadata
+    FROM events NOT INDEXED
+    WHERE sequence > (SELECT upto FROM event_index_position) AND sequence > :after
+      AND tenant_key = :tenant_key
+    ORDER BY sequence LIMIT :limit)
+ORDER BY sequence LIMIT :limit;
 
 -- name: get_event
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
@@ -67,10 +86,19 @@ SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_ve
 FROM events WHERE locator = ? AND tenant_key = ?;
 
 -- name: events_of_request
-SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
-       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at, correlation_id, causation_id, metadata
-FROM events WHERE request_id = ? AND tenant_key = ? ORDER BY sequence;
+SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+           resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+           created_at, correlation_id, causation_id, metadata
+    FROM events INDEXED BY events_request
+    WHERE pending IS NULL AND request_id = :request_id AND tenant_key = :tenant_key)
+UNION ALL
+SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+           resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+           created_at, correlation_id, causation_id, metadata
+    FROM events NOT INDEXED
+    WHERE sequence > (SELECT upto FROM event_index_position)
+      AND request_id = :request_id AND tenant_key = :tenant_key)
+ORDER BY sequence;
 
 -- name: sequence_at_or_after
 -- The first event created at or after a time. The writer never lets created_at go back
@@ -131,11 +159,22 @@ SELECT id, name, created_at FROM tenants ORDER BY created_at, key;
 -- only from the named fragments below.
 
 -- name: search
-SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
-       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at, correlation_id, causation_id, metadata
-FROM events {index}
-WHERE tenant_key = :tenant_key {where}
+-- One keyset scan of an index over the indexed events, one of the primary key over the
+-- pending ones after them (migration 0009), merged: one statement, so one snapshot.
+SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+           resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+           created_at, correlation_id, causation_id, metadata
+    FROM events {index}
+    WHERE pending IS NULL AND tenant_key = :tenant_key {where}
+    ORDER BY sequence {direction} LIMIT :limit)
+UNION ALL
+SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
+           resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
+           created_at, correlation_id, causation_id, metadata
+    FROM events NOT INDEXED
+    WHERE sequence > (SELECT upto FROM event_index_position) AND tenant_key = :tenant_key
+      {where}
+    ORDER BY sequence {direction} LIMIT :limit)
 ORDER BY sequence {direction} LIMIT :limit;
 
 -- name: index_aggregate_id

@@ -13,8 +13,8 @@ CREATE TABLE tenants (
     created_at INTEGER NOT NULL
 );
 
--- The last three columns came with ALTER TABLE (migration 0007), which is why they are laid
--- out as SQLite records them.
+-- The last four columns came with ALTER TABLE (migrations 0007 and 0009), which is why they
+-- are laid out as SQLite records them.
 CREATE TABLE events (
     sequence          INTEGER PRIMARY KEY,
     tenant_key        INTEGER NOT NULL,
@@ -32,18 +32,28 @@ CREATE TABLE events (
     created_at        INTEGER NOT NULL
 , correlation_id TEXT,
     causation_id      TEXT,
-    metadata          TEXT);
+    metadata          TEXT, pending INTEGER);
+-- An append writes the table and its unique indexes; the partial filter indexes take an
+-- event when an index pass clears its `pending` mark, and every event after
+-- event_index_position.upto is still pending (migration 0009 says why).
 CREATE UNIQUE INDEX events_locator ON events (locator);
 CREATE UNIQUE INDEX events_aggregate ON events (tenant_key, aggregate_type, aggregate_id, aggregate_version);
-CREATE INDEX events_tenant ON events (tenant_key, sequence);
-CREATE INDEX events_type ON events (tenant_key, type, sequence);
-CREATE INDEX events_aggregate_type ON events (tenant_key, aggregate_type, sequence);
-CREATE INDEX events_aggregate_id ON events (tenant_key, aggregate_id, sequence);
-CREATE INDEX events_editor ON events (tenant_key, editor_user_id, sequence);
-CREATE INDEX events_resource_owner ON events (tenant_key, resource_owner, sequence);
-CREATE INDEX events_request ON events (request_id);
+CREATE INDEX events_tenant ON events (tenant_key, sequence) WHERE pending IS NULL;
+CREATE INDEX events_type ON events (tenant_key, type, sequence) WHERE pending IS NULL;
+CREATE INDEX events_aggregate_type ON events (tenant_key, aggregate_type, sequence)
+    WHERE pending IS NULL;
+CREATE INDEX events_aggregate_id ON events (tenant_key, aggregate_id, sequence)
+    WHERE pending IS NULL;
+CREATE INDEX events_editor ON events (tenant_key, editor_user_id, sequence)
+    WHERE pending IS NULL;
+CREATE INDEX events_resource_owner ON events (tenant_key, resource_owner, sequence)
+    WHERE pending IS NULL;
+CREATE INDEX events_request ON events (request_id) WHERE pending IS NULL;
 CREATE INDEX events_correlation ON events (tenant_key, correlation_id, sequence)
-    WHERE correlation_id IS NOT NULL;
+    WHERE correlation_id IS NOT NULL AND pending IS NULL;
+
+CREATE TABLE event_index_position (upto INTEGER NOT NULL);
+INSERT INTO event_index_position VALUES (0);
 
 CREATE TABLE event_names (
     tenant_key INTEGER NOT NULL,
