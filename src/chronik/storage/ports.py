@@ -34,6 +34,10 @@ AppendOutcome = list[Event] | ChronikError
 class EventStore(Protocol):
     committers: int
     """How many group commits this backend usefully runs at once."""
+    commits_inline: bool
+    """Whether :meth:`commit_group` runs on the caller's thread without yielding to the loop
+    (but to wait for another process's lock) and may be cancelled whenever it yields: then an
+    append that finds the committer idle commits itself, without a hand-off to its task."""
 
     async def commit_group(self, appends: Sequence[PendingAppend]) -> list[AppendOutcome]:
         """Commit several independent appends in one transaction.
