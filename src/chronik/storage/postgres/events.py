@@ -17,7 +17,7 @@ import psycopg
 from chronik.errors import AlreadyExists, Conflict, NotFound
 from chronik.records import Event, EventFilter, PendingAppend
 from chronik.storage import search
-from chronik.storage.append import LOCATOR_TAKEN, version_conflict
+from chronik.storage.append import LOCATOR_TAKEN, check_expected, version_conflict
 from chronik.storage.append import stored as stored_event
 from chronik.storage.ports import AppendOutcome
 from chronik.storage.postgres.database import Q, TenantKeys
@@ -136,32 +136,45 @@ class _Lean:
         self.last_sequence = last_sequence
 
 
-def _columns(append: PendingAppend) -> str:
-    """The argument of ``chronik_append_many``: the events and expected versions as one JSON
-    document of columns (see the function's migration)."""
-    events = append.events
-    columns: dict[str, list[Any]] = {
-        "a": [e.aggregate_type for e in events],
-        "i": [e.aggregate_id for e in events],
-        "l": [e.locator for e in events],
-        "o": [e.resource_owner for e in events],
-        "t": [e.type for e in events],
-        "r": [e.revision for e in events],
-        "p": [msgspec.Raw(e.payload_json) for e in events],
-    }
-    if any(e.correlation_id is not None for e in events):
-        columns["c"] = [e.correlation_id for e in events]
-    if any(e.causation_id is not None for e in events):
-        columns["k"] = [e.causation_id for e in events]
-    if any(e.metadata_json is not None for e in events):
-        columns["m"] = [
-            None if e.metadata_json is None else msgspec.Raw(e.metadata_json) for e in events
-        ]
-    if append.expected:
-        columns["xa"] = [a for a, _ in append.expected]
-        columns["xi"] = [i for _, i in append.expected]
-        columns["xv"] = list(append.expected.values())
-    return _encode(columns).decode()
+class _Many:
+    """The argument of one ``chronik_append_many`` call, the append as one JSON document of
+    columns (see the function's migration), and each event's aggregate (1-based, in
+    ``append.aggregates``) and place among that aggregate's events of the append."""
+
+    def __init__(self, append: PendingAppend) -> None:
+        events, aggregates = append.events, append.aggregates
+        index = {aggregate: i for i, aggregate in enumerate(aggregates, 1)}
+        counts = [0] * (len(aggregates) + 1)
+        self.aggregate: list[int] = []
+        self.place: list[int] = []
+        for e in events:
+            i = index[e.aggregate_type, e.aggregate_id]
+            counts[i] += 1
+            self.aggregate.append(i)
+            self.place.append(counts[i])
+        columns: dict[str, list[Any]] = {
+            "ga": [a for a, _ in aggregates],
+            "gi": [i for _, i in aggregates],
+            "g": self.aggregate,
+            "n": self.place,
+            "l": [e.locator for e in events],
+            "o": [e.resource_owner for e in events],
+            "t": [e.type for e in events],
+            "r": [e.revision for e in events],
+            "p": [msgspec.Raw(e.payload_json) for e in events],
+        }
+        if any(e.correlation_id is not None for e in events):
+            columns["c"] = [e.correlation_id for e in events]
+        if any(e.causation_id is not None for e in events):
+            columns["k"] = [e.causation_id for e in events]
+        if any(e.metadata_json is not None for e in events):
+            columns["m"] = [
+                None if e.metadata_json is None else msgspec.Raw(e.metadata_json) for e in events
+            ]
+        if append.expected:
+            columns["xg"] = [index[aggregate] for aggregate in append.expected]
+            columns["xv"] = list(append.expected.values())
+        self.document = _encode(columns).decode()
 
 
 def _first_repeat(appends: Sequence[PendingAppend]) -> int | None:
@@ -313,22 +326,28 @@ class PostgresEventStore:
     async def _append_many(
         self, conn: psycopg.AsyncConnection[Any], append: PendingAppend, tenant: int
     ) -> tuple[AppendOutcome, _Lean | None]:
+        call = _Many(append)
         editor = append.editor
         cur = await conn.execute(
             Q["append_many"],
-            (tenant, append.request_id, editor.user_id, editor.service, _columns(append)),
+            (tenant, append.request_id, editor.user_id, editor.service, call.document),
         )
         row = await cur.fetchone()
         assert row is not None  # the function returns one row, written or refused
-        first, versions, created_at, aggregate_type, aggregate_id, expected, current = row
-        if first is None:
-            return version_conflict((aggregate_type, aggregate_id), expected, current), None
-        events = append.events
+        first, created_at, before = row
+        if first is None:  # an expected version did not hold: tell which, as SQLite does
+            try:
+                check_expected(append, dict(zip(append.aggregates, before, strict=True)))
+            except Conflict as conflict:
+                return conflict, None
+            raise AssertionError("chronik_append_many refused an append it should have written")
         stored = [
-            stored_event(append, e, first + k, versions[k], created_at)
-            for k, e in enumerate(events)
+            stored_event(append, e, first + k, before[i - 1] + n, created_at)
+            for k, (e, i, n) in enumerate(
+                zip(append.events, call.aggregate, call.place, strict=True)
+            )
         ]
-        return stored, _Lean(first + len(events) - 1)
+        return stored, _Lean(first + len(stored) - 1)
 
     def committed(self, call: _Call | _Lean) -> None:
         """What a call wrote is committed: remember its names, wake the followers."""
