@@ -80,6 +80,8 @@ def test_both_backends_define_the_same_queries() -> None:
         "aggregate_version",
         "insert_event",
         "insert_name",
+        "indexing_pass",
+        "indexing_position",
         "schedule_claim",
         "schedule_due",
         "tenant_id",

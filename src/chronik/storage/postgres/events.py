@@ -193,6 +193,7 @@ def _first_repeat(appends: Sequence[PendingAppend]) -> int | None:
 
 class PostgresEventStore:
     committers = 2
+    commits_inline = False
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
