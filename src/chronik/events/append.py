@@ -46,6 +46,29 @@ def _name(value: object, field: str, *, required: bool = True) -> str:
     return value
 
 
+def _fine(value: object) -> bool:
+    """Whether :func:`_name` takes ``value`` (a required name) without building its message."""
+    return type(value) is str and 0 < len(value) <= MAX_NAME and "\x00" not in value
+
+
+def _payload_json_fast(payload: Any, max_bytes: int) -> str | None:
+    """What :func:`payload_json` returns for the common payload, or None: then it decides
+    (and builds the message naming the field)."""
+    if type(payload) is not dict:
+        return None
+    try:
+        encoded = _encode(payload)
+    except Exception:
+        return None
+    if (
+        len(encoded) > max_bytes
+        or b"\\u0000" in encoded
+        or encoded.count(b"[") + encoded.count(b"{") > MAX_DEPTH
+    ):
+        return None
+    return encoded.decode()
+
+
 def _depth(value: Any) -> int:
     deepest = 0
     below: list[tuple[Any, int]] = [(value, 1)]
@@ -184,18 +207,22 @@ def prepare(
     for i, (e, locator) in enumerate(zip(events, locators, strict=True)):
         if not isinstance(e, NewEvent):
             raise InvalidArgument(f"events[{i}] must be a NewEvent", field=f"events[{i}]")
-        aggregate = (
-            _name(e.aggregate_type, f"events[{i}].aggregateType"),
-            _name(e.aggregate_id, f"events[{i}].aggregateId"),
-        )
-        aggregates[aggregate] = None
+        kind, ident, name, owner = e.aggregate_type, e.aggregate_id, e.type, e.resource_owner
+        if not (_fine(kind) and _fine(ident) and _fine(name) and (owner == "" or _fine(owner))):
+            _name(kind, f"events[{i}].aggregateType")  # the slow path names what is wrong
+            _name(ident, f"events[{i}].aggregateId")
+            _name(name, f"events[{i}].type")
+            _name(owner, f"events[{i}].resourceOwner", required=False)
+        aggregates[kind, ident] = None
         revision = e.revision
         if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
             raise InvalidArgument(
                 f"events[{i}].revision must be a whole number >= 0",
                 field=f"events[{i}].revision",
             )
-        payload = payload_json(e.payload, f"events[{i}].payload", max_payload_bytes)
+        payload = _payload_json_fast(e.payload, max_payload_bytes) or payload_json(
+            e.payload, f"events[{i}].payload", max_payload_bytes
+        )
         correlation_id, causation_id, metadata = e.correlation_id, e.causation_id, e.metadata
         if correlation_id is not None:
             _name(correlation_id, f"events[{i}].correlationId")
@@ -204,12 +231,10 @@ def prepare(
         prepared.append(
             PreparedEvent(
                 locator=locator,
-                aggregate_type=aggregate[0],
-                aggregate_id=aggregate[1],
-                resource_owner=_name(
-                    e.resource_owner, f"events[{i}].resourceOwner", required=False
-                ),
-                type=_name(e.type, f"events[{i}].type"),
+                aggregate_type=kind,
+                aggregate_id=ident,
+                resource_owner=owner,
+                type=name,
                 revision=revision,
                 payload=e.payload,
                 payload_json=payload,
