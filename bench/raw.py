@@ -28,6 +28,7 @@ INSERT INTO raw_events (sequence, tenant_key, locator, aggregate_type, aggregate
                         editor_user_id, editor_service, request_id, created_at, pending)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 """
+SQLITE_INSERT_ALL_INDEXED = SQLITE_INSERT.replace(", pending)", ")").replace(", 1)", ")")
 POSTGRES_INSERT = """
 INSERT INTO raw_events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
                         aggregate_version, resource_owner, type, revision, payload,
@@ -50,7 +51,9 @@ class RawSQLite:
         self.con.execute("PRAGMA busy_timeout = 5000")
         self._create()
         self.rows = RawRows()
-        self.insert = SQLITE_INSERT
+        columns = {r[1] for r in self.con.execute("PRAGMA table_info(raw_events)")}
+        # Before migration 0009 (a base commit run for comparison) there is no mark.
+        self.insert = SQLITE_INSERT if "pending" in columns else SQLITE_INSERT_ALL_INDEXED
 
     def _create(self) -> None:
         """``raw_events`` and its indexes, from the very statements that made ``events``."""
