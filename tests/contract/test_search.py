@@ -14,27 +14,29 @@ from chronik.records import Editor, Event, NewEvent
 from chronik.services import Chronik
 
 
+async def append_number(chronik: Chronik, tenant: str, i: int) -> list[Event]:
+    """The ``i``-th event of :func:`seed`'s pattern, appended on its own."""
+    kind = ["user", "org", "project"][i % 3]
+    return await chronik.events.append(
+        tenant,
+        [
+            NewEvent(
+                aggregate_type=kind,
+                aggregate_id=f"{kind}-{i % 4}",
+                type=f"{kind}.{['added', 'changed'][i % 2]}",
+                resource_owner=f"owner-{i % 2}",
+                payload={"i": i},
+                correlation_id=f"conversation-{i % 4}" if i % 3 else None,
+            )
+        ],
+        editor=Editor(user_id=f"editor-{i % 3}", service="tests"),
+    )
+
+
 async def seed(chronik: Chronik, tenant: str) -> list[Event]:
     """Twelve events over three aggregate types, four event types, two editors and owners,
     four correlation ids (and a third of them without one)."""
-    stored: list[Event] = []
-    for i in range(12):
-        kind = ["user", "org", "project"][i % 3]
-        stored += await chronik.events.append(
-            tenant,
-            [
-                NewEvent(
-                    aggregate_type=kind,
-                    aggregate_id=f"{kind}-{i % 4}",
-                    type=f"{kind}.{['added', 'changed'][i % 2]}",
-                    resource_owner=f"owner-{i % 2}",
-                    payload={"i": i},
-                    correlation_id=f"conversation-{i % 4}" if i % 3 else None,
-                )
-            ],
-            editor=Editor(user_id=f"editor-{i % 3}", service="tests"),
-        )
-    return stored
+    return [e for i in range(12) for e in await append_number(chronik, tenant, i)]
 
 
 def seqs(events: list[Event]) -> list[int]:

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.contract.test_search import append_number
 
-from chronik import Chronik, Editor, NewEvent, Settings
+from chronik import Chronik, NewEvent, Settings
 from chronik.events import EventQuery
 from chronik.records import Event, EventFilter
 from chronik.storage import queries, search
@@ -29,24 +30,6 @@ def no_index_passes_but_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
 def _pending(path: Path) -> int:
     with sqlite3.connect(path) as con:
         return int(con.execute("SELECT count(*) FROM events WHERE pending = 1").fetchone()[0])
-
-
-async def _append(chronik: Chronik, tenant: str, i: int) -> list[Event]:
-    kind = ["user", "org", "project"][i % 3]
-    return await chronik.events.append(
-        tenant,
-        [
-            NewEvent(
-                aggregate_type=kind,
-                aggregate_id=f"{kind}-{i % 4}",
-                type=f"{kind}.{['added', 'changed'][i % 2]}",
-                resource_owner=f"owner-{i % 2}",
-                payload={"i": i},
-                correlation_id=f"conversation-{i % 4}" if i % 3 else None,
-            )
-        ],
-        editor=Editor(user_id=f"editor-{i % 3}", service="tests"),
-    )
 
 
 FILTERS: list[tuple[dict[str, object], Callable[[Event], bool]]] = [
@@ -72,8 +55,8 @@ async def test_every_filter_finds_indexed_and_pending_events_alike(tmp_path: Pat
         other = (await chronik.tenants.create("globex")).id
         stored: list[Event] = []
         for i in range(30):
-            stored += await _append(chronik, tenant, i)
-            await _append(chronik, other, i)
+            stored += await append_number(chronik, tenant, i)
+            await append_number(chronik, other, i)
             if i == 14:
                 await chronik.db.events.index_pending()  # type: ignore[attr-defined]
         assert 0 < _pending(path) < 60  # some events indexed, the last ones pending
@@ -118,7 +101,7 @@ async def test_pending_events_left_by_a_crash_are_found_and_indexed_by_the_next_
         patched.setattr(SQLiteEventStore, "index_pending", crashed)
         async with await Chronik.open(settings) as chronik:
             tenant = (await chronik.tenants.create("acme")).id
-            stored = [e for i in range(6) for e in await _append(chronik, tenant, i)]
+            stored = [e for i in range(6) for e in await append_number(chronik, tenant, i)]
     assert _pending(path) == 6
 
     async with await Chronik.open(settings) as chronik:
@@ -126,7 +109,7 @@ async def test_pending_events_left_by_a_crash_are_found_and_indexed_by_the_next_
         assert [e.sequence for e in found.events] == [
             e.sequence for e in stored[::-1] if e.aggregate_type == "org"
         ]
-        await _append(chronik, tenant, 6)  # the first commit starts an index pass
+        await append_number(chronik, tenant, 6)  # the first commit starts an index pass
         await chronik.db.events.index_pending()  # type: ignore[attr-defined]
         assert _pending(path) == 0
 
@@ -139,7 +122,7 @@ async def test_passes_run_by_count_and_at_close(
     async with await Chronik.open(Settings(database_url=f"sqlite:///{path}")) as chronik:
         tenant = (await chronik.tenants.create("acme")).id
         for i in range(4):
-            await _append(chronik, tenant, i)
+            await append_number(chronik, tenant, i)
         assert _pending(path) >= 3  # below the count: still pending
         await chronik.events.append(
             tenant,
@@ -150,7 +133,7 @@ async def test_passes_run_by_count_and_at_close(
                 break
             await chronik.events.head()  # lets the loop run the pass
         assert _pending(path) == 0
-        await _append(chronik, tenant, 9)
+        await append_number(chronik, tenant, 9)
         assert _pending(path) == 1
     assert _pending(path) == 0
 
