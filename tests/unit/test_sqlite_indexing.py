@@ -3,6 +3,7 @@ has taken it yet or not, and pending events do not stay pending."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import pytest
 from tests.contract.test_search import append_number
 
 from chronik import Chronik, NewEvent, Settings
+from chronik.errors import Unavailable
 from chronik.events import EventQuery
 from chronik.records import Event, EventFilter
 from chronik.storage import queries, search
@@ -158,3 +160,30 @@ def test_a_search_reads_pending_events_by_the_primary_key_only(
         assert len(reads) == 2, plan
         assert reads[0].startswith("SEARCH events USING INDEX events_"), plan
         assert reads[1] == "SEARCH events USING INTEGER PRIMARY KEY (rowid>?)", plan
+
+
+async def test_a_failed_pass_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_events, "INDEX_IDLE_SECONDS", 0.01)
+    path = tmp_path / "chronik.db"
+    async with await Chronik.open(Settings(database_url=f"sqlite:///{path}")) as chronik:
+        tenant = (await chronik.tenants.create("acme")).id
+        db = chronik.db
+        write = db.write  # type: ignore[attr-defined]
+        failed: list[str] = []
+
+        async def busy_once(fn: Callable[[sqlite3.Connection], object]) -> object:
+            if fn.__name__ == "index" and not failed:
+                failed.append(fn.__name__)
+                raise Unavailable("the database is busy; try again")
+            return await write(fn)
+
+        monkeypatch.setattr(db, "write", busy_once)
+        await append_number(chronik, tenant, 0)  # its commit starts the first pass: it fails
+        for _ in range(200):
+            if failed and not _pending(path):
+                break
+            await asyncio.sleep(0.01)
+        assert failed == ["index"]
+        assert _pending(path) == 0

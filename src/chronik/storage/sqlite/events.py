@@ -73,12 +73,12 @@ INDEX_EVERY = 5000
 this many events past the indexes (a search that matches none of 5,000 spent 0.9 ms on
 them); a pass costs less per event the more it takes (a one-event append: 90 us with
 passes of 1,000, 74 with 5,000)."""
+INDEX_IDLE_SECONDS = 0.5
+"""Fewer pending events are indexed this long after the first of them."""
 _VERSIONS_KEPT = 200_000
 """Aggregate versions the writer remembers from its own commits, so that an append reads
 none of its aggregates' versions back (a batch of 100 read 100). They stay true while no
 other connection writes, which ``PRAGMA data_version`` tells at the start of each write."""
-INDEX_IDLE_SECONDS = 0.5
-"""A pass also runs this long after the last one while anything is pending."""
 
 
 class _Undo(Exception):
@@ -209,8 +209,9 @@ class SQLiteEventStore:
 
         try:
             await self._db.write(index)
-        except ChronikError as exc:  # reads still find the pending events; retry later
-            log.warning("indexing pending events failed: %s", exc)
+        except ChronikError as exc:  # reads still find the pending events
+            log.warning("indexing pending events failed (tried again shortly): %s", exc)
+            self._pending = max(self._pending, 1)
 
     async def close(self) -> None:
         """Stop indexing and index what this process left pending. (What a crash leaves
