@@ -277,3 +277,21 @@ async def test_an_oversized_message_is_resource_exhausted(
     assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
     # ... and the server serves on.
     assert await admin.ListEvents(admin_pb2.ListEventsRequest(), metadata=metadata(owner))
+
+
+async def test_a_timestamp_out_of_range_is_invalid_argument(admin: Admin, owner: Headers) -> None:
+    request = admin_pb2.ListEventsRequest()
+    getattr(request, "from").seconds = 2**62
+    code = await status_of(admin.ListEvents(request, metadata=metadata(owner)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_from_wins_over_the_deprecated_creation_date(
+    admin: Admin, owner: Headers, log: list[dict[str, Any]]
+) -> None:
+    """As in ZITADEL: ``creation_date`` is outside the oneof, and ``from`` supersedes it."""
+    request = admin_pb2.ListEventsRequest(asc=True)
+    request.creation_date.FromDatetime(datetime(2999, 1, 1))
+    getattr(request, "from").FromDatetime(datetime(2000, 1, 1))
+    answer = await admin.ListEvents(request, metadata=metadata(owner))
+    assert len(answer.events) == len(log)
