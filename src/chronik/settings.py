@@ -63,6 +63,11 @@ class Settings:
     action_http_timeout_seconds: float = 5.0
     listen_port: int = 8080
     """The port ``chronik serve`` listens on: no action may fetch from this machine on it."""
+    listen_host: str = "127.0.0.1"
+    """The interface ``chronik serve`` listens on (HTTP and gRPC)."""
+    grpc_port: int | None = None
+    """When set, the app's lifespan also serves ZITADEL's gRPC services on this port (0: a
+    free one); none (the default) serves no gRPC."""
     action_read_wait_seconds: float = 5.0
     """How long a read of actions waits for the action list to take in this process's last
     change."""
@@ -110,6 +115,7 @@ _NAMES = {
     bool: "True or False",
     str: "a string",
     str | None: "a string or None",
+    int | None: "an integer or None",
     tuple[str, ...]: "a list of strings",
 }
 

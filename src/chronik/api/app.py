@@ -100,16 +100,18 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if chronik is not None:
             app.state.chronik = chronik
-            yield
+            async with _grpc(settings, chronik):
+                yield
             return
         opened = await Chronik.open(
             settings, views=views if views is not None else installed(settings.views)
         )
-        opened.start_views()
-        opened.start_scheduler()
-        app.state.chronik = opened
         try:
-            yield
+            opened.start_views()
+            opened.start_scheduler()
+            app.state.chronik = opened
+            async with _grpc(settings, opened):
+                yield
         finally:
             await opened.close()
 
@@ -183,6 +185,28 @@ def create_app(
         BodyLimit(_endpoint(append_route), limit=settings.max_body_bytes), app.state.metrics
     )
     return app
+
+
+@asynccontextmanager
+async def _grpc(settings: Settings, chronik: Chronik) -> AsyncIterator[None]:
+    """ZITADEL's gRPC services on ``settings.grpc_port`` while the app runs (none when it is
+    not set), over the app's own services and in its event loop."""
+    if settings.grpc_port is None:
+        yield
+        return
+    from chronik.api.rpc import server
+
+    running = await server.start(
+        chronik,
+        settings.listen_host,
+        settings.grpc_port,
+        max_message_bytes=settings.max_body_bytes,
+    )
+    log.info("serving gRPC on %s:%d", settings.listen_host, running.port)
+    try:
+        yield
+    finally:
+        await running.stop()
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -64,6 +64,15 @@ def serve(
             min=1,
         ),
     ] = 1000,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="CHRONIK_GRPC_PORT",
+            help="Also serve ZITADEL's AdminService over gRPC on this port (off by default).",
+            min=0,
+            max=65535,
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     workers: Annotated[
         int,
@@ -91,13 +100,20 @@ def serve(
         oidc_jwks_url=oidc_jwks_url,
         max_body_bytes=max_body_bytes,
         listen_port=port,
+        listen_host=host,
+        grpc_port=grpc_port,
         header_timeout_seconds=header_timeout,
         max_connections=max_connections,
     )
     if oidc_issuer and not oidc_jwks_url:
         say("error: --oidc-issuer needs --oidc-jwks-url")
         raise typer.Exit(1)
+    if grpc_port is not None and grpc_port == port != 0:
+        say(f"error: --grpc-port must differ from --port ({port})")
+        raise typer.Exit(1)
     _check_address(host, port)
+    if grpc_port is not None:
+        _check_address(host, grpc_port)
     token = run(lambda: _first_start(settings))
     if token:
         say(f"bootstrap admin token (shown once; also in {settings.data_dir / FILE_NAME}):")
