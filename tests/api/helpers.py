@@ -7,7 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from google.protobuf import json_format
+from google.rpc.status_pb2 import Status
 
+from chronik.api.zitadel_status import HTTP_STATUS
 from chronik.services import Chronik
 
 Headers = dict[str, str]
@@ -73,16 +76,23 @@ async def sequences(api: httpx.AsyncClient, headers: Headers, **filters: Any) ->
     return [e["sequence"] for e in await search(api, headers, filters)]
 
 
-def zitadel_error(response: httpx.Response, status: int, code: int) -> str:
-    """Check a grpc-gateway error body; its message."""
+def zitadel_status_body(response: httpx.Response, status: int, code: int) -> Status:
+    """Check a grpc-gateway error body: a ``google.rpc.Status`` a protojson client decodes,
+    every detail of a type it knows; the Status."""
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"code", "message", "details"}, body
-    assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["details"], list)
-    message: str = body["message"]
-    return message
+    parsed = json_format.ParseDict(body, Status())
+    assert parsed.code == code
+    assert parsed.message
+    for detail in parsed.details:
+        assert detail.type_url.startswith("type.googleapis.com/"), detail.type_url
+    return parsed
+
+
+def zitadel_error(response: httpx.Response, status: int, code: int) -> str:
+    """Check a grpc-gateway error body; its message."""
+    return zitadel_status_body(response, status, code).message
 
 
 def socotra_error(response: httpx.Response, status: int) -> str:
@@ -115,10 +125,13 @@ _GRPC |= {409: (6, "ALREADY_EXISTS")}
 
 
 def surface_error(surface: str, response: httpx.Response, status: int, case: Any = None) -> str:
-    """Check the error body of ``surface`` for an HTTP ``status`` of the table above
-    (``case`` names the input in the failure message)."""
-    assert response.status_code == status, (case, response.status_code, response.text)
+    """Check the error body of ``surface`` for an HTTP ``status`` of the table above (a body
+    too large, 413, is grpc-gateway's 429 on ZITADEL's surface); ``case`` names the input in
+    the failure message."""
     code, name = _GRPC[status]
+    if surface == "zitadel" and status == 413:
+        status = HTTP_STATUS[code]
+    assert response.status_code == status, (case, response.status_code, response.text)
     if surface == "zitadel":
         return zitadel_error(response, status, code)
     if surface == "socotra":

@@ -175,11 +175,11 @@ async def test_a_bad_action_is_a_400_that_says_why(
     assert listed.json()["details"]["totalResult"] == "0"
 
 
-async def test_a_huge_body_is_a_413(
+async def test_a_huge_body_is_resource_exhausted(
     api: httpx.AsyncClient, running: Chronik, org_owner: Headers
 ) -> None:
     body = {"name": "a", "script": "x" * (running.settings.max_body_bytes + 1)}
-    zitadel_error(await api.post(f"{M}/actions", headers=org_owner, json=body), 413, 8)
+    zitadel_error(await api.post(f"{M}/actions", headers=org_owner, json=body), 429, 8)
 
 
 async def test_tokens_and_permissions_are_checked(

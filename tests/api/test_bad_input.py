@@ -254,7 +254,7 @@ def _over_cap() -> dict[str, Any]:
     return {"events": [new_event(payload={"blob": "x" * CAP})]}
 
 
-async def test_a_body_over_the_size_cap_is_refused_with_413(
+async def test_a_body_over_the_size_cap_is_refused_as_too_large(
     small_api: httpx.AsyncClient, owner: Headers, tenant: str, before: list[str]
 ) -> None:
     for surface, method, path in [
@@ -269,7 +269,7 @@ async def test_a_body_over_the_size_cap_is_refused_with_413(
     await assert_nothing_written(small_api, owner, before)
 
 
-async def test_a_streamed_body_over_the_size_cap_is_refused_with_413(
+async def test_a_streamed_body_over_the_size_cap_is_refused_as_too_large(
     small_api: httpx.AsyncClient, owner: Headers, before: list[str]
 ) -> None:
     async def chunks() -> AsyncIterator[bytes]:

@@ -39,7 +39,8 @@ def _error(
 def _chronik_error(request: Request, exc: ChronikError) -> JSON:
     surface = errors.surface_of(request.url.path)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-    return JSON(errors.error_body(surface, exc), status_code=exc.http_status, headers=headers)
+    status = errors.http_status(surface, exc.http_status, exc.grpc_code)
+    return JSON(errors.error_body(surface, exc), status_code=status, headers=headers)
 
 
 def _unexpected(request: Request) -> JSON:
@@ -256,7 +257,8 @@ class BodyLimit:
             too_large = ResourceExhausted(
                 f"the request body is larger than {self.limit} bytes", limit=self.limit
             )
-            response = JSON(errors.error_body(surface, too_large), status_code=413)
+            status = errors.http_status(surface, too_large.http_status, too_large.grpc_code)
+            response = JSON(errors.error_body(surface, too_large), status_code=status)
             await response(scope, receive, send)
             return
         seen = 0

@@ -1,14 +1,17 @@
 """Each surface's error body, from the one error tree.
 
-ZITADEL (grpc-gateway): ``{"code": <gRPC code>, "message": ..., "details": [...]}``.
-Socotra: ``{"httpStatus": ..., "message": ...}``. Native: ``{"error": {"code": "NOT_FOUND",
-"message": ..., "details": {...}}}``. The HTTP status always follows the gRPC code.
+ZITADEL (grpc-gateway): a ``google.rpc.Status``, ``{"code": <gRPC code>, "message": ...,
+"details": [<Any>...]}`` (:mod:`chronik.api.zitadel_status`), its HTTP status by
+grpc-gateway's table. Socotra: ``{"httpStatus": ..., "message": ...}``. Native:
+``{"error": {"code": "NOT_FOUND", "message": ..., "details": {...}}}``. The HTTP status
+always follows the gRPC code.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from chronik.api import zitadel_status
 from chronik.errors import ChronikError
 
 Surface = Literal["zitadel", "socotra", "native"]
@@ -53,13 +56,11 @@ def _camel(name: str) -> str:
 def body(
     surface: Surface, status: int, grpc_code: int, message: str, details: dict[str, Any]
 ) -> dict[str, Any]:
-    clean = {_camel(k): _jsonable(v) for k, v in details.items() if k != "cause"}
     if surface == "zitadel":
-        return {
-            "code": grpc_code,
-            "message": message,
-            "details": [{"@type": "chronik.ErrorDetails", **clean}] if clean else [],
-        }
+        reason = GRPC_NAMES.get(grpc_code, "UNKNOWN")
+        value = zitadel_status.status(grpc_code, message, details, reason=reason)
+        return zitadel_status.status_json(value)
+    clean = {_camel(k): _jsonable(v) for k, v in details.items() if k != "cause"}
     if surface == "socotra":
         return {"httpStatus": status, "message": message, **({"details": clean} if clean else {})}
     return {
@@ -71,5 +72,15 @@ def body(
     }
 
 
+def http_status(surface: Surface, status: int, grpc_code: int) -> int:
+    """The HTTP status of a :class:`ChronikError` with ``grpc_code`` on ``surface``:
+    grpc-gateway's on ZITADEL's, else ``status`` (they differ on a body too large only: 429 on
+    ZITADEL's, 413 elsewhere). Routing answers (404 no such path, 405 a method the path does
+    not take) keep their HTTP status on every surface."""
+    return zitadel_status.http_status(grpc_code) if surface == "zitadel" else status
+
+
 def error_body(surface: Surface, err: ChronikError) -> dict[str, Any]:
+    if surface == "zitadel":
+        return zitadel_status.status_json(zitadel_status.zitadel_status(err))
     return body(surface, err.http_status, err.grpc_code, err.message, err.details)

@@ -88,6 +88,8 @@ class ListViewsResponse(Shape):
 
 
 class ZitadelError(Shape):
+    """A ``google.rpc.Status``: each detail an ``Any``, its ``@type`` a type URL."""
+
     code: int
     message: str
     details: list[dict[str, Any]]
@@ -278,11 +280,13 @@ class NativeError(Shape):
 def answers(
     ok: type[BaseModel] | None, error: type[BaseModel], *statuses: int, success: int = 200
 ) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: its success shape and its surface's error shape."""
+    """``responses=`` for a route: its success shape and its surface's error shape (a body
+    too large is 413, but 429 on ZITADEL's surface, as grpc-gateway maps RESOURCE_EXHAUSTED)."""
     declared: dict[int | str, dict[str, Any]] = {}
     if ok is not None:
         declared[success] = {"model": ok, "description": "Success"}
-    for status in (400, 401, 403, 413, *statuses):
+    too_large = 429 if error is ZitadelError else 413
+    for status in (400, 401, 403, too_large, *statuses):
         declared[status] = {"model": error, "description": _WHY.get(status, "Error")}
     return declared
 
@@ -294,4 +298,5 @@ _WHY = {
     404: "Not found (also for other tenants' objects)",
     409: "An expected version did not hold",
     413: "The body is larger than the configured cap",
+    429: "The body is larger than the configured cap (RESOURCE_EXHAUSTED)",
 }
