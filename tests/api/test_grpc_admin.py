@@ -13,9 +13,10 @@ import httpx
 import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from google.rpc import status_pb2
 from grpc import aio
 
-from chronik.api.proto.zitadel import admin_pb2, admin_pb2_grpc
+from chronik.api.proto.zitadel import admin_pb2, admin_pb2_grpc, message_pb2
 from chronik.api.rpc import server
 from chronik.services import Chronik
 from chronik.settings import Settings
@@ -295,3 +296,20 @@ async def test_from_wins_over_the_deprecated_creation_date(
     getattr(request, "from").FromDatetime(datetime(2000, 1, 1))
     answer = await admin.ListEvents(request, metadata=metadata(owner))
     assert len(answer.events) == len(log)
+
+
+async def test_a_refusal_carries_the_same_rich_status_as_the_json_answer(
+    admin: Admin, api: httpx.AsyncClient, org_owner: Headers
+) -> None:
+    """The ``grpc-status-details-bin`` trailer holds the ``google.rpc.Status`` the JSON
+    route answers, details and all (a ``zitadel.v1.ErrorDetail`` here)."""
+    with pytest.raises(aio.AioRpcError) as raised:
+        await admin.ListEvents(admin_pb2.ListEventsRequest(), metadata=metadata(org_owner))
+    trailers = dict(raised.value.trailing_metadata() or ())
+    status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
+    answer = await api.post("/admin/v1/events/_search", headers=org_owner, json={})
+    assert status == json_format.ParseDict(answer.json(), status_pb2.Status())
+    assert status.code == grpc.StatusCode.PERMISSION_DENIED.value[0]
+    detail = message_pb2.ErrorDetail()
+    assert any(d.Unpack(detail) for d in status.details)
+    assert detail.id == "CHRONIK-PD01"

@@ -17,6 +17,7 @@ from grpc import aio
 
 from chronik.api.proto.zitadel import admin_pb2, admin_pb2_grpc
 from chronik.api.rpc import admin
+from chronik.api.zitadel_status import zitadel_status
 from chronik.auth.principal import Principal
 from chronik.errors import ChronikError
 from chronik.events.catalogue import pick_language
@@ -31,9 +32,15 @@ _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 async def abort(context: Context, err: ChronikError) -> NoReturn:
-    """End the call with ``err``'s status: its gRPC code and message. (The one place that
-    turns an error into a status, so a rich ``google.rpc.Status`` can replace it.)"""
-    await context.abort(_CODES.get(err.grpc_code, grpc.StatusCode.UNKNOWN), err.message)
+    """End the call with ``err``'s status: its gRPC code and message, and in the
+    ``grpc-status-details-bin`` trailer the same ``google.rpc.Status`` (with its details)
+    that the JSON routes answer."""
+    details = zitadel_status(err).SerializeToString()
+    await context.abort(
+        _CODES.get(err.grpc_code, grpc.StatusCode.UNKNOWN),
+        err.message,
+        trailing_metadata=(("grpc-status-details-bin", details),),
+    )
 
 
 def _metadata(context: Context, key: str) -> str | None:
