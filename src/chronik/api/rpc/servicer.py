@@ -26,6 +26,7 @@ from chronik.services import Chronik
 log = logging.getLogger("chronik.api.grpc")
 
 R = TypeVar("R")
+Q = TypeVar("Q")
 Context = aio.ServicerContext[object, object]
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
@@ -56,12 +57,19 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, chronik: Chronik) -> None:
         self._chronik = chronik
 
-    async def _serve(self, context: Context, answer: Callable[[Principal, str], Awaitable[R]]) -> R:
+    async def _serve(
+        self,
+        translate: Callable[[Chronik, Principal, Q, str], Awaitable[R]],
+        request: Q,
+        context: Context,
+    ) -> R:
+        """Authenticate the call, then answer ``request`` with its RPC's translation."""
         try:
             caller = await self._chronik.authenticator.authenticate(
                 _metadata(context, "authorization")
             )
-            return await answer(caller, pick_language(_metadata(context, "accept-language")))
+            language = pick_language(_metadata(context, "accept-language"))
+            return await translate(self._chronik, caller, request, language)
         except ChronikError as err:
             await abort(context, err)
         except Exception:
@@ -73,45 +81,29 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     async def ListEvents(
         self, request: admin_pb2.ListEventsRequest, context: Context
     ) -> admin_pb2.ListEventsResponse:
-        return await self._serve(
-            context, lambda caller, lang: admin.list_events(self._chronik, caller, request, lang)
-        )
+        return await self._serve(admin.list_events, request, context)
 
     async def ListEventTypes(
         self, request: admin_pb2.ListEventTypesRequest, context: Context
     ) -> admin_pb2.ListEventTypesResponse:
-        return await self._serve(
-            context,
-            lambda caller, lang: admin.list_event_types(self._chronik, caller, request, lang),
-        )
+        return await self._serve(admin.list_event_types, request, context)
 
     async def ListAggregateTypes(
         self, request: admin_pb2.ListAggregateTypesRequest, context: Context
     ) -> admin_pb2.ListAggregateTypesResponse:
-        return await self._serve(
-            context,
-            lambda caller, lang: admin.list_aggregate_types(self._chronik, caller, request, lang),
-        )
+        return await self._serve(admin.list_aggregate_types, request, context)
 
     async def ListFailedEvents(
         self, request: admin_pb2.ListFailedEventsRequest, context: Context
     ) -> admin_pb2.ListFailedEventsResponse:
-        return await self._serve(
-            context,
-            lambda caller, lang: admin.list_failed_events(self._chronik, caller, request, lang),
-        )
+        return await self._serve(admin.list_failed_events, request, context)
 
     async def RemoveFailedEvent(
         self, request: admin_pb2.RemoveFailedEventRequest, context: Context
     ) -> admin_pb2.RemoveFailedEventResponse:
-        return await self._serve(
-            context,
-            lambda caller, lang: admin.remove_failed_event(self._chronik, caller, request, lang),
-        )
+        return await self._serve(admin.remove_failed_event, request, context)
 
     async def ListViews(
         self, request: admin_pb2.ListViewsRequest, context: Context
     ) -> admin_pb2.ListViewsResponse:
-        return await self._serve(
-            context, lambda caller, lang: admin.list_views(self._chronik, caller, request, lang)
-        )
+        return await self._serve(admin.list_views, request, context)
