@@ -12,8 +12,8 @@ from chronik.actions import Run
 from chronik.api.encoding import timestamp
 from chronik.api.http import JSON, Body, body_schema, parse, permission, services
 from chronik.api.management_schemas import NativeActionRuns, NativeTestRun
+from chronik.api.rpc.methods import organisation
 from chronik.api.schemas import NativeError, answers
-from chronik.api.zitadel_management import organisation
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument
@@ -85,7 +85,7 @@ async def list_runs(
         raise InvalidArgument("pagingToken is not one this server gave out")
     runs = await services(request).actions.runs(
         caller.tenant_id,
-        organisation_id=organisation(request, caller),
+        organisation_id=organisation(caller, request.headers.get("x-zitadel-orgid")),
         action_id=action_id,
         outcome=outcome,
         before=paging_token,
@@ -118,6 +118,9 @@ async def test_action(
     if body.firing is not None:
         ctx["firing"] = body.firing
     run = await services(request).actions.test(
-        caller.tenant_id, organisation(request, caller), action_id, ctx=ctx
+        caller.tenant_id,
+        organisation(caller, request.headers.get("x-zitadel-orgid")),
+        action_id,
+        ctx=ctx,
     )
     return JSON(test_json(run))

@@ -53,10 +53,13 @@ def _plugin(name: str) -> str:
 
 
 def _protoc(arguments: list[str]) -> None:
+    from google.api import annotations_pb2
     from grpc_tools import protoc
 
     well_known = Path(protoc.__file__).parent / "_proto"
-    code = protoc.main(["protoc", f"-I{HERE}", f"-I{well_known}", *arguments])
+    # googleapis-common-protos ships google/api/annotations.proto beside its modules.
+    googleapis = Path(annotations_pb2.__file__).parent.parent.parent
+    code = protoc.main(["protoc", f"-I{HERE}", f"-I{well_known}", f"-I{googleapis}", *arguments])
     if code != 0:
         raise RuntimeError(f"protoc failed ({code}): {' '.join(arguments)}")
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from grpc import aio
 
-from chronik.api.proto.zitadel import admin_pb2_grpc
-from chronik.api.rpc.servicer import AdminServicer
+from chronik.api.rpc.methods import all_methods
+from chronik.api.rpc.servicer import handlers
 from chronik.errors import Unavailable
 from chronik.services import Chronik
 
@@ -32,7 +32,7 @@ async def start(chronik: Chronik, host: str, port: int, *, max_message_bytes: in
     # gRPC's SO_REUSEPORT stays on: the processes of ``serve --workers N`` share the port
     # as they share the HTTP one (``serve`` checks first that no other process holds it).
     server = aio.server(options=[("grpc.max_receive_message_length", max_message_bytes)])
-    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(chronik), server)
+    server.add_generic_rpc_handlers(handlers(chronik, all_methods()))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

@@ -1,33 +1,31 @@
-"""AdminService on gRPC: the caller from the call's metadata as the JSON routes take it from
-headers (``authorization: Bearer <token>``, ``accept-language``), then the RPC's translation,
-and a :class:`~chronik.errors.ChronikError` as the call's status.
+"""ZITADEL's services on gRPC: one generic handler per service, built from
+:mod:`chronik.api.rpc.methods`. The call's metadata stands in for the JSON routes' headers
+(``authorization: Bearer <token>``, ``accept-language``, ``x-zitadel-orgid``); a
+:class:`~chronik.errors.ChronikError` ends the call with its status.
 
 ZITADEL's Admin API acts on the whole instance, so, as on the JSON routes, the token alone
-names the tenant and ``x-zitadel-orgid`` does not change what AdminService answers.
+names the tenant there; Management calls act in the organisation ``x-zitadel-orgid`` names.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any, NoReturn
 
 import grpc
+from google.protobuf.message import Message
 from grpc import aio
 
-from chronik.api.proto.zitadel import admin_pb2, admin_pb2_grpc
-from chronik.api.rpc import admin
+from chronik.api.rpc.methods import Data, Method, serve
 from chronik.api.zitadel_status import zitadel_status
-from chronik.auth.principal import Principal
 from chronik.errors import ChronikError
-from chronik.events.catalogue import pick_language
 from chronik.services import Chronik
 
 log = logging.getLogger("chronik.api.grpc")
 
-R = TypeVar("R")
-Q = TypeVar("Q")
-Context = aio.ServicerContext[object, object]
+Context = aio.ServicerContext[Any, Any]
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
@@ -44,66 +42,37 @@ async def abort(context: Context, err: ChronikError) -> NoReturn:
     )
 
 
-def _metadata(context: Context, key: str) -> str | None:
-    for name, value in context.invocation_metadata() or ():
-        if name == key:
-            return value if isinstance(value, str) else None
-    return None
+def _handler(chronik: Chronik, method: Method) -> grpc.RpcMethodHandler[Any, Any]:
+    async def handle(request: Message, context: Context) -> Data:
+        metadata = {
+            name: value
+            for name, value in context.invocation_metadata() or ()
+            if isinstance(value, str)
+        }
 
+        async def read(_: type[Message]) -> Message:
+            return request
 
-class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    """Serves AdminService's RPCs from one :class:`Chronik`."""
-
-    def __init__(self, chronik: Chronik) -> None:
-        self._chronik = chronik
-
-    async def _serve(
-        self,
-        translate: Callable[[Chronik, Principal, Q, str], Awaitable[R]],
-        request: Q,
-        context: Context,
-    ) -> R:
-        """Authenticate the call, then answer ``request`` with its RPC's translation."""
         try:
-            caller = await self._chronik.authenticator.authenticate(
-                _metadata(context, "authorization")
-            )
-            language = pick_language(_metadata(context, "accept-language"))
-            return await translate(self._chronik, caller, request, language)
+            return await serve(method, chronik, metadata.get, read)
         except ChronikError as err:
             await abort(context, err)
         except Exception:
-            log.exception("unexpected error in an AdminService call")
+            log.exception("unexpected error in %s", method.path)
             await context.abort(
                 grpc.StatusCode.INTERNAL, "internal error; the server log has the details"
             )
 
-    async def ListEvents(
-        self, request: admin_pb2.ListEventsRequest, context: Context
-    ) -> admin_pb2.ListEventsResponse:
-        return await self._serve(admin.list_events, request, context)
+    return grpc.unary_unary_rpc_method_handler(
+        handle,
+        request_deserializer=method.request.FromString,
+        response_serializer=lambda data: method.response(**data).SerializeToString(),
+    )
 
-    async def ListEventTypes(
-        self, request: admin_pb2.ListEventTypesRequest, context: Context
-    ) -> admin_pb2.ListEventTypesResponse:
-        return await self._serve(admin.list_event_types, request, context)
 
-    async def ListAggregateTypes(
-        self, request: admin_pb2.ListAggregateTypesRequest, context: Context
-    ) -> admin_pb2.ListAggregateTypesResponse:
-        return await self._serve(admin.list_aggregate_types, request, context)
-
-    async def ListFailedEvents(
-        self, request: admin_pb2.ListFailedEventsRequest, context: Context
-    ) -> admin_pb2.ListFailedEventsResponse:
-        return await self._serve(admin.list_failed_events, request, context)
-
-    async def RemoveFailedEvent(
-        self, request: admin_pb2.RemoveFailedEventRequest, context: Context
-    ) -> admin_pb2.RemoveFailedEventResponse:
-        return await self._serve(admin.remove_failed_event, request, context)
-
-    async def ListViews(
-        self, request: admin_pb2.ListViewsRequest, context: Context
-    ) -> admin_pb2.ListViewsResponse:
-        return await self._serve(admin.list_views, request, context)
+def handlers(chronik: Chronik, methods: Iterable[Method]) -> list[grpc.GenericRpcHandler]:
+    """One generic handler per service of ``methods``, answering from ``chronik``."""
+    by_service: dict[str, dict[str, grpc.RpcMethodHandler[Any, Any]]] = defaultdict(dict)
+    for method in methods:
+        by_service[method.service][method.name] = _handler(chronik, method)
+    return [grpc.method_handlers_generic_handler(s, h) for s, h in by_service.items()]

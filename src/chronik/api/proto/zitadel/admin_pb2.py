@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from chronik.api.proto.zitadel import event_pb2 as zitadel_dot_event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13zitadel/admin.proto\x12\x10zitadel.admin.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13zitadel/event.proto\"\x12\n\x10ListViewsRequest\";\n\x11ListViewsResponse\x12&\n\x06result\x18\x01 \x03(\x0b\x32\x16.zitadel.admin.v1.View\"\x19\n\x17ListFailedEventsRequest\"I\n\x18ListFailedEventsResponse\x12-\n\x06result\x18\x01 \x03(\x0b\x32\x1d.zitadel.admin.v1.FailedEvent\"X\n\x18RemoveFailedEventRequest\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\x11\n\tview_name\x18\x02 \x01(\t\x12\x17\n\x0f\x66\x61iled_sequence\x18\x03 \x01(\x04\"\x1b\n\x19RemoveFailedEventResponse\"\xbd\x01\n\x04View\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\x11\n\tview_name\x18\x02 \x01(\t\x12\x1a\n\x12processed_sequence\x18\x03 \x01(\x04\x12\x33\n\x0f\x65vent_timestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12?\n\x1blast_successful_spooler_run\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x0b\x46\x61iledEvent\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\x11\n\tview_name\x18\x02 \x01(\t\x12\x17\n\x0f\x66\x61iled_sequence\x18\x03 \x01(\x04\x12\x15\n\rfailure_count\x18\x04 \x01(\x04\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12/\n\x0blast_failed\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe7\x03\n\x11ListEventsRequest\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0b\n\x03\x61sc\x18\x03 \x01(\x08\x12\x16\n\x0e\x65\x64itor_user_id\x18\x04 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x05 \x03(\t\x12\x14\n\x0c\x61ggregate_id\x18\x06 \x01(\t\x12\x17\n\x0f\x61ggregate_types\x18\x07 \x03(\t\x12\x16\n\x0eresource_owner\x18\x08 \x01(\t\x12\x35\n\rcreation_date\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x02\x18\x01\x12H\n\x05range\x18\n \x01(\x0b\x32\x37.zitadel.admin.v1.ListEventsRequest.creation_date_rangeH\x00\x12*\n\x04\x66rom\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x1ak\n\x13\x63reation_date_range\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x16\n\x14\x63reation_date_filter\"=\n\x12ListEventsResponse\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.zitadel.event.v1.Event\"\x17\n\x15ListEventTypesRequest\"J\n\x16ListEventTypesResponse\x12\x30\n\x0b\x65vent_types\x18\x01 \x03(\x0b\x32\x1b.zitadel.event.v1.EventType\"\x1b\n\x19ListAggregateTypesRequest\"V\n\x1aListAggregateTypesResponse\x12\x38\n\x0f\x61ggregate_types\x18\x01 \x03(\x0b\x32\x1f.zitadel.event.v1.AggregateType2\xec\x04\n\x0c\x41\x64minService\x12T\n\tListViews\x12\".zitadel.admin.v1.ListViewsRequest\x1a#.zitadel.admin.v1.ListViewsResponse\x12i\n\x10ListFailedEvents\x12).zitadel.admin.v1.ListFailedEventsRequest\x1a*.zitadel.admin.v1.ListFailedEventsResponse\x12l\n\x11RemoveFailedEvent\x12*.zitadel.admin.v1.RemoveFailedEventRequest\x1a+.zitadel.admin.v1.RemoveFailedEventResponse\x12\x63\n\x0eListEventTypes\x12\'.zitadel.admin.v1.ListEventTypesRequest\x1a(.zitadel.admin.v1.ListEventTypesResponse\x12W\n\nListEvents\x12#.zitadel.admin.v1.ListEventsRequest\x1a$.zitadel.admin.v1.ListEventsResponse\x12o\n\x12ListAggregateTypes\x12+.zitadel.admin.v1.ListAggregateTypesRequest\x1a,.zitadel.admin.v1.ListAggregateTypesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13zitadel/admin.proto\x12\x10zitadel.admin.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13zitadel/event.proto\"\x12\n\x10ListViewsRequest\";\n\x11ListViewsResponse\x12&\n\x06result\x18\x01 \x03(\x0b\x32\x16.zitadel.admin.v1.View\"\x19\n\x17ListFailedEventsRequest\"I\n\x18ListFailedEventsResponse\x12-\n\x06result\x18\x01 \x03(\x0b\x32\x1d.zitadel.admin.v1.FailedEvent\"X\n\x18RemoveFailedEventRequest\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\x11\n\tview_name\x18\x02 \x01(\t\x12\x17\n\x0f\x66\x61iled_sequence\x18\x03 \x01(\x04\"\x1b\n\x19RemoveFailedEventResponse\"\xbd\x01\n\x04View\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\x11\n\tview_name\x18\x02 \x01(\t\x12\x1a\n\x12processed_sequence\x18\x03 \x01(\x04\x12\x33\n\x0f\x65vent_timestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12?\n\x1blast_successful_spooler_run\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x01\n\x0b\x46\x61iledEvent\x12\x10\n\x08\x64\x61tabase\x18\x01 \x01(\t\x12\x11\n\tview_name\x18\x02 \x01(\t\x12\x17\n\x0f\x66\x61iled_sequence\x18\x03 \x01(\x04\x12\x15\n\rfailure_count\x18\x04 \x01(\x04\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12/\n\x0blast_failed\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe7\x03\n\x11ListEventsRequest\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0b\n\x03\x61sc\x18\x03 \x01(\x08\x12\x16\n\x0e\x65\x64itor_user_id\x18\x04 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x05 \x03(\t\x12\x14\n\x0c\x61ggregate_id\x18\x06 \x01(\t\x12\x17\n\x0f\x61ggregate_types\x18\x07 \x03(\t\x12\x16\n\x0eresource_owner\x18\x08 \x01(\t\x12\x35\n\rcreation_date\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x02\x18\x01\x12H\n\x05range\x18\n \x01(\x0b\x32\x37.zitadel.admin.v1.ListEventsRequest.creation_date_rangeH\x00\x12*\n\x04\x66rom\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x1ak\n\x13\x63reation_date_range\x12)\n\x05since\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x16\n\x14\x63reation_date_filter\"=\n\x12ListEventsResponse\x12\'\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x17.zitadel.event.v1.Event\"\x17\n\x15ListEventTypesRequest\"J\n\x16ListEventTypesResponse\x12\x30\n\x0b\x65vent_types\x18\x01 \x03(\x0b\x32\x1b.zitadel.event.v1.EventType\"\x1b\n\x19ListAggregateTypesRequest\"V\n\x1aListAggregateTypesResponse\x12\x38\n\x0f\x61ggregate_types\x18\x01 \x03(\x0b\x32\x1f.zitadel.event.v1.AggregateType2\x81\x07\n\x0c\x41\x64minService\x12u\n\tListViews\x12\".zitadel.admin.v1.ListViewsRequest\x1a#.zitadel.admin.v1.ListViewsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x17/admin/v1/views/_search\x12\x91\x01\n\x10ListFailedEvents\x12).zitadel.admin.v1.ListFailedEventsRequest\x1a*.zitadel.admin.v1.ListFailedEventsResponse\"&\x82\xd3\xe4\x93\x02 \"\x1e/admin/v1/failedevents/_search\x12\xb5\x01\n\x11RemoveFailedEvent\x12*.zitadel.admin.v1.RemoveFailedEventRequest\x1a+.zitadel.admin.v1.RemoveFailedEventResponse\"G\x82\xd3\xe4\x93\x02\x41*?/admin/v1/failedevents/{database}/{view_name}/{failed_sequence}\x12\x8e\x01\n\x0eListEventTypes\x12\'.zitadel.admin.v1.ListEventTypesRequest\x1a(.zitadel.admin.v1.ListEventTypesResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/admin/v1/events/types/_search:\x01*\x12|\n\nListEvents\x12#.zitadel.admin.v1.ListEventsRequest\x1a$.zitadel.admin.v1.ListEventsResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/admin/v1/events/_search:\x01*\x12\x9e\x01\n\x12ListAggregateTypes\x12+.zitadel.admin.v1.ListAggregateTypesRequest\x1a,.zitadel.admin.v1.ListAggregateTypesResponse\"-\x82\xd3\xe4\x93\x02\'\"\"/admin/v1/aggregates/types/_search:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,36 +36,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LISTEVENTSREQUEST'].fields_by_name['creation_date']._loaded_options = None
   _globals['_LISTEVENTSREQUEST'].fields_by_name['creation_date']._serialized_options = b'\030\001'
-  _globals['_LISTVIEWSREQUEST']._serialized_start=95
-  _globals['_LISTVIEWSREQUEST']._serialized_end=113
-  _globals['_LISTVIEWSRESPONSE']._serialized_start=115
-  _globals['_LISTVIEWSRESPONSE']._serialized_end=174
-  _globals['_LISTFAILEDEVENTSREQUEST']._serialized_start=176
-  _globals['_LISTFAILEDEVENTSREQUEST']._serialized_end=201
-  _globals['_LISTFAILEDEVENTSRESPONSE']._serialized_start=203
-  _globals['_LISTFAILEDEVENTSRESPONSE']._serialized_end=276
-  _globals['_REMOVEFAILEDEVENTREQUEST']._serialized_start=278
-  _globals['_REMOVEFAILEDEVENTREQUEST']._serialized_end=366
-  _globals['_REMOVEFAILEDEVENTRESPONSE']._serialized_start=368
-  _globals['_REMOVEFAILEDEVENTRESPONSE']._serialized_end=395
-  _globals['_VIEW']._serialized_start=398
-  _globals['_VIEW']._serialized_end=587
-  _globals['_FAILEDEVENT']._serialized_start=590
-  _globals['_FAILEDEVENT']._serialized_end=760
-  _globals['_LISTEVENTSREQUEST']._serialized_start=763
-  _globals['_LISTEVENTSREQUEST']._serialized_end=1250
-  _globals['_LISTEVENTSREQUEST_CREATION_DATE_RANGE']._serialized_start=1119
-  _globals['_LISTEVENTSREQUEST_CREATION_DATE_RANGE']._serialized_end=1226
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=1252
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1313
-  _globals['_LISTEVENTTYPESREQUEST']._serialized_start=1315
-  _globals['_LISTEVENTTYPESREQUEST']._serialized_end=1338
-  _globals['_LISTEVENTTYPESRESPONSE']._serialized_start=1340
-  _globals['_LISTEVENTTYPESRESPONSE']._serialized_end=1414
-  _globals['_LISTAGGREGATETYPESREQUEST']._serialized_start=1416
-  _globals['_LISTAGGREGATETYPESREQUEST']._serialized_end=1443
-  _globals['_LISTAGGREGATETYPESRESPONSE']._serialized_start=1445
-  _globals['_LISTAGGREGATETYPESRESPONSE']._serialized_end=1531
-  _globals['_ADMINSERVICE']._serialized_start=1534
-  _globals['_ADMINSERVICE']._serialized_end=2154
+  _globals['_ADMINSERVICE'].methods_by_name['ListViews']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListViews']._serialized_options = b'\202\323\344\223\002\031\"\027/admin/v1/views/_search'
+  _globals['_ADMINSERVICE'].methods_by_name['ListFailedEvents']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListFailedEvents']._serialized_options = b'\202\323\344\223\002 \"\036/admin/v1/failedevents/_search'
+  _globals['_ADMINSERVICE'].methods_by_name['RemoveFailedEvent']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['RemoveFailedEvent']._serialized_options = b'\202\323\344\223\002A*?/admin/v1/failedevents/{database}/{view_name}/{failed_sequence}'
+  _globals['_ADMINSERVICE'].methods_by_name['ListEventTypes']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListEventTypes']._serialized_options = b'\202\323\344\223\002#\"\036/admin/v1/events/types/_search:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['ListEvents']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListEvents']._serialized_options = b'\202\323\344\223\002\035\"\030/admin/v1/events/_search:\001*'
+  _globals['_ADMINSERVICE'].methods_by_name['ListAggregateTypes']._loaded_options = None
+  _globals['_ADMINSERVICE'].methods_by_name['ListAggregateTypes']._serialized_options = b'\202\323\344\223\002\'\"\"/admin/v1/aggregates/types/_search:\001*'
+  _globals['_LISTVIEWSREQUEST']._serialized_start=125
+  _globals['_LISTVIEWSREQUEST']._serialized_end=143
+  _globals['_LISTVIEWSRESPONSE']._serialized_start=145
+  _globals['_LISTVIEWSRESPONSE']._serialized_end=204
+  _globals['_LISTFAILEDEVENTSREQUEST']._serialized_start=206
+  _globals['_LISTFAILEDEVENTSREQUEST']._serialized_end=231
+  _globals['_LISTFAILEDEVENTSRESPONSE']._serialized_start=233
+  _globals['_LISTFAILEDEVENTSRESPONSE']._serialized_end=306
+  _globals['_REMOVEFAILEDEVENTREQUEST']._serialized_start=308
+  _globals['_REMOVEFAILEDEVENTREQUEST']._serialized_end=396
+  _globals['_REMOVEFAILEDEVENTRESPONSE']._serialized_start=398
+  _globals['_REMOVEFAILEDEVENTRESPONSE']._serialized_end=425
+  _globals['_VIEW']._serialized_start=428
+  _globals['_VIEW']._serialized_end=617
+  _globals['_FAILEDEVENT']._serialized_start=620
+  _globals['_FAILEDEVENT']._serialized_end=790
+  _globals['_LISTEVENTSREQUEST']._serialized_start=793
+  _globals['_LISTEVENTSREQUEST']._serialized_end=1280
+  _globals['_LISTEVENTSREQUEST_CREATION_DATE_RANGE']._serialized_start=1149
+  _globals['_LISTEVENTSREQUEST_CREATION_DATE_RANGE']._serialized_end=1256
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=1282
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=1343
+  _globals['_LISTEVENTTYPESREQUEST']._serialized_start=1345
+  _globals['_LISTEVENTTYPESREQUEST']._serialized_end=1368
+  _globals['_LISTEVENTTYPESRESPONSE']._serialized_start=1370
+  _globals['_LISTEVENTTYPESRESPONSE']._serialized_end=1444
+  _globals['_LISTAGGREGATETYPESREQUEST']._serialized_start=1446
+  _globals['_LISTAGGREGATETYPESREQUEST']._serialized_end=1473
+  _globals['_LISTAGGREGATETYPESRESPONSE']._serialized_start=1475
+  _globals['_LISTAGGREGATETYPESRESPONSE']._serialized_end=1561
+  _globals['_ADMINSERVICE']._serialized_start=1564
+  _globals['_ADMINSERVICE']._serialized_end=2461
 # @@protoc_insertion_point(module_scope)

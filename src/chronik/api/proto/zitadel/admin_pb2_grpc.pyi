@@ -8,8 +8,9 @@ Facts (package, service, method, message and field names, field numbers, HTTP ru
 ZITADEL's proto/zitadel/admin.proto as held at commit 238c03ae611e418b9f3d5d42c2626ee07ff190e6
 of the fork JoniXTech/zitadel (the newest copy of that file the project's source index had;
 zitadel/zitadel's own copies there predate ListEvents); written anew, no text copied.
-Options of ZITADEL's (HTTP rules, OpenAPI, validation, permissions) are left out: they do not
-change the wire format. Each method's HTTP rule is kept as a comment for the JSON routes.
+Each method's HTTP rule (google.api.http) is ZITADEL's: the JSON routes are read from it, as
+grpc-gateway reads them. ZITADEL's other options (OpenAPI, validation, permissions) are left out:
+they do not change the wire format.
 """
 
 from collections import abc as _abc
@@ -41,33 +42,21 @@ class AdminServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> AdminServiceAsyncStub: ...
     ListViews: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListViewsRequest, _admin_pb2.ListViewsResponse]
-    """POST /admin/v1/views/_search (no body)"""
     ListFailedEvents: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListFailedEventsRequest, _admin_pb2.ListFailedEventsResponse]
-    """POST /admin/v1/failedevents/_search (no body)"""
     RemoveFailedEvent: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RemoveFailedEventRequest, _admin_pb2.RemoveFailedEventResponse]
-    """DELETE /admin/v1/failedevents/{database}/{view_name}/{failed_sequence}"""
     ListEventTypes: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListEventTypesRequest, _admin_pb2.ListEventTypesResponse]
-    """POST /admin/v1/events/types/_search (body: *)"""
     ListEvents: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListEventsRequest, _admin_pb2.ListEventsResponse]
-    """POST /admin/v1/events/_search (body: *)"""
     ListAggregateTypes: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListAggregateTypesRequest, _admin_pb2.ListAggregateTypesResponse]
-    """POST /admin/v1/aggregates/types/_search (body: *)"""
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListViews: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListViewsRequest, _admin_pb2.ListViewsResponse]  # type: ignore[assignment]
-    """POST /admin/v1/views/_search (no body)"""
     ListFailedEvents: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListFailedEventsRequest, _admin_pb2.ListFailedEventsResponse]  # type: ignore[assignment]
-    """POST /admin/v1/failedevents/_search (no body)"""
     RemoveFailedEvent: _aio.UnaryUnaryMultiCallable[_admin_pb2.RemoveFailedEventRequest, _admin_pb2.RemoveFailedEventResponse]  # type: ignore[assignment]
-    """DELETE /admin/v1/failedevents/{database}/{view_name}/{failed_sequence}"""
     ListEventTypes: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListEventTypesRequest, _admin_pb2.ListEventTypesResponse]  # type: ignore[assignment]
-    """POST /admin/v1/events/types/_search (body: *)"""
     ListEvents: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListEventsRequest, _admin_pb2.ListEventsResponse]  # type: ignore[assignment]
-    """POST /admin/v1/events/_search (body: *)"""
     ListAggregateTypes: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListAggregateTypesRequest, _admin_pb2.ListAggregateTypesResponse]  # type: ignore[assignment]
-    """POST /admin/v1/aggregates/types/_search (body: *)"""
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -75,47 +64,41 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _admin_pb2.ListViewsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.ListViewsResponse, _abc.Awaitable[_admin_pb2.ListViewsResponse]]:
-        """POST /admin/v1/views/_search (no body)"""
+    ) -> _typing.Union[_admin_pb2.ListViewsResponse, _abc.Awaitable[_admin_pb2.ListViewsResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListFailedEvents(
         self,
         request: _admin_pb2.ListFailedEventsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.ListFailedEventsResponse, _abc.Awaitable[_admin_pb2.ListFailedEventsResponse]]:
-        """POST /admin/v1/failedevents/_search (no body)"""
+    ) -> _typing.Union[_admin_pb2.ListFailedEventsResponse, _abc.Awaitable[_admin_pb2.ListFailedEventsResponse]]: ...
 
     @_abc_1.abstractmethod
     def RemoveFailedEvent(
         self,
         request: _admin_pb2.RemoveFailedEventRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.RemoveFailedEventResponse, _abc.Awaitable[_admin_pb2.RemoveFailedEventResponse]]:
-        """DELETE /admin/v1/failedevents/{database}/{view_name}/{failed_sequence}"""
+    ) -> _typing.Union[_admin_pb2.RemoveFailedEventResponse, _abc.Awaitable[_admin_pb2.RemoveFailedEventResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListEventTypes(
         self,
         request: _admin_pb2.ListEventTypesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.ListEventTypesResponse, _abc.Awaitable[_admin_pb2.ListEventTypesResponse]]:
-        """POST /admin/v1/events/types/_search (body: *)"""
+    ) -> _typing.Union[_admin_pb2.ListEventTypesResponse, _abc.Awaitable[_admin_pb2.ListEventTypesResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListEvents(
         self,
         request: _admin_pb2.ListEventsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.ListEventsResponse, _abc.Awaitable[_admin_pb2.ListEventsResponse]]:
-        """POST /admin/v1/events/_search (body: *)"""
+    ) -> _typing.Union[_admin_pb2.ListEventsResponse, _abc.Awaitable[_admin_pb2.ListEventsResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListAggregateTypes(
         self,
         request: _admin_pb2.ListAggregateTypesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_admin_pb2.ListAggregateTypesResponse, _abc.Awaitable[_admin_pb2.ListAggregateTypesResponse]]:
-        """POST /admin/v1/aggregates/types/_search (body: *)"""
+    ) -> _typing.Union[_admin_pb2.ListAggregateTypesResponse, _abc.Awaitable[_admin_pb2.ListAggregateTypesResponse]]: ...
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -22,68 +22,93 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from chronik.api.proto.zitadel import action_pb2 as zitadel_dot_action__pb2
 from chronik.api.proto.zitadel import object_pb2 as zitadel_dot_object__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18zitadel/management.proto\x12\x15zitadel.management.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x14zitadel/action.proto\x1a\x14zitadel/object.proto\"\xab\x01\n\x12ListActionsRequest\x12$\n\x05query\x18\x01 \x01(\x0b\x32\x15.zitadel.v1.ListQuery\x12:\n\x0esorting_column\x18\x02 \x01(\x0e\x32\".zitadel.action.v1.ActionFieldName\x12\x33\n\x07queries\x18\x03 \x03(\x0b\x32\".zitadel.management.v1.ActionQuery\"\xd7\x01\n\x0b\x41\x63tionQuery\x12;\n\x0f\x61\x63tion_id_query\x18\x01 \x01(\x0b\x32 .zitadel.action.v1.ActionIDQueryH\x00\x12?\n\x11\x61\x63tion_name_query\x18\x02 \x01(\x0b\x32\".zitadel.action.v1.ActionNameQueryH\x00\x12\x41\n\x12\x61\x63tion_state_query\x18\x03 \x01(\x0b\x32#.zitadel.action.v1.ActionStateQueryH\x00\x42\x07\n\x05query\"\xa6\x01\n\x13ListActionsResponse\x12(\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x17.zitadel.v1.ListDetails\x12:\n\x0esorting_column\x18\x02 \x01(\x0e\x32\".zitadel.action.v1.ActionFieldName\x12)\n\x06result\x18\x03 \x03(\x0b\x32\x19.zitadel.action.v1.Action\"x\n\x13\x43reateActionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06script\x18\x02 \x01(\t\x12*\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0f\x61llowed_to_fail\x18\x04 \x01(\x08\"N\n\x14\x43reateActionResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\x12\n\n\x02id\x18\x02 \x01(\t\"\x1e\n\x10GetActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\">\n\x11GetActionResponse\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x19.zitadel.action.v1.Action\"\x84\x01\n\x13UpdateActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06script\x18\x03 \x01(\t\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0f\x61llowed_to_fail\x18\x05 \x01(\x08\"B\n\x14UpdateActionResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\"%\n\x17\x44\x65\x61\x63tivateActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x18\x44\x65\x61\x63tivateActionResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\"%\n\x17ReactivateActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x18ReactivateActionResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\"!\n\x13\x44\x65leteActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteActionResponse\"\x16\n\x14ListFlowTypesRequest\"D\n\x15ListFlowTypesResponse\x12+\n\x06result\x18\x01 \x03(\x0b\x32\x1b.zitadel.action.v1.FlowType\"+\n\x1bListFlowTriggerTypesRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\"N\n\x1cListFlowTriggerTypesResponse\x12.\n\x06result\x18\x01 \x03(\x0b\x32\x1e.zitadel.action.v1.TriggerType\"\x1e\n\x0eGetFlowRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\"8\n\x0fGetFlowResponse\x12%\n\x04\x66low\x18\x01 \x01(\x0b\x32\x17.zitadel.action.v1.Flow\" \n\x10\x43learFlowRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\"?\n\x11\x43learFlowResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\"W\n\x18SetTriggerActionsRequest\x12\x11\n\tflow_type\x18\x01 \x01(\t\x12\x14\n\x0ctrigger_type\x18\x02 \x01(\t\x12\x12\n\naction_ids\x18\x03 \x03(\t\"G\n\x19SetTriggerActionsResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails2\x9d\n\n\x11ManagementService\x12\x64\n\x0bListActions\x12).zitadel.management.v1.ListActionsRequest\x1a*.zitadel.management.v1.ListActionsResponse\x12^\n\tGetAction\x12\'.zitadel.management.v1.GetActionRequest\x1a(.zitadel.management.v1.GetActionResponse\x12g\n\x0c\x43reateAction\x12*.zitadel.management.v1.CreateActionRequest\x1a+.zitadel.management.v1.CreateActionResponse\x12g\n\x0cUpdateAction\x12*.zitadel.management.v1.UpdateActionRequest\x1a+.zitadel.management.v1.UpdateActionResponse\x12s\n\x10\x44\x65\x61\x63tivateAction\x12..zitadel.management.v1.DeactivateActionRequest\x1a/.zitadel.management.v1.DeactivateActionResponse\x12s\n\x10ReactivateAction\x12..zitadel.management.v1.ReactivateActionRequest\x1a/.zitadel.management.v1.ReactivateActionResponse\x12g\n\x0c\x44\x65leteAction\x12*.zitadel.management.v1.DeleteActionRequest\x1a+.zitadel.management.v1.DeleteActionResponse\x12j\n\rListFlowTypes\x12+.zitadel.management.v1.ListFlowTypesRequest\x1a,.zitadel.management.v1.ListFlowTypesResponse\x12\x7f\n\x14ListFlowTriggerTypes\x12\x32.zitadel.management.v1.ListFlowTriggerTypesRequest\x1a\x33.zitadel.management.v1.ListFlowTriggerTypesResponse\x12X\n\x07GetFlow\x12%.zitadel.management.v1.GetFlowRequest\x1a&.zitadel.management.v1.GetFlowResponse\x12^\n\tClearFlow\x12\'.zitadel.management.v1.ClearFlowRequest\x1a(.zitadel.management.v1.ClearFlowResponse\x12v\n\x11SetTriggerActions\x12/.zitadel.management.v1.SetTriggerActionsRequest\x1a\x30.zitadel.management.v1.SetTriggerActionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18zitadel/management.proto\x12\x15zitadel.management.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x14zitadel/action.proto\x1a\x14zitadel/object.proto\"\xab\x01\n\x12ListActionsRequest\x12$\n\x05query\x18\x01 \x01(\x0b\x32\x15.zitadel.v1.ListQuery\x12:\n\x0esorting_column\x18\x02 \x01(\x0e\x32\".zitadel.action.v1.ActionFieldName\x12\x33\n\x07queries\x18\x03 \x03(\x0b\x32\".zitadel.management.v1.ActionQuery\"\xd7\x01\n\x0b\x41\x63tionQuery\x12;\n\x0f\x61\x63tion_id_query\x18\x01 \x01(\x0b\x32 .zitadel.action.v1.ActionIDQueryH\x00\x12?\n\x11\x61\x63tion_name_query\x18\x02 \x01(\x0b\x32\".zitadel.action.v1.ActionNameQueryH\x00\x12\x41\n\x12\x61\x63tion_state_query\x18\x03 \x01(\x0b\x32#.zitadel.action.v1.ActionStateQueryH\x00\x42\x07\n\x05query\"\xa6\x01\n\x13ListActionsResponse\x12(\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x17.zitadel.v1.ListDetails\x12:\n\x0esorting_column\x18\x02 \x01(\x0e\x32\".zitadel.action.v1.ActionFieldName\x12)\n\x06result\x18\x03 \x03(\x0b\x32\x19.zitadel.action.v1.Action\"x\n\x13\x43reateActionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06script\x18\x02 \x01(\t\x12*\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0f\x61llowed_to_fail\x18\x04 \x01(\x08\"N\n\x14\x43reateActionResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\x12\n\n\x02id\x18\x02 \x01(\t\"\x1e\n\x10GetActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\">\n\x11GetActionResponse\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0b\x32\x19.zitadel.action.v1.Action\"\x84\x01\n\x13UpdateActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06script\x18\x03 \x01(\t\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0f\x61llowed_to_fail\x18\x05 \x01(\x08\"B\n\x14UpdateActionResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\"%\n\x17\x44\x65\x61\x63tivateActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x18\x44\x65\x61\x63tivateActionResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\"%\n\x17ReactivateActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x18ReactivateActionResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\"!\n\x13\x44\x65leteActionRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteActionResponse\"\x16\n\x14ListFlowTypesRequest\"D\n\x15ListFlowTypesResponse\x12+\n\x06result\x18\x01 \x03(\x0b\x32\x1b.zitadel.action.v1.FlowType\"+\n\x1bListFlowTriggerTypesRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\"N\n\x1cListFlowTriggerTypesResponse\x12.\n\x06result\x18\x01 \x03(\x0b\x32\x1e.zitadel.action.v1.TriggerType\"\x1e\n\x0eGetFlowRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\"8\n\x0fGetFlowResponse\x12%\n\x04\x66low\x18\x01 \x01(\x0b\x32\x17.zitadel.action.v1.Flow\" \n\x10\x43learFlowRequest\x12\x0c\n\x04type\x18\x01 \x01(\t\"?\n\x11\x43learFlowResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails\"W\n\x18SetTriggerActionsRequest\x12\x11\n\tflow_type\x18\x01 \x01(\t\x12\x14\n\x0ctrigger_type\x18\x02 \x01(\t\x12\x12\n\naction_ids\x18\x03 \x03(\t\"G\n\x19SetTriggerActionsResponse\x12*\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x19.zitadel.v1.ObjectDetails2\xca\x0e\n\x11ManagementService\x12\x8f\x01\n\x0bListActions\x12).zitadel.management.v1.ListActionsRequest\x1a*.zitadel.management.v1.ListActionsResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/management/v1/actions/_search:\x01*\x12\x83\x01\n\tGetAction\x12\'.zitadel.management.v1.GetActionRequest\x1a(.zitadel.management.v1.GetActionResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/management/v1/actions/{id}\x12\x8a\x01\n\x0c\x43reateAction\x12*.zitadel.management.v1.CreateActionRequest\x1a+.zitadel.management.v1.CreateActionResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/management/v1/actions:\x01*\x12\x8f\x01\n\x0cUpdateAction\x12*.zitadel.management.v1.UpdateActionRequest\x1a+.zitadel.management.v1.UpdateActionResponse\"&\x82\xd3\xe4\x93\x02 \x1a\x1b/management/v1/actions/{id}:\x01*\x12\xa7\x01\n\x10\x44\x65\x61\x63tivateAction\x12..zitadel.management.v1.DeactivateActionRequest\x1a/.zitadel.management.v1.DeactivateActionResponse\"2\x82\xd3\xe4\x93\x02,\"\'/management/v1/actions/{id}/_deactivate:\x01*\x12\xa7\x01\n\x10ReactivateAction\x12..zitadel.management.v1.ReactivateActionRequest\x1a/.zitadel.management.v1.ReactivateActionResponse\"2\x82\xd3\xe4\x93\x02,\"\'/management/v1/actions/{id}/_reactivate:\x01*\x12\x8f\x01\n\x0c\x44\x65leteAction\x12*.zitadel.management.v1.DeleteActionRequest\x1a+.zitadel.management.v1.DeleteActionResponse\"&\x82\xd3\xe4\x93\x02 *\x1b/management/v1/actions/{id}:\x01*\x12\x96\x01\n\rListFlowTypes\x12+.zitadel.management.v1.ListFlowTypesRequest\x1a,.zitadel.management.v1.ListFlowTypesResponse\"*\x82\xd3\xe4\x93\x02$\"\"/management/v1/flows/types/_search\x12\xb5\x01\n\x14ListFlowTriggerTypes\x12\x32.zitadel.management.v1.ListFlowTriggerTypesRequest\x1a\x33.zitadel.management.v1.ListFlowTriggerTypesResponse\"4\x82\xd3\xe4\x93\x02.\",/management/v1/flows/{type}/triggers/_search\x12}\n\x07GetFlow\x12%.zitadel.management.v1.GetFlowRequest\x1a&.zitadel.management.v1.GetFlowResponse\"#\x82\xd3\xe4\x93\x02\x1d\x12\x1b/management/v1/flows/{type}\x12\x8a\x01\n\tClearFlow\x12\'.zitadel.management.v1.ClearFlowRequest\x1a(.zitadel.management.v1.ClearFlowResponse\"*\x82\xd3\xe4\x93\x02$\"\"/management/v1/flows/{type}/_clear\x12\xba\x01\n\x11SetTriggerActions\x12/.zitadel.management.v1.SetTriggerActionsRequest\x1a\x30.zitadel.management.v1.SetTriggerActionsResponse\"B\x82\xd3\xe4\x93\x02<\"7/management/v1/flows/{flow_type}/trigger/{trigger_type}:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chronik.api.proto.zitadel.management_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTACTIONSREQUEST']._serialized_start=128
-  _globals['_LISTACTIONSREQUEST']._serialized_end=299
-  _globals['_ACTIONQUERY']._serialized_start=302
-  _globals['_ACTIONQUERY']._serialized_end=517
-  _globals['_LISTACTIONSRESPONSE']._serialized_start=520
-  _globals['_LISTACTIONSRESPONSE']._serialized_end=686
-  _globals['_CREATEACTIONREQUEST']._serialized_start=688
-  _globals['_CREATEACTIONREQUEST']._serialized_end=808
-  _globals['_CREATEACTIONRESPONSE']._serialized_start=810
-  _globals['_CREATEACTIONRESPONSE']._serialized_end=888
-  _globals['_GETACTIONREQUEST']._serialized_start=890
-  _globals['_GETACTIONREQUEST']._serialized_end=920
-  _globals['_GETACTIONRESPONSE']._serialized_start=922
-  _globals['_GETACTIONRESPONSE']._serialized_end=984
-  _globals['_UPDATEACTIONREQUEST']._serialized_start=987
-  _globals['_UPDATEACTIONREQUEST']._serialized_end=1119
-  _globals['_UPDATEACTIONRESPONSE']._serialized_start=1121
-  _globals['_UPDATEACTIONRESPONSE']._serialized_end=1187
-  _globals['_DEACTIVATEACTIONREQUEST']._serialized_start=1189
-  _globals['_DEACTIVATEACTIONREQUEST']._serialized_end=1226
-  _globals['_DEACTIVATEACTIONRESPONSE']._serialized_start=1228
-  _globals['_DEACTIVATEACTIONRESPONSE']._serialized_end=1298
-  _globals['_REACTIVATEACTIONREQUEST']._serialized_start=1300
-  _globals['_REACTIVATEACTIONREQUEST']._serialized_end=1337
-  _globals['_REACTIVATEACTIONRESPONSE']._serialized_start=1339
-  _globals['_REACTIVATEACTIONRESPONSE']._serialized_end=1409
-  _globals['_DELETEACTIONREQUEST']._serialized_start=1411
-  _globals['_DELETEACTIONREQUEST']._serialized_end=1444
-  _globals['_DELETEACTIONRESPONSE']._serialized_start=1446
-  _globals['_DELETEACTIONRESPONSE']._serialized_end=1468
-  _globals['_LISTFLOWTYPESREQUEST']._serialized_start=1470
-  _globals['_LISTFLOWTYPESREQUEST']._serialized_end=1492
-  _globals['_LISTFLOWTYPESRESPONSE']._serialized_start=1494
-  _globals['_LISTFLOWTYPESRESPONSE']._serialized_end=1562
-  _globals['_LISTFLOWTRIGGERTYPESREQUEST']._serialized_start=1564
-  _globals['_LISTFLOWTRIGGERTYPESREQUEST']._serialized_end=1607
-  _globals['_LISTFLOWTRIGGERTYPESRESPONSE']._serialized_start=1609
-  _globals['_LISTFLOWTRIGGERTYPESRESPONSE']._serialized_end=1687
-  _globals['_GETFLOWREQUEST']._serialized_start=1689
-  _globals['_GETFLOWREQUEST']._serialized_end=1719
-  _globals['_GETFLOWRESPONSE']._serialized_start=1721
-  _globals['_GETFLOWRESPONSE']._serialized_end=1777
-  _globals['_CLEARFLOWREQUEST']._serialized_start=1779
-  _globals['_CLEARFLOWREQUEST']._serialized_end=1811
-  _globals['_CLEARFLOWRESPONSE']._serialized_start=1813
-  _globals['_CLEARFLOWRESPONSE']._serialized_end=1876
-  _globals['_SETTRIGGERACTIONSREQUEST']._serialized_start=1878
-  _globals['_SETTRIGGERACTIONSREQUEST']._serialized_end=1965
-  _globals['_SETTRIGGERACTIONSRESPONSE']._serialized_start=1967
-  _globals['_SETTRIGGERACTIONSRESPONSE']._serialized_end=2038
-  _globals['_MANAGEMENTSERVICE']._serialized_start=2041
-  _globals['_MANAGEMENTSERVICE']._serialized_end=3350
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ListActions']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ListActions']._serialized_options = b'\202\323\344\223\002#\"\036/management/v1/actions/_search:\001*'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['GetAction']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['GetAction']._serialized_options = b'\202\323\344\223\002\035\022\033/management/v1/actions/{id}'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['CreateAction']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['CreateAction']._serialized_options = b'\202\323\344\223\002\033\"\026/management/v1/actions:\001*'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['UpdateAction']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['UpdateAction']._serialized_options = b'\202\323\344\223\002 \032\033/management/v1/actions/{id}:\001*'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['DeactivateAction']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['DeactivateAction']._serialized_options = b'\202\323\344\223\002,\"\'/management/v1/actions/{id}/_deactivate:\001*'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ReactivateAction']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ReactivateAction']._serialized_options = b'\202\323\344\223\002,\"\'/management/v1/actions/{id}/_reactivate:\001*'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['DeleteAction']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['DeleteAction']._serialized_options = b'\202\323\344\223\002 *\033/management/v1/actions/{id}:\001*'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ListFlowTypes']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ListFlowTypes']._serialized_options = b'\202\323\344\223\002$\"\"/management/v1/flows/types/_search'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ListFlowTriggerTypes']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ListFlowTriggerTypes']._serialized_options = b'\202\323\344\223\002.\",/management/v1/flows/{type}/triggers/_search'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['GetFlow']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['GetFlow']._serialized_options = b'\202\323\344\223\002\035\022\033/management/v1/flows/{type}'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ClearFlow']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['ClearFlow']._serialized_options = b'\202\323\344\223\002$\"\"/management/v1/flows/{type}/_clear'
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['SetTriggerActions']._loaded_options = None
+  _globals['_MANAGEMENTSERVICE'].methods_by_name['SetTriggerActions']._serialized_options = b'\202\323\344\223\002<\"7/management/v1/flows/{flow_type}/trigger/{trigger_type}:\001*'
+  _globals['_LISTACTIONSREQUEST']._serialized_start=158
+  _globals['_LISTACTIONSREQUEST']._serialized_end=329
+  _globals['_ACTIONQUERY']._serialized_start=332
+  _globals['_ACTIONQUERY']._serialized_end=547
+  _globals['_LISTACTIONSRESPONSE']._serialized_start=550
+  _globals['_LISTACTIONSRESPONSE']._serialized_end=716
+  _globals['_CREATEACTIONREQUEST']._serialized_start=718
+  _globals['_CREATEACTIONREQUEST']._serialized_end=838
+  _globals['_CREATEACTIONRESPONSE']._serialized_start=840
+  _globals['_CREATEACTIONRESPONSE']._serialized_end=918
+  _globals['_GETACTIONREQUEST']._serialized_start=920
+  _globals['_GETACTIONREQUEST']._serialized_end=950
+  _globals['_GETACTIONRESPONSE']._serialized_start=952
+  _globals['_GETACTIONRESPONSE']._serialized_end=1014
+  _globals['_UPDATEACTIONREQUEST']._serialized_start=1017
+  _globals['_UPDATEACTIONREQUEST']._serialized_end=1149
+  _globals['_UPDATEACTIONRESPONSE']._serialized_start=1151
+  _globals['_UPDATEACTIONRESPONSE']._serialized_end=1217
+  _globals['_DEACTIVATEACTIONREQUEST']._serialized_start=1219
+  _globals['_DEACTIVATEACTIONREQUEST']._serialized_end=1256
+  _globals['_DEACTIVATEACTIONRESPONSE']._serialized_start=1258
+  _globals['_DEACTIVATEACTIONRESPONSE']._serialized_end=1328
+  _globals['_REACTIVATEACTIONREQUEST']._serialized_start=1330
+  _globals['_REACTIVATEACTIONREQUEST']._serialized_end=1367
+  _globals['_REACTIVATEACTIONRESPONSE']._serialized_start=1369
+  _globals['_REACTIVATEACTIONRESPONSE']._serialized_end=1439
+  _globals['_DELETEACTIONREQUEST']._serialized_start=1441
+  _globals['_DELETEACTIONREQUEST']._serialized_end=1474
+  _globals['_DELETEACTIONRESPONSE']._serialized_start=1476
+  _globals['_DELETEACTIONRESPONSE']._serialized_end=1498
+  _globals['_LISTFLOWTYPESREQUEST']._serialized_start=1500
+  _globals['_LISTFLOWTYPESREQUEST']._serialized_end=1522
+  _globals['_LISTFLOWTYPESRESPONSE']._serialized_start=1524
+  _globals['_LISTFLOWTYPESRESPONSE']._serialized_end=1592
+  _globals['_LISTFLOWTRIGGERTYPESREQUEST']._serialized_start=1594
+  _globals['_LISTFLOWTRIGGERTYPESREQUEST']._serialized_end=1637
+  _globals['_LISTFLOWTRIGGERTYPESRESPONSE']._serialized_start=1639
+  _globals['_LISTFLOWTRIGGERTYPESRESPONSE']._serialized_end=1717
+  _globals['_GETFLOWREQUEST']._serialized_start=1719
+  _globals['_GETFLOWREQUEST']._serialized_end=1749
+  _globals['_GETFLOWRESPONSE']._serialized_start=1751
+  _globals['_GETFLOWRESPONSE']._serialized_end=1807
+  _globals['_CLEARFLOWREQUEST']._serialized_start=1809
+  _globals['_CLEARFLOWREQUEST']._serialized_end=1841
+  _globals['_CLEARFLOWRESPONSE']._serialized_start=1843
+  _globals['_CLEARFLOWRESPONSE']._serialized_end=1906
+  _globals['_SETTRIGGERACTIONSREQUEST']._serialized_start=1908
+  _globals['_SETTRIGGERACTIONSREQUEST']._serialized_end=1995
+  _globals['_SETTRIGGERACTIONSRESPONSE']._serialized_start=1997
+  _globals['_SETTRIGGERACTIONSRESPONSE']._serialized_end=2068
+  _globals['_MANAGEMENTSERVICE']._serialized_start=2071
+  _globals['_MANAGEMENTSERVICE']._serialized_end=3937
 # @@protoc_insertion_point(module_scope)

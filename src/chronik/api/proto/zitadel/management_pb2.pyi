@@ -9,8 +9,9 @@ ZITADEL's proto/zitadel/management.proto as held at commit
 238c03ae611e418b9f3d5d42c2626ee07ff190e6 of the fork JoniXTech/zitadel (the newest copy of that
 file the project's source index had; zitadel/zitadel's own copies there predate the flow
 RPCs); written anew, no text copied.
-Options of ZITADEL's (HTTP rules, OpenAPI, validation, permissions) are left out: they do not
-change the wire format. Each method's HTTP rule is kept as a comment for the JSON routes.
+Each method's HTTP rule (google.api.http) is ZITADEL's: the JSON routes are read from it, as
+grpc-gateway reads them. ZITADEL's other options (OpenAPI, validation, permissions) are left out:
+they do not change the wire format.
 The organisation is the caller's, or the one named by the x-zitadel-orgid header (metadata).
 """
 

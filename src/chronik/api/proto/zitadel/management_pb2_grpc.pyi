@@ -9,8 +9,9 @@ ZITADEL's proto/zitadel/management.proto as held at commit
 238c03ae611e418b9f3d5d42c2626ee07ff190e6 of the fork JoniXTech/zitadel (the newest copy of that
 file the project's source index had; zitadel/zitadel's own copies there predate the flow
 RPCs); written anew, no text copied.
-Options of ZITADEL's (HTTP rules, OpenAPI, validation, permissions) are left out: they do not
-change the wire format. Each method's HTTP rule is kept as a comment for the JSON routes.
+Each method's HTTP rule (google.api.http) is ZITADEL's: the JSON routes are read from it, as
+grpc-gateway reads them. ZITADEL's other options (OpenAPI, validation, permissions) are left out:
+they do not change the wire format.
 The organisation is the caller's, or the one named by the x-zitadel-orgid header (metadata).
 """
 
@@ -43,57 +44,33 @@ class ManagementServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ManagementServiceAsyncStub: ...
     ListActions: _grpc.UnaryUnaryMultiCallable[_management_pb2.ListActionsRequest, _management_pb2.ListActionsResponse]
-    """POST /management/v1/actions/_search (body: *)"""
     GetAction: _grpc.UnaryUnaryMultiCallable[_management_pb2.GetActionRequest, _management_pb2.GetActionResponse]
-    """GET /management/v1/actions/{id}"""
     CreateAction: _grpc.UnaryUnaryMultiCallable[_management_pb2.CreateActionRequest, _management_pb2.CreateActionResponse]
-    """POST /management/v1/actions (body: *)"""
     UpdateAction: _grpc.UnaryUnaryMultiCallable[_management_pb2.UpdateActionRequest, _management_pb2.UpdateActionResponse]
-    """PUT /management/v1/actions/{id} (body: *)"""
     DeactivateAction: _grpc.UnaryUnaryMultiCallable[_management_pb2.DeactivateActionRequest, _management_pb2.DeactivateActionResponse]
-    """POST /management/v1/actions/{id}/_deactivate (body: *)"""
     ReactivateAction: _grpc.UnaryUnaryMultiCallable[_management_pb2.ReactivateActionRequest, _management_pb2.ReactivateActionResponse]
-    """POST /management/v1/actions/{id}/_reactivate (body: *)"""
     DeleteAction: _grpc.UnaryUnaryMultiCallable[_management_pb2.DeleteActionRequest, _management_pb2.DeleteActionResponse]
-    """DELETE /management/v1/actions/{id} (body: *)"""
     ListFlowTypes: _grpc.UnaryUnaryMultiCallable[_management_pb2.ListFlowTypesRequest, _management_pb2.ListFlowTypesResponse]
-    """POST /management/v1/flows/types/_search (no body)"""
     ListFlowTriggerTypes: _grpc.UnaryUnaryMultiCallable[_management_pb2.ListFlowTriggerTypesRequest, _management_pb2.ListFlowTriggerTypesResponse]
-    """POST /management/v1/flows/{type}/triggers/_search (no body)"""
     GetFlow: _grpc.UnaryUnaryMultiCallable[_management_pb2.GetFlowRequest, _management_pb2.GetFlowResponse]
-    """GET /management/v1/flows/{type}"""
     ClearFlow: _grpc.UnaryUnaryMultiCallable[_management_pb2.ClearFlowRequest, _management_pb2.ClearFlowResponse]
-    """POST /management/v1/flows/{type}/_clear (no body)"""
     SetTriggerActions: _grpc.UnaryUnaryMultiCallable[_management_pb2.SetTriggerActionsRequest, _management_pb2.SetTriggerActionsResponse]
-    """POST /management/v1/flows/{flow_type}/trigger/{trigger_type} (body: *)"""
 
 @_typing.type_check_only
 class ManagementServiceAsyncStub(ManagementServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListActions: _aio.UnaryUnaryMultiCallable[_management_pb2.ListActionsRequest, _management_pb2.ListActionsResponse]  # type: ignore[assignment]
-    """POST /management/v1/actions/_search (body: *)"""
     GetAction: _aio.UnaryUnaryMultiCallable[_management_pb2.GetActionRequest, _management_pb2.GetActionResponse]  # type: ignore[assignment]
-    """GET /management/v1/actions/{id}"""
     CreateAction: _aio.UnaryUnaryMultiCallable[_management_pb2.CreateActionRequest, _management_pb2.CreateActionResponse]  # type: ignore[assignment]
-    """POST /management/v1/actions (body: *)"""
     UpdateAction: _aio.UnaryUnaryMultiCallable[_management_pb2.UpdateActionRequest, _management_pb2.UpdateActionResponse]  # type: ignore[assignment]
-    """PUT /management/v1/actions/{id} (body: *)"""
     DeactivateAction: _aio.UnaryUnaryMultiCallable[_management_pb2.DeactivateActionRequest, _management_pb2.DeactivateActionResponse]  # type: ignore[assignment]
-    """POST /management/v1/actions/{id}/_deactivate (body: *)"""
     ReactivateAction: _aio.UnaryUnaryMultiCallable[_management_pb2.ReactivateActionRequest, _management_pb2.ReactivateActionResponse]  # type: ignore[assignment]
-    """POST /management/v1/actions/{id}/_reactivate (body: *)"""
     DeleteAction: _aio.UnaryUnaryMultiCallable[_management_pb2.DeleteActionRequest, _management_pb2.DeleteActionResponse]  # type: ignore[assignment]
-    """DELETE /management/v1/actions/{id} (body: *)"""
     ListFlowTypes: _aio.UnaryUnaryMultiCallable[_management_pb2.ListFlowTypesRequest, _management_pb2.ListFlowTypesResponse]  # type: ignore[assignment]
-    """POST /management/v1/flows/types/_search (no body)"""
     ListFlowTriggerTypes: _aio.UnaryUnaryMultiCallable[_management_pb2.ListFlowTriggerTypesRequest, _management_pb2.ListFlowTriggerTypesResponse]  # type: ignore[assignment]
-    """POST /management/v1/flows/{type}/triggers/_search (no body)"""
     GetFlow: _aio.UnaryUnaryMultiCallable[_management_pb2.GetFlowRequest, _management_pb2.GetFlowResponse]  # type: ignore[assignment]
-    """GET /management/v1/flows/{type}"""
     ClearFlow: _aio.UnaryUnaryMultiCallable[_management_pb2.ClearFlowRequest, _management_pb2.ClearFlowResponse]  # type: ignore[assignment]
-    """POST /management/v1/flows/{type}/_clear (no body)"""
     SetTriggerActions: _aio.UnaryUnaryMultiCallable[_management_pb2.SetTriggerActionsRequest, _management_pb2.SetTriggerActionsResponse]  # type: ignore[assignment]
-    """POST /management/v1/flows/{flow_type}/trigger/{trigger_type} (body: *)"""
 
 class ManagementServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -101,95 +78,83 @@ class ManagementServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _management_pb2.ListActionsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.ListActionsResponse, _abc.Awaitable[_management_pb2.ListActionsResponse]]:
-        """POST /management/v1/actions/_search (body: *)"""
+    ) -> _typing.Union[_management_pb2.ListActionsResponse, _abc.Awaitable[_management_pb2.ListActionsResponse]]: ...
 
     @_abc_1.abstractmethod
     def GetAction(
         self,
         request: _management_pb2.GetActionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.GetActionResponse, _abc.Awaitable[_management_pb2.GetActionResponse]]:
-        """GET /management/v1/actions/{id}"""
+    ) -> _typing.Union[_management_pb2.GetActionResponse, _abc.Awaitable[_management_pb2.GetActionResponse]]: ...
 
     @_abc_1.abstractmethod
     def CreateAction(
         self,
         request: _management_pb2.CreateActionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.CreateActionResponse, _abc.Awaitable[_management_pb2.CreateActionResponse]]:
-        """POST /management/v1/actions (body: *)"""
+    ) -> _typing.Union[_management_pb2.CreateActionResponse, _abc.Awaitable[_management_pb2.CreateActionResponse]]: ...
 
     @_abc_1.abstractmethod
     def UpdateAction(
         self,
         request: _management_pb2.UpdateActionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.UpdateActionResponse, _abc.Awaitable[_management_pb2.UpdateActionResponse]]:
-        """PUT /management/v1/actions/{id} (body: *)"""
+    ) -> _typing.Union[_management_pb2.UpdateActionResponse, _abc.Awaitable[_management_pb2.UpdateActionResponse]]: ...
 
     @_abc_1.abstractmethod
     def DeactivateAction(
         self,
         request: _management_pb2.DeactivateActionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.DeactivateActionResponse, _abc.Awaitable[_management_pb2.DeactivateActionResponse]]:
-        """POST /management/v1/actions/{id}/_deactivate (body: *)"""
+    ) -> _typing.Union[_management_pb2.DeactivateActionResponse, _abc.Awaitable[_management_pb2.DeactivateActionResponse]]: ...
 
     @_abc_1.abstractmethod
     def ReactivateAction(
         self,
         request: _management_pb2.ReactivateActionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.ReactivateActionResponse, _abc.Awaitable[_management_pb2.ReactivateActionResponse]]:
-        """POST /management/v1/actions/{id}/_reactivate (body: *)"""
+    ) -> _typing.Union[_management_pb2.ReactivateActionResponse, _abc.Awaitable[_management_pb2.ReactivateActionResponse]]: ...
 
     @_abc_1.abstractmethod
     def DeleteAction(
         self,
         request: _management_pb2.DeleteActionRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.DeleteActionResponse, _abc.Awaitable[_management_pb2.DeleteActionResponse]]:
-        """DELETE /management/v1/actions/{id} (body: *)"""
+    ) -> _typing.Union[_management_pb2.DeleteActionResponse, _abc.Awaitable[_management_pb2.DeleteActionResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListFlowTypes(
         self,
         request: _management_pb2.ListFlowTypesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.ListFlowTypesResponse, _abc.Awaitable[_management_pb2.ListFlowTypesResponse]]:
-        """POST /management/v1/flows/types/_search (no body)"""
+    ) -> _typing.Union[_management_pb2.ListFlowTypesResponse, _abc.Awaitable[_management_pb2.ListFlowTypesResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListFlowTriggerTypes(
         self,
         request: _management_pb2.ListFlowTriggerTypesRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.ListFlowTriggerTypesResponse, _abc.Awaitable[_management_pb2.ListFlowTriggerTypesResponse]]:
-        """POST /management/v1/flows/{type}/triggers/_search (no body)"""
+    ) -> _typing.Union[_management_pb2.ListFlowTriggerTypesResponse, _abc.Awaitable[_management_pb2.ListFlowTriggerTypesResponse]]: ...
 
     @_abc_1.abstractmethod
     def GetFlow(
         self,
         request: _management_pb2.GetFlowRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.GetFlowResponse, _abc.Awaitable[_management_pb2.GetFlowResponse]]:
-        """GET /management/v1/flows/{type}"""
+    ) -> _typing.Union[_management_pb2.GetFlowResponse, _abc.Awaitable[_management_pb2.GetFlowResponse]]: ...
 
     @_abc_1.abstractmethod
     def ClearFlow(
         self,
         request: _management_pb2.ClearFlowRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.ClearFlowResponse, _abc.Awaitable[_management_pb2.ClearFlowResponse]]:
-        """POST /management/v1/flows/{type}/_clear (no body)"""
+    ) -> _typing.Union[_management_pb2.ClearFlowResponse, _abc.Awaitable[_management_pb2.ClearFlowResponse]]: ...
 
     @_abc_1.abstractmethod
     def SetTriggerActions(
         self,
         request: _management_pb2.SetTriggerActionsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_management_pb2.SetTriggerActionsResponse, _abc.Awaitable[_management_pb2.SetTriggerActionsResponse]]:
-        """POST /management/v1/flows/{flow_type}/trigger/{trigger_type} (body: *)"""
+    ) -> _typing.Union[_management_pb2.SetTriggerActionsResponse, _abc.Awaitable[_management_pb2.SetTriggerActionsResponse]]: ...
 
 def add_ManagementServiceServicer_to_server(servicer: ManagementServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
