@@ -67,7 +67,7 @@ async def search(
         "/admin/v1/events/_search", headers=headers, json={} if body is None else body
     )
     assert response.status_code == 200, response.text
-    found: list[dict[str, Any]] = response.json()["events"]
+    found: list[dict[str, Any]] = response.json().get("events", [])
     return found
 
 

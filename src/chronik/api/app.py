@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chronik.api import errors, health, pages
 from chronik.api.http import JSON
 from chronik.api.metrics import Metrics
+from chronik.api.schemas import ZitadelError, answers
 from chronik.errors import ChronikError, ResourceExhausted, Unauthenticated
 from chronik.services import Chronik
 from chronik.settings import Settings
@@ -159,14 +160,9 @@ def create_app(
         native_views,
         socotra_events,
         socotra_schedules,
-        zitadel_admin,
-        zitadel_flows,
-        zitadel_management,
     )
+    from chronik.api.rpc import gateway
 
-    app.include_router(zitadel_admin.router)
-    app.include_router(zitadel_management.router)
-    app.include_router(zitadel_flows.router)
     app.include_router(socotra_schedules.router)
     app.include_router(socotra_events.router)
     app.include_router(native.router)
@@ -177,7 +173,8 @@ def create_app(
     # The busiest routes are also mounted as plain Starlette routes in front of FastAPI's
     # (which stay for the OpenAPI document): FastAPI's per-request work (included-router
     # matching, dependency solving, two exit stacks) cost more CPU than the append itself.
-    app.router.routes[0:0] = [*native.plain_routes, *zitadel_admin.plain_routes]
+    # ZITADEL's routes are plain ones only, read from the protos (their OpenAPI too).
+    app.router.routes[0:0] = [*native.plain_routes, *gateway.routes()]
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
@@ -230,6 +227,26 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 operation["security"] = [{"bearer": []}]
     if path_metrics := schema["paths"].get("/metrics", {}).get("get"):
         path_metrics["responses"]["200"]["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    from chronik.api.rpc import openapi
+
+    error = {"$ref": "#/components/schemas/ZitadelError"}
+    declared = answers(None, ZitadelError, 404, 409)
+    rpc_paths, rpc_schemas = openapi.describe(
+        {
+            str(status): {
+                "description": d["description"],
+                "content": {"application/json": {"schema": error}},
+            }
+            for status, d in declared.items()
+        }
+    )
+    schema["paths"].update(rpc_paths)
+    schema["components"]["schemas"].update(
+        {**rpc_schemas, "ZitadelError": ZitadelError.model_json_schema()}
+    )
+    for operations in rpc_paths.values():
+        for operation in operations.values():
+            operation["security"] = [{"bearer": []}]
     schema["components"]["schemas"].pop("HTTPValidationError", None)
     schema["components"]["schemas"].pop("ValidationError", None)
     app.openapi_schema = schema

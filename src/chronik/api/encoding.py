@@ -7,10 +7,8 @@ repeats (localized type names); msgspec encodes the result.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from chronik.events.catalogue import localize
 from chronik.records import Event
 
 _last_stamp: tuple[datetime | None, str] = (None, "")
@@ -29,35 +27,6 @@ def timestamp(at: datetime) -> str:
     text = utc.isoformat(timespec="microseconds")[:-6] + "Z"
     _last_stamp = (at, text)
     return text
-
-
-@lru_cache(maxsize=8192)
-def _localized(kind: str, name: str, language: str) -> dict[str, Any]:
-    """Shared between events, so never mutated after it is built."""
-    found = localize(kind, name, language)
-    return {
-        "type": name,
-        "localized": {"key": found.key, "localizedMessage": found.localized_message},
-    }
-
-
-def zitadel_event(e: Event, language: str) -> dict[str, Any]:
-    """An event as ZITADEL's Admin API ListEvents answers it (empty fields omitted)."""
-    editor: dict[str, str] = {"userId": e.editor_user_id} if e.editor_user_id else {}
-    if e.editor_service:
-        editor["service"] = e.editor_service
-    aggregate: dict[str, Any] = {"id": e.aggregate_id} if e.aggregate_id else {}
-    aggregate["type"] = _localized("aggregate", e.aggregate_type, language)
-    if e.resource_owner:
-        aggregate["resourceOwner"] = e.resource_owner
-    return {
-        "editor": editor,
-        "aggregate": aggregate,
-        "sequence": str(e.sequence),
-        "creationDate": timestamp(e.created_at),
-        "payload": e.payload,
-        "type": _localized("event", e.type, language),
-    }
 
 
 def socotra_event(e: Event) -> dict[str, Any]:

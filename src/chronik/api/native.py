@@ -13,6 +13,7 @@ from chronik.api.encoding import native_event
 from chronik.api.http import (
     JSON,
     Body,
+    UtcTime,
     authorized,
     body_schema,
     caller,
@@ -29,9 +30,10 @@ from chronik.api.schemas import (
     answers,
 )
 from chronik.api.socotra_events import token_with_filters
-from chronik.api.zitadel_admin import CreationDateRange, ListEventsRequest
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
+from chronik.errors import InvalidArgument
+from chronik.events import EventQuery
 from chronik.records import Editor, ExpectedVersion, NewEvent
 
 router = APIRouter(prefix="/v1", tags=["Native API"])
@@ -154,6 +156,65 @@ router.add_api_route(
     openapi_extra=body_schema(AppendRequest, required=True),
     responses=answers(AppendResponse, NativeError, 404, 409),
 )
+
+
+SearchName = Annotated[str, Field(max_length=200)]
+
+
+class CreationDateRange(Body):
+    since: Annotated[UtcTime | None, Field(description="Inclusive.")] = None
+    until: Annotated[UtcTime | None, Field(description="Exclusive.")] = None
+
+
+class ListEventsRequest(Body):
+    """ZITADEL's ListEvents filters, all ANDed, as the native search takes them."""
+
+    sequence: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=2**64 - 1,
+            description="After this sequence when `asc`, before it otherwise; 0: unset.",
+        ),
+    ] = 0
+    limit: Annotated[int, Field(ge=0, le=2**32 - 1, description="0: the default.")] = 0
+    asc: Annotated[bool, Field(description="Oldest first; newest first by default.")] = False
+    editor_user_id: SearchName = ""
+    event_types: Annotated[list[SearchName], Field(max_length=30, description="Any of them.")] = []
+    aggregate_id: SearchName = ""
+    aggregate_types: Annotated[
+        list[SearchName], Field(max_length=10, description="Any of them.")
+    ] = []
+    resource_owner: SearchName = ""
+    creation_date: Annotated[
+        UtcTime | None, Field(description="After this time when `asc`, before it otherwise.")
+    ] = None
+    range: CreationDateRange | None = None
+    from_: Annotated[
+        UtcTime | None, Field(alias="from", description="The same as `creationDate`.")
+    ] = None
+
+    def query(self, **more: Any) -> EventQuery:
+        """The search these filters ask for; ``more`` are filters of the caller's own."""
+        given = [d for d in (self.creation_date, self.from_) if d is not None]
+        if len(given) + (self.range is not None) > 1:
+            raise InvalidArgument(
+                "give only one of creationDate, from and range", field="creationDate"
+            )
+        return EventQuery(
+            sequence=self.sequence,
+            limit=self.limit,
+            asc=self.asc,
+            editor_user_id=self.editor_user_id,
+            event_types=tuple(self.event_types),
+            aggregate_id=self.aggregate_id,
+            aggregate_types=tuple(self.aggregate_types),
+            resource_owner=self.resource_owner,
+            creation_date=given[0] if given else None,
+            since=self.range.since if self.range else None,
+            until=self.range.until if self.range else None,
+            **more,
+        )
 
 
 class TimeRange(CreationDateRange):

@@ -1,4 +1,5 @@
-"""The response shapes of every surface, for the OpenAPI document.
+"""The response shapes of the Socotra and native surfaces and of every error, for the OpenAPI
+document (ZITADEL's answers are described from the protos: :mod:`chronik.api.rpc.openapi`).
 
 Handlers build their answers directly (and msgspec encodes them); these models only describe
 them, and the schemathesis test checks that every answer fits its description.
@@ -13,78 +14,6 @@ from pydantic import BaseModel, ConfigDict
 
 class Shape(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Localized(Shape):
-    key: str
-    localizedMessage: str
-
-
-class TypeName(Shape):
-    type: str
-    localized: Localized
-
-
-class ZitadelEditor(Shape):
-    userId: str | None = None
-    displayName: str | None = None
-    service: str | None = None
-
-
-class ZitadelAggregate(Shape):
-    id: str | None = None
-    type: TypeName
-    resourceOwner: str | None = None
-
-
-class ZitadelEvent(Shape):
-    editor: ZitadelEditor
-    aggregate: ZitadelAggregate
-    sequence: str
-    creationDate: str
-    payload: dict[str, Any]
-    type: TypeName
-
-
-class ListEventsResponse(Shape):
-    events: list[ZitadelEvent]
-
-
-class ListEventTypesResponse(Shape):
-    eventTypes: list[TypeName]
-
-
-class ListAggregateTypesResponse(Shape):
-    aggregateTypes: list[TypeName]
-
-
-class ZitadelFailedEvent(Shape):
-    database: str
-    viewName: str
-    failedSequence: str
-    failureCount: str
-    errorMessage: str
-    lastFailed: str
-
-
-class ListFailedEventsResponse(Shape):
-    result: list[ZitadelFailedEvent]
-
-
-class RemoveFailedEventResponse(Shape):
-    pass
-
-
-class ZitadelView(Shape):
-    database: str
-    viewName: str
-    processedSequence: str
-    eventTimestamp: str | None = None
-    lastSuccessfulSpoolerRun: str | None = None
-
-
-class ListViewsResponse(Shape):
-    result: list[ZitadelView]
 
 
 class ZitadelError(Shape):

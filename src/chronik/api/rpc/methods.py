@@ -15,7 +15,7 @@ from typing import Any
 
 from google.api.annotations_pb2 import http as http_option
 from google.api.http_pb2 import HttpRule as HttpRuleOption
-from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
@@ -154,10 +154,25 @@ async def serve(
     caller = await chronik.authenticator.authenticate(header("authorization"))
     caller.require(method.permission)
     request = await read(method.request)
+    _refuse_nul(request, "")
     call = Call(
         chronik, caller, pick_language(header("accept-language")), header("x-zitadel-orgid")
     )
     return await method.translate(call, request)
+
+
+def _refuse_nul(message: Message, where: str) -> None:
+    """No string of a request may hold a NUL character: no PostgreSQL text can store one,
+    and gRPC, unlike JSON, carries it without an escape."""
+    for field, value in message.ListFields():
+        name = f"{where}.{field.json_name}" if where else field.json_name
+        values = value if field.is_repeated else (value,)
+        if field.type == FieldDescriptor.TYPE_STRING:
+            if any("\x00" in v for v in values):
+                raise InvalidArgument(f"{name} holds a NUL (\\u0000) character", field=name)
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            for v in values:
+                _refuse_nul(v, name)
 
 
 def all_methods() -> tuple[Method, ...]:

@@ -58,10 +58,17 @@ def duration(value: timedelta | float) -> str:
     return f"{sign}{seconds}.{fraction:06d}s"
 
 
-def _utc(at: datetime) -> datetime:
-    """A Timestamp for msgspec to write (RFC 3339, ``Z``, 0 or 6 fractional digits, which
-    protojson reads as the same instant): only a naive ``datetime`` needs its zone."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+def timestamp(at: datetime) -> str:
+    """RFC 3339 in UTC, ``Z``, with 0, 3 or 6 fractional digits, as protojson writes a
+    Timestamp (a naive ``datetime`` is taken as UTC)."""
+    utc = at if at.tzinfo is UTC or at.tzinfo is None else at.astimezone(UTC)
+    text = utc.replace(tzinfo=None).isoformat(timespec="microseconds")
+    micros = utc.microsecond
+    if micros == 0:
+        return text[:-7] + "Z"
+    if micros % 1000 == 0:
+        return text[:-3] + "Z"
+    return text + "Z"
 
 
 # How a field's value is written, and which values are its default (left out).
@@ -81,7 +88,7 @@ def _field(field: FieldDescriptor) -> tuple[int, Any]:
     if kind == FieldDescriptor.TYPE_MESSAGE:
         full_name = _type(field).full_name
         if full_name == "google.protobuf.Timestamp":
-            return _MESSAGE, lambda v, memo: _utc(v)
+            return _MESSAGE, lambda v, memo: timestamp(v)
         if full_name == "google.protobuf.Duration":
             return _MESSAGE, lambda v, memo: duration(v)
         if full_name in _AS_IS:
@@ -157,45 +164,59 @@ def _writer(descriptor: Descriptor) -> Callable[[Any, Memo], dict[str, Any]]:
 
 
 def to_json(message: type[Message], data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` (a translation's answer for ``message``) as protojson writes that message,
-    ready for msgspec (which writes a Timestamp's ``datetime`` itself)."""
+    """``data`` (a translation's answer for ``message``) as protojson writes that message."""
     return _writer(message.DESCRIPTOR)(data, {})
 
 
 # Go's protojson takes a Duration with no digit before or after the point (".5s", "1.s") and
 # a leading "+"; Python's json_format only the last two.
 _DURATION = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?s")
+_PLAIN_JSON = frozenset(
+    {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
+)
 
 
-def _complete_durations(descriptor: Descriptor, data: dict[str, Any]) -> None:
-    for field in descriptor.fields:
-        value = data.get(field.json_name, data.get(field.name))
-        if value is None or field.type != FieldDescriptor.TYPE_MESSAGE:
+def _prepare(descriptor: Descriptor, data: dict[str, Any], where: str) -> None:
+    """Refuse what Go's protojson refuses and Python's json_format lets through (a string or
+    list where a message belongs: it would read its characters as unknown field names), and
+    complete the Durations only Go's takes."""
+    for key, value in data.items():
+        field = descriptor.fields_by_name.get(key) or _by_json_name(descriptor).get(key)
+        if value is None or field is None or field.type != FieldDescriptor.TYPE_MESSAGE:
             continue
-        key = field.json_name if field.json_name in data else field.name
-        if _type(field).full_name == "google.protobuf.Duration" and isinstance(value, str):
-            match = _DURATION.fullmatch(value)
-            if match is not None and (match.group(2) or match.group(3)):
-                sign, whole, fraction = match.groups()
-                data[key] = f"{sign}{whole or '0'}.{fraction or '0'}s"
-        elif isinstance(value, dict) and not field.is_repeated:
-            _complete_durations(_type(field), value)
-        elif isinstance(value, list):
-            for item in value:
-                if isinstance(item, dict):
-                    _complete_durations(_type(field), item)
+        kind = _type(field)
+        name = f"{where}.{field.json_name}" if where else field.json_name
+        if field.is_repeated:
+            if not isinstance(value, list):
+                raise InvalidArgument(f"{name} must be a JSON array", field=name)
+            items = value
+        else:
+            items = [value]
+        for i, item in enumerate(items):
+            at = f"{name}[{i}]" if field.is_repeated else name
+            if kind.full_name == "google.protobuf.Duration":
+                match = _DURATION.fullmatch(item) if isinstance(item, str) else None
+                if match is not None and (match.group(2) or match.group(3)):
+                    sign, whole, fraction = match.groups()
+                    completed = f"{sign}{whole or '0'}.{fraction or '0'}s"
+                    if field.is_repeated:
+                        value[i] = completed
+                    else:
+                        data[key] = completed
+            elif (
+                kind.full_name.startswith("google.protobuf.")
+                and kind.full_name != "google.protobuf.Struct"
+            ):
+                continue  # a Timestamp is a string, a Value anything: json_format checks them
+            elif not isinstance(item, dict):
+                raise InvalidArgument(f"{at} must be a JSON object", field=at)
+            elif kind.full_name not in _PLAIN_JSON:
+                _prepare(kind, item, at)
 
 
 @cache
-def _holds_duration(descriptor: Descriptor, seen: frozenset[str] = frozenset()) -> bool:
-    for field in descriptor.fields:
-        if field.type != FieldDescriptor.TYPE_MESSAGE or _type(field).full_name in seen:
-            continue
-        if _type(field).full_name == "google.protobuf.Duration" or _holds_duration(
-            _type(field), seen | {descriptor.full_name}
-        ):
-            return True
-    return False
+def _by_json_name(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    return {f.json_name: f for f in descriptor.fields}
 
 
 _FIELD = re.compile(r"Failed to parse (\w+) field")
@@ -207,8 +228,7 @@ def from_json(message: type[Message], data: Any) -> Message:
     if not isinstance(data, dict):
         raise InvalidArgument(f"the body must be a JSON object, not {type(data).__name__}")
     descriptor = cast(Descriptor, message.DESCRIPTOR)
-    if _holds_duration(descriptor):
-        _complete_durations(descriptor, data)
+    _prepare(descriptor, data, "")
     try:
         return json_format.ParseDict(data, message(), ignore_unknown_fields=True)
     except json_format.ParseError as exc:
