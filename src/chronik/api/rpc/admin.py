@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 
+import msgspec
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from chronik.api.proto.zitadel import admin_pb2
-from chronik.api.rpc.methods import Call, Data, Served, methods_of
+from chronik.api.rpc.methods import KEPT, Call, Data, Lru, Served, Shared, methods_of
 from chronik.auth import permissions as p
 from chronik.errors import InvalidArgument, NotFound
 from chronik.events import EventQuery
@@ -76,9 +77,22 @@ def _named(name: str, found: LocalizedType) -> Data:
     }
 
 
+_events: Lru[tuple[str, int, str], Shared] = Lru(KEPT)
+_encode = msgspec.json.Encoder().encode
+
+SHARED_PAYLOAD_BYTES = 2048
+"""An event whose payload is larger is built anew for each answer rather than kept."""
+
+
 def zitadel_event(e: Event, language: str) -> Data:
-    """An event as ZITADEL's ``zitadel.event.v1.Event``."""
-    return {
+    """An event as ZITADEL's ``zitadel.event.v1.Event``. A recently answered event with a
+    small payload answers the same :class:`Shared` data again (its locator is unique in every
+    store), so that each transport writes it once while it is kept."""
+    key = (e.locator, e.sequence, language)
+    found = _events.get(key)
+    if found is not None:
+        return found
+    data = {
         "editor": {"user_id": e.editor_user_id, "service": e.editor_service},
         "aggregate": {
             "id": e.aggregate_id,
@@ -90,6 +104,11 @@ def zitadel_event(e: Event, language: str) -> Data:
         "payload": e.payload,
         "type": _typed("event", e.type, language),
     }
+    if len(_encode(e.payload)) > SHARED_PAYLOAD_BYTES:
+        return data
+    shared = Shared(data)
+    _events.put(key, shared)
+    return shared
 
 
 async def list_events(call: Call, request: admin_pb2.ListEventsRequest) -> Data:

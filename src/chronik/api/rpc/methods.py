@@ -9,9 +9,10 @@ messages and of the JSON routes (their ``google.api.http`` rules), as grpc-gatew
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from google.api.annotations_pb2 import http as http_option
 from google.api.http_pb2 import HttpRule as HttpRuleOption
@@ -24,6 +25,9 @@ from chronik.errors import InvalidArgument, PermissionDenied
 from chronik.events.catalogue import pick_language
 from chronik.records import Editor
 from chronik.services import Chronik
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 Header = Callable[[str], str | None]
 """A request header (gRPC metadata) by its lower-case name; ``None`` when absent."""
@@ -65,6 +69,57 @@ class Call:
 Data = dict[str, Any]
 """A message as plain data: a dict keyed by proto field name (see
 :mod:`chronik.api.rpc.protojson`); ``Response(**data)`` builds it."""
+
+
+class Shared(dict[str, Any]):
+    """Plain data that stays the same for as long as it lives and is handed out again (a
+    stored event's message, say): never changed once built, so a transport may keep what it
+    made of it (the built message, its JSON) for the next answer that holds it."""
+
+    __slots__ = ()
+
+
+class Lru(Generic[K, V]):
+    """The ``size`` most recently used values by key."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._values.get(key)
+        if found is not None:
+            self._values.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> None:
+        self._values[key] = value
+        if len(self._values) > self._size:
+            self._values.popitem(last=False)
+
+
+KEPT = 2048
+"""How many :class:`Shared` data a transport keeps what it made of (and how many events'
+:class:`Shared` data a translation keeps)."""
+
+
+class Kept:
+    """What a transport made of :class:`Shared` data, for the most recently used of them.
+    Keyed by the data's identity; each entry holds the data too, so that no other object
+    can take its id while the entry lives."""
+
+    def __init__(self, make: Callable[[Shared], Any], size: int = KEPT) -> None:
+        self._make = make
+        self._kept: Lru[int, tuple[Shared, Any]] = Lru(size)
+
+    def __call__(self, data: Shared) -> Any:
+        found = self._kept.get(id(data))
+        if found is not None:
+            return found[1]
+        made = self._make(data)
+        self._kept.put(id(data), (data, made))
+        return made
+
 
 Translate = Callable[[Call, Any], Awaitable[Data]]
 

@@ -27,6 +27,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from chronik.api.rpc.methods import Kept, Shared
 from chronik.errors import InvalidArgument
 
 Convert = Callable[[Any], Any]
@@ -120,10 +121,17 @@ def _enum_name(enum: EnumDescriptor, value: Any) -> Any:
 @cache
 def _writer(descriptor: Descriptor) -> Callable[[Any, Memo], dict[str, Any]]:
     """The writer of ``descriptor``'s plain data. A dict met twice in one answer (the
-    localized type of many events) is written once."""
+    localized type of many events) is written once, and :class:`Shared` data once for as long
+    as it is kept."""
     plan: Plan = {}
 
     def write(data: Any, memo: Memo) -> dict[str, Any]:
+        if type(data) is Shared:
+            found: dict[str, Any] = kept(data)
+            return found
+        return written(data, memo)
+
+    def written(data: Any, memo: Memo) -> dict[str, Any]:
         done = memo.get(id(data))
         if done is not None:
             return done  # type: ignore[no-any-return]
@@ -160,6 +168,7 @@ def _writer(descriptor: Descriptor) -> Callable[[Any, Memo], dict[str, Any]]:
         memo[id(data)] = out
         return out
 
+    kept = Kept(lambda data: written(data, {}))
     return write
 
 

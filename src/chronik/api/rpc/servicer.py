@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
 from grpc import aio
 
-from chronik.api.rpc.methods import Data, Method, serve
+from chronik.api.rpc.methods import Data, Kept, Method, Shared, serve
 from chronik.api.zitadel_status import zitadel_status
 from chronik.errors import ChronikError
 from chronik.services import Chronik
@@ -66,8 +68,33 @@ def _handler(chronik: Chronik, method: Method) -> grpc.RpcMethodHandler[Any, Any
     return grpc.unary_unary_rpc_method_handler(
         handle,
         request_deserializer=method.request.FromString,
-        response_serializer=lambda data: method.response(**data).SerializeToString(),
+        response_serializer=_serializer(method.response),
     )
+
+
+def _maker(message: type[Message]) -> Callable[[Shared], Message]:
+    return lambda data: message(**data)
+
+
+def _serializer(response: type[Message]) -> Callable[[Data], bytes]:
+    """The wire bytes of a translation's answer. Building a message from plain data costs
+    about 20 µs per event, so the messages of :class:`Shared` data in the answer's lists (the
+    events of ListEvents) are kept and reused."""
+    descriptor: Any = response.DESCRIPTOR
+    lists = {
+        f.name: Kept(_maker(GetMessageClass(f.message_type)))
+        for f in descriptor.fields
+        if f.is_repeated and f.type == FieldDescriptor.TYPE_MESSAGE
+    }
+
+    def serialize(data: Data) -> bytes:
+        for name, kept in lists.items():
+            items = data.get(name)
+            if items:
+                data[name] = [kept(i) if type(i) is Shared else i for i in items]
+        return response(**data).SerializeToString()
+
+    return serialize
 
 
 def handlers(chronik: Chronik, methods: Iterable[Method]) -> list[grpc.GenericRpcHandler]:
