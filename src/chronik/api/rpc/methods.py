@@ -162,6 +162,6 @@ async def serve(
 
 def all_methods() -> tuple[Method, ...]:
     """Every RPC Chronik serves, of every service."""
-    from chronik.api.rpc import admin
+    from chronik.api.rpc import admin, management
 
-    return admin.METHODS
+    return admin.METHODS + management.METHODS
