@@ -6,7 +6,7 @@ names. gRPC hands over whatever a message holds, so each limit a JSON body once 
 by its schema is checked here (or by the actions service) for every transport: ids of at most
 :data:`MAX_ID` characters without NUL, at most :data:`MAX_QUERIES` queries, known enum values.
 
-Where ZITADEL and Chronik part (all documented in docs/how-to/http-api.md):
+Where ZITADEL and Chronik part (documented in docs/how-to/actions.md):
 
 - ``TriggerAction`` carries only the trigger and its actions: a binding's ``eventTypes`` and
   ``aggregateTypes`` filters are Chronik's, set and shown by the native API
