@@ -232,6 +232,6 @@ def _refuse_nul(message: Message, where: str) -> None:
 
 def all_methods() -> tuple[Method, ...]:
     """Every RPC Chronik serves, of every service."""
-    from chronik.api.rpc import admin
+    from chronik.api.rpc import admin, management
 
-    return admin.METHODS
+    return admin.METHODS + management.METHODS
