@@ -67,11 +67,11 @@ async def test_search_answers_in_the_shape_of_the_seed(
     assert body["details"]["totalResult"] == "1"
     assert int(body["details"]["processedSequence"]) > 0
     assert body["details"]["viewTimestamp"].endswith("Z")
-    assert body["sortingColumn"] == "ACTION_FIELD_NAME_UNSPECIFIED"
+    assert "sortingColumn" not in body, "protojson leaves the default (UNSPECIFIED) out"
     (found,) = body["result"]
     assert found["id"] == action_id
     assert found["state"] == "ACTION_STATE_ACTIVE"
-    assert (found["name"], found["script"], found["timeout"]) == ("log context", ENRICH, "2.5s")
+    assert (found["name"], found["script"], found["timeout"]) == ("log context", ENRICH, "2.500s")
     assert found["allowedToFail"] is True
     assert found["details"]["resourceOwner"] == ORG
     assert set(found["details"]) == {"sequence", "creationDate", "changeDate", "resourceOwner"}
@@ -99,8 +99,6 @@ async def test_search_takes_queries_enums_by_name_or_number_and_sorts(
 @pytest.mark.parametrize(
     "body",
     [
-        {"sortingColumn": "ACTION_FIELD_NAME_COLOUR"},
-        {"queries": [{"actionNameQuery": {"name": "a", "method": "TEXT_QUERY_METHOD_LIKE"}}]},
         {"queries": [{"actionStateQuery": {"state": 7}}]},
         {"queries": [{}]},
         {"queries": [{"actionIdQuery": {"id": "a"}, "actionStateQuery": {"state": 1}}]},
@@ -116,6 +114,19 @@ async def test_a_bad_search_is_a_400_in_zitadels_format(
 ) -> None:
     response = await api.post(f"{M}/actions/_search", headers=org_owner, json=body)
     zitadel_error(response, 400, 3)
+
+
+async def test_an_unknown_enum_name_is_dropped_as_grpc_gateway_drops_it(
+    api: httpx.AsyncClient, running: Chronik, org_owner: Headers
+) -> None:
+    await create(api, org_owner, "enrich", ENRICH)
+    unknown_method = {"actionNameQuery": {"name": "enrich", "method": "TEXT_QUERY_METHOD_LIKE"}}
+    body = {"sortingColumn": "ACTION_FIELD_NAME_COLOUR", "queries": [unknown_method]}
+
+    response = await api.post(f"{M}/actions/_search", headers=org_owner, json=body)
+
+    assert response.status_code == 200, response.text
+    assert [a["name"] for a in response.json()["result"]] == ["enrich"], "method: EQUALS"
 
 
 async def test_get_update_deactivate_reactivate_delete(
@@ -172,7 +183,7 @@ async def test_a_bad_action_is_a_400_that_says_why(
     response = await api.post(f"{M}/actions", headers=org_owner, json=body)
     assert says.lower() in zitadel_error(response, 400, 3).lower()
     listed = await api.post(f"{M}/actions/_search", headers=org_owner, json={})
-    assert listed.json()["details"]["totalResult"] == "0"
+    assert "result" not in listed.json(), "nothing was created"
 
 
 async def test_a_huge_body_is_resource_exhausted(
@@ -211,7 +222,7 @@ async def test_another_tenants_or_organisations_action_is_a_404(
     other_org = await bearer(running, tenant, "ORG_OWNER", organisation_id="org-other")
     zitadel_error(await api.get(f"{M}/actions/{action_id}", headers=other_org), 404, 5)
     listed = await api.post(f"{M}/actions/_search", headers=stranger, json={})
-    assert listed.json()["result"] == []
+    assert "result" not in listed.json()
 
 
 async def test_the_organisation_header_is_for_owners_of_the_tenant(
@@ -235,22 +246,22 @@ async def test_flow_types_and_trigger_types_are_listed(
     triggers = (await api.post(url, headers=org_owner)).json()["result"]
     assert [t["id"] for t in triggers] == ["TRIGGER_TYPE_PRE_APPEND", "TRIGGER_TYPE_POST_APPEND"]
     unknown = await api.post(f"{M}/flows/FLOW_TYPE_NOPE/triggers/_search", headers=org_owner)
-    assert "FLOW_TYPE_EVENTS" in zitadel_error(unknown, 400, 3)
+    zitadel_error(unknown, 404, 5)  # as ZITADEL's MANAG-P2OBk
 
 
-async def test_a_flow_shows_its_triggers_ordered_actions_and_filters(
+async def test_a_flow_shows_its_triggers_and_their_ordered_actions(
     api: httpx.AsyncClient, running: Chronik, org_owner: Headers
 ) -> None:
     first = await create(api, org_owner, "check", CHECK)
     second = await create(api, org_owner, "enrich", ENRICH)
-    await bind(api, org_owner, "TRIGGER_TYPE_PRE_APPEND", second, first, eventTypes=["user.added"])
+    await bind(api, org_owner, "TRIGGER_TYPE_PRE_APPEND", second, first)
     flow = (await api.get(f"{M}/flows/FLOW_TYPE_EVENTS", headers=org_owner)).json()["flow"]
     assert flow["type"]["id"] == "FLOW_TYPE_EVENTS"
     assert flow["state"] == "FLOW_STATE_ACTIVE"
     (trigger,) = flow["triggerActions"]
     assert trigger["triggerType"]["id"] == "TRIGGER_TYPE_PRE_APPEND"
     assert [a["id"] for a in trigger["actions"]] == [second, first]
-    assert trigger["eventTypes"] == ["user.added"]
+    assert set(trigger) == {"triggerType", "actions"}, "only TriggerAction's fields"
     cleared = await api.post(f"{M}/flows/FLOW_TYPE_EVENTS/_clear", headers=org_owner)
     assert cleared.status_code == 200, cleared.text
     flow = (await api.get(f"{M}/flows/FLOW_TYPE_EVENTS", headers=org_owner)).json()["flow"]
@@ -295,7 +306,8 @@ async def test_a_failing_post_append_action_shows_in_failed_events(
     (stored,) = await append(api, owner, new_event())
     for _ in range(400):
         response = await api.post("/admin/v1/failedevents/_search", headers=owner, json={})
-        found = [f for f in response.json()["result"] if f["viewName"] == "actions.post_append"]
+        listed = response.json().get("result", [])
+        found = [f for f in listed if f["viewName"] == "actions.post_append"]
         if found:
             break
         await asyncio.sleep(0.01)

@@ -226,8 +226,8 @@ def _refuse_nul(message: Message, where: str) -> None:
             if any("\x00" in v for v in values):
                 raise InvalidArgument(f"{name} holds a NUL (\\u0000) character", field=name)
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            for v in values:
-                _refuse_nul(v, name)
+            for i, v in enumerate(values):
+                _refuse_nul(v, f"{name}[{i}]" if field.is_repeated else name)
 
 
 def all_methods() -> tuple[Method, ...]:
