@@ -194,6 +194,27 @@ async def refuse(
     await send({"type": "http.response.body", "body": b""})
 
 
+async def _call(method: Method, codec: Codec, scope: Scope, receive: Receive) -> bytes:
+    """The encoded response message of a call; a refusal is a :class:`ChronikError`."""
+    headers = Headers(scope=scope)
+    chronik: Chronik = scope["app"].state.chronik
+
+    async def read(_: type[ProtoMessage]) -> ProtoMessage:
+        return _decode(method, codec, await _body(receive))
+
+    deadline = asyncio.timeout(_timeout(headers.get("grpc-timeout")))
+    try:
+        async with deadline:
+            data = await serve(method, chronik, headers.get, read)
+    except TimeoutError:
+        if deadline.expired():
+            raise DeadlineExceeded("the call's grpc-timeout passed") from None
+        raise
+    if codec.json:
+        return msgspec.json.encode(to_json(method.response, data))
+    return method.response(**data).SerializeToString()
+
+
 async def _answer(method: Method, scope: Scope, receive: Receive, send: Send) -> None:
     headers = Headers(scope=scope)
     codec = codec_of(headers.get("content-type"))
@@ -207,23 +228,10 @@ async def _answer(method: Method, scope: Scope, receive: Receive, send: Send) ->
     if scope["method"] != "POST":
         await refuse(InvalidArgument("a gRPC-web call is a POST request"), scope, send, http=405)
         return
-    chronik: Chronik = scope["app"].state.chronik
-
-    async def read(_: type[ProtoMessage]) -> ProtoMessage:
-        return _decode(method, codec, await _body(receive))
-
     try:
-        async with asyncio.timeout(_timeout(headers.get("grpc-timeout"))):
-            data = await serve(method, chronik, headers.get, read)
-        if codec.json:
-            payload = msgspec.json.encode(to_json(method.response, data))
-        else:
-            payload = method.response(**data).SerializeToString()
+        payload = await _call(method, codec, scope, receive)
     except ChronikError as err:
         await refuse(err, scope, send, codec=codec)
-        return
-    except TimeoutError:
-        await refuse(DeadlineExceeded("the call's grpc-timeout passed"), scope, send, codec=codec)
         return
     except ClientDisconnect:
         raise
