@@ -22,7 +22,7 @@ import binascii
 import logging
 import re
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -35,8 +35,9 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-from chronik.api.rpc.methods import Method, all_methods, serve
+from chronik.api.rpc.methods import Data, Method, all_methods, serve
 from chronik.api.rpc.protojson import from_json, to_json
+from chronik.api.rpc.servicer import serializer
 from chronik.api.zitadel_status import zitadel_status
 from chronik.errors import ChronikError, InvalidArgument
 from chronik.services import Chronik
@@ -49,6 +50,7 @@ _TRAILERS = 0x80
 _RPC_PATH = re.compile(r"/[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+/[A-Za-z_]\w*")
 _TIMEOUT = re.compile(r"(\d{1,8})([HMSmun])")
 _UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+Serialize = Callable[[Data], bytes]
 _MESSAGE_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
@@ -194,7 +196,9 @@ async def refuse(
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _call(method: Method, codec: Codec, scope: Scope, receive: Receive) -> bytes:
+async def _call(
+    method: Method, serialize: Serialize, codec: Codec, scope: Scope, receive: Receive
+) -> bytes:
     """The encoded response message of a call; a refusal is a :class:`ChronikError`."""
     headers = Headers(scope=scope)
     chronik: Chronik = scope["app"].state.chronik
@@ -212,10 +216,12 @@ async def _call(method: Method, codec: Codec, scope: Scope, receive: Receive) ->
         raise
     if codec.json:
         return msgspec.json.encode(to_json(method.response, data))
-    return method.response(**data).SerializeToString()
+    return serialize(data)
 
 
-async def _answer(method: Method, scope: Scope, receive: Receive, send: Send) -> None:
+async def _answer(
+    method: Method, serialize: Serialize, scope: Scope, receive: Receive, send: Send
+) -> None:
     headers = Headers(scope=scope)
     codec = codec_of(headers.get("content-type"))
     if codec is None:
@@ -229,7 +235,7 @@ async def _answer(method: Method, scope: Scope, receive: Receive, send: Send) ->
         await refuse(InvalidArgument("a gRPC-web call is a POST request"), scope, send, http=405)
         return
     try:
-        payload = await _call(method, codec, scope, receive)
+        payload = await _call(method, serialize, codec, scope, receive)
     except ChronikError as err:
         await refuse(err, scope, send, codec=codec)
         return
@@ -260,6 +266,8 @@ class Rpc(BaseRoute):
 
     def __init__(self, method: Method | None) -> None:
         self.method = method
+        # The gRPC transport's: it keeps the messages of recently answered events.
+        self.serialize = serializer(method.response) if method is not None else None
         self.path = method.path if method is not None else "/{service}/{method}"
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
@@ -273,8 +281,8 @@ class Rpc(BaseRoute):
         raise NoMatchFound(name, path_params)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.method is not None:
-            await _answer(self.method, scope, receive, send)
+        if self.method is not None and self.serialize is not None:
+            await _answer(self.method, self.serialize, scope, receive, send)
             return
         name = scope["path"].removeprefix(scope.get("root_path", ""))
         await refuse(Unimplemented(f"no such method: {name}"), scope, send)
