@@ -12,7 +12,7 @@ from chronik.api.proto.zitadel import admin_pb2
 from chronik.api.rpc import admin
 from chronik.api.rpc.methods import Kept, Shared
 from chronik.api.rpc.protojson import to_json
-from chronik.api.rpc.servicer import _serializer
+from chronik.api.rpc.servicer import serializer
 from chronik.ids import new_ulid
 from chronik.records import Event
 
@@ -66,7 +66,7 @@ def test_a_large_payload_is_built_anew_each_time() -> None:
 
 def test_kept_answers_are_the_same_bytes_and_json_as_fresh_ones() -> None:
     events = [_event(i) for i in range(10, 13)]
-    serialize = _serializer(admin_pb2.ListEventsResponse)
+    serialize = serializer(admin_pb2.ListEventsResponse)
 
     def answer() -> dict[str, object]:
         return {"events": [admin.zitadel_event(e, "en") for e in events]}

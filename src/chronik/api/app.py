@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chronik.api import errors, health, pages
 from chronik.api.http import JSON
 from chronik.api.metrics import Metrics
+from chronik.api.rpc import grpcweb
 from chronik.api.schemas import ZitadelError, answers
 from chronik.errors import ChronikError, ResourceExhausted, Unauthenticated
 from chronik.services import Chronik
@@ -175,6 +176,7 @@ def create_app(
     # matching, dependency solving, two exit stacks) cost more CPU than the append itself.
     # ZITADEL's routes are plain ones only, read from the protos (their OpenAPI too).
     app.router.routes[0:0] = [*native.plain_routes, *gateway.routes()]
+    app.router.routes[0:0] = grpcweb.routes()
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
@@ -257,8 +259,9 @@ _OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
 
 
 class BodyLimit:
-    """Refuse bodies over the limit with 413 in the surface's own error format, before a
-    handler reads them; a body without a Content-Length is cut off at the limit too."""
+    """Refuse bodies over the limit with 413 in the surface's own error format (a gRPC-web
+    call: ``RESOURCE_EXHAUSTED``), before a handler reads them; a body without a
+    Content-Length is cut off at the limit too."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -274,6 +277,9 @@ class BodyLimit:
             too_large = ResourceExhausted(
                 f"the request body is larger than {self.limit} bytes", limit=self.limit
             )
+            if grpcweb.speaks(scope):
+                await grpcweb.refuse(too_large, scope, send)
+                return
             status = errors.http_status(surface, too_large.http_status, too_large.grpc_code)
             response = JSON(errors.error_body(surface, too_large), status_code=status)
             await response(scope, receive, send)

@@ -68,7 +68,7 @@ def _handler(chronik: Chronik, method: Method) -> grpc.RpcMethodHandler[Any, Any
     return grpc.unary_unary_rpc_method_handler(
         handle,
         request_deserializer=method.request.FromString,
-        response_serializer=_serializer(method.response),
+        response_serializer=serializer(method.response),
     )
 
 
@@ -76,7 +76,7 @@ def _maker(message: type[Message]) -> Callable[[Shared], Message]:
     return lambda data: message(**data)
 
 
-def _serializer(response: type[Message]) -> Callable[[Data], bytes]:
+def serializer(response: type[Message]) -> Callable[[Data], bytes]:
     """The wire bytes of a translation's answer. Building a message from plain data costs
     about 20 µs per event, so the messages of :class:`Shared` data in the answer's lists (the
     events of ListEvents) are kept and reused."""
