@@ -11,7 +11,9 @@ from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
 
 from chronik.api.zitadel_status import HTTP_STATUS
+from chronik.records import Event, NewEvent
 from chronik.services import Chronik
+from chronik.views import Rows, View, ViewRunner
 
 Headers = dict[str, str]
 ORG = "org-acme"
@@ -137,3 +139,33 @@ def surface_error(surface: str, response: httpx.Response, status: int, case: Any
     if surface == "socotra":
         return socotra_error(response, status)
     return native_error(response, status, name)
+
+
+class Poisoned(Exception):
+    error_id = "EXAMP-ID3ER"
+
+
+async def failed_events(chronik: Chronik, tenant_id: str, count: int) -> list[int]:
+    """``count`` events that view ``iam_members`` (database ``adminapi``) gave up on, after
+    one event it processed; their sequences."""
+    poisoned: set[int] = set()
+
+    async def members(event: Event, rows: Rows) -> None:
+        if event.sequence in poisoned:
+            raise Poisoned("Example message")
+        rows.put(event.aggregate_id, event.sequence)
+
+    view = View(name="iam_members", database="adminapi", handler=members, max_failures=1)
+    chronik.views.registry.add(view)
+    stored = await chronik.events.append(
+        tenant_id,
+        [
+            NewEvent(aggregate_type="user", aggregate_id=f"u{i}", type="user.added")
+            for i in range(count + 1)
+        ],
+    )
+    poisoned.update(e.sequence for e in stored[1:])
+    runner = ViewRunner(chronik.db, chronik.views.registry, owner="test")
+    await runner.catch_up(view, tenant_id)
+    await runner.release()
+    return sorted(poisoned)

@@ -5,9 +5,7 @@ status, and a malformed call gets a clear status, never a 500."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import socket
 import struct
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -16,8 +14,6 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
@@ -30,48 +26,11 @@ from chronik.api.rpc.methods import Method, all_methods
 from chronik.services import Chronik
 from chronik.settings import Settings
 from tests.api.helpers import Headers, append, new_event
+from tests.api.transports import Stubbable
 
 ADMIN = "/zitadel.admin.v1.AdminService"
 LIST_EVENTS = f"{ADMIN}/ListEvents"
 PROTO = "application/grpc-web+proto"
-
-
-@pytest.fixture
-async def web(app: FastAPI) -> AsyncIterator[str]:
-    """The app served by uvicorn on a free loopback port, in this test's event loop; its
-    base URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    served = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(served.serve(sockets=[listener]))
-    while not served.started:
-        assert not task.done(), "uvicorn stopped before it started"
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        served.should_exit = True
-        await task
-        listener.close()
-
-
-class Stubbable:
-    """sonora's channel as the stubs of grpcio-tools 1.63 and later call it: they pass
-    ``_registered_method``, which sonora 0.2.3 does not take."""
-
-    def __init__(self, channel: Any) -> None:
-        self.channel = channel
-
-    def unary_unary(
-        self, path: str, request_serializer: Any, response_deserializer: Any, **_: Any
-    ) -> Any:
-        return self.channel.unary_unary(path, request_serializer, response_deserializer)
-
-    def unary_stream(
-        self, path: str, request_serializer: Any, response_deserializer: Any, **_: Any
-    ) -> Any:
-        return self.channel.unary_stream(path, request_serializer, response_deserializer)
 
 
 @pytest.fixture

@@ -252,12 +252,14 @@ def _known(flow_type: str) -> FlowType | None:
 
 
 async def list_flow_types(call: Call, request: management_pb2.ListFlowTypesRequest) -> Data:
+    call.organisation()  # the same for every organisation, but only the caller's may be named
     return {"result": [_named(f.id, f.key, f.name) for f in FLOW_TYPES]}
 
 
 async def list_flow_trigger_types(
     call: Call, request: management_pb2.ListFlowTriggerTypesRequest
 ) -> Data:
+    call.organisation()  # as ListFlowTypes
     kind = _known(request.type)
     if kind is None:
         raise NotFound(f"no flow type {request.type!r}")

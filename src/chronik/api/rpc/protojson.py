@@ -228,7 +228,18 @@ def _by_json_name(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
     return {f.json_name: f for f in descriptor.fields}
 
 
+_PATH = re.compile(r" at [A-Za-z_]\w*\.([\w.]+?)\.?$")
 _FIELD = re.compile(r"Failed to parse (\w+) field")
+
+
+def _bad_field(error: str) -> str | None:
+    """The field a ``json_format`` error is about, as gRPC's refusal of the same value names
+    it: the path it ends with (``range.until``), else the fields it failed in, outermost
+    first (``query.limit``)."""
+    found = _PATH.search(error)
+    if found is not None:
+        return found.group(1)
+    return ".".join(_FIELD.findall(error)) or None
 
 
 def from_json(message: type[Message], data: Any) -> Message:
@@ -241,7 +252,7 @@ def from_json(message: type[Message], data: Any) -> Message:
     try:
         return json_format.ParseDict(data, message(), ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        found = _FIELD.search(str(exc))
+        field = _bad_field(str(exc))
         raise InvalidArgument(
-            f"invalid request: {exc}", **({"field": found.group(1)} if found else {})
+            f"invalid request: {exc}", **({"field": field} if field else {})
         ) from None
