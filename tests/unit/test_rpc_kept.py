@@ -5,6 +5,7 @@ does, and a large payload is never kept."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -89,3 +90,20 @@ def test_kept_holds_only_the_most_recent() -> None:
     a, b, c = Shared(), Shared(), Shared()
 
     assert [kept(a), kept(b), kept(a), kept(c), kept(b)] == [1, 2, 1, 3, 4]
+
+
+def test_kept_and_fresh_events_in_one_answer_keep_their_order_and_bytes() -> None:
+    big = _event(20, payload={"blob": "x" * (admin.SHARED_PAYLOAD_BYTES + 1)})
+    events = [_event(21), big, _event(22)]
+    data = {"events": [admin.zitadel_event(e, "en") for e in events]}
+    fresh: Any = [dict(d) for d in data["events"]]
+    built = admin_pb2.ListEventsResponse(events=fresh)
+
+    encoded = serializer(admin_pb2.ListEventsResponse)(data)
+
+    assert encoded == built.SerializeToString()
+    assert [e.sequence for e in admin_pb2.ListEventsResponse.FromString(encoded).events] == [
+        21,
+        20,
+        22,
+    ]
