@@ -132,11 +132,15 @@ class Executor:
         self._ttl = settings.action_flows_cache_seconds
         self._max_payload = settings.max_payload_bytes
         self._cache: dict[str, tuple[float, dict[str, list[_Chain]]]] = {}
+        self._changes: dict[str, int] = defaultdict(int)
+        """Per tenant, how often its bindings changed here: a read that began before a change
+        must not keep what it read."""
         self.recorder = Recorder(db.action_runs)
         self.stats = Stats()
 
     def changed(self, tenant_id: str) -> None:
         """Read the tenant's bindings again at the next run (they changed here)."""
+        self._changes[tenant_id] += 1
         self._cache.pop(tenant_id, None)
 
     async def _bound(self, tenant_id: str) -> dict[str, list[_Chain]]:
@@ -144,6 +148,7 @@ class Executor:
         cached = self._cache.get(tenant_id)
         if cached is not None and time.monotonic() < cached[0]:
             return cached[1]
+        changes = self._changes[tenant_id]
         store = self._db.views
         rows = await store.rows_with_prefix(projection.VIEW, tenant_id, "flow:")
         flows = [projection.stored_flow(text) for text in rows.values()]
@@ -171,7 +176,8 @@ class Executor:
                     bound[kind.trigger(binding.trigger_type).runs].append(
                         (flow.organisation_id, binding, active)
                     )
-        self._cache[tenant_id] = (time.monotonic() + self._ttl, bound)
+        if self._changes[tenant_id] == changes:
+            self._cache[tenant_id] = (time.monotonic() + self._ttl, bound)
         return bound
 
     async def _run(
