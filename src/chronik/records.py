@@ -122,6 +122,8 @@ class PendingAppend:
     """The version each aggregate must be at, or :data:`EXISTS`."""
     editor: Editor
     client_locators: bool
+    """The locators may be stored already (the caller chose them, or they derive from the
+    request id it named): a retry to recognise, not fresh ids."""
     aggregates: list[tuple[str, str]] = field(default_factory=list)
 
 
