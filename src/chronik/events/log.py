@@ -60,9 +60,9 @@ class EventLog:
         Raises :class:`~chronik.errors.Conflict` (writing nothing) when an aggregate is not
         at its expected version. A retry returns the events the first attempt stored and stores
         nothing, when the caller chose the locators or named the ``request_id`` (the events'
-        locators then derive from it). Raises :class:`~chronik.errors.InvalidArgument` for an event of
-        a reserved aggregate type (``chronik.…``). ``flows=False`` skips :attr:`before_append`
-        (a restore keeps history as it was).
+        locators then derive from it). Raises :class:`~chronik.errors.InvalidArgument` for an
+        event of a reserved aggregate type (``chronik.…``). ``flows=False`` skips
+        :attr:`before_append` (a restore keeps history as it was).
         """
         refuse_reserved(events)
         if flows and self.before_append is not None:
