@@ -166,8 +166,13 @@ def prepare(
     editor: Editor | None = None,
     max_payload_bytes: int,
     max_events: int,
+    retried_by_request: bool = False,
 ) -> PendingAppend:
-    """Check an append against every rule the log has and encode it once."""
+    """Check an append against every rule the log has and encode it once.
+
+    ``retried_by_request``: the caller may send the same ``request_id`` again (a retry);
+    without locators of its own, the events' locators derive from it, so that the retry is
+    recognised (the log's appends; a firing's request is its own, never sent again)."""
     if not events:
         raise InvalidArgument("an append needs at least one event", field="events")
     if len(events) > max_events:
@@ -198,7 +203,7 @@ def prepare(
     # The ids Chronik chooses come from one clock read and one urandom call.
     wanted = (0 if given else len(events)) + (request_id is None)
     fresh = new_ulids(wanted) if wanted else []
-    derived = not given and request_id is not None
+    derived = retried_by_request and not given and request_id is not None
     if request_id is None:
         request_id = fresh.pop()
     elif derived:
