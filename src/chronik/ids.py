@@ -8,6 +8,7 @@ call; the result is the standard ULID text
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -27,6 +28,15 @@ def new_ulids(count: int) -> list[str]:
     millis = time.time_ns() // 1_000_000
     stamp = "".join(_SYMBOLS[(millis >> shift) & 31] for shift in range(45, -1, -5))
     noise = os.urandom(16 * count).translate(_BYTE_TO_SYMBOL).decode("ascii")
+    return [stamp + noise[i : i + 16] for i in range(0, 16 * count, 16)]
+
+
+def derived_ulids(request_id: str, scope: str, count: int) -> list[str]:
+    """``count`` ULIDs that are the same whenever they are derived again from the same
+    ``request_id`` (a ULID, whose time they share) and ``scope``: 80 bits of SHAKE-256 each."""
+    key = f"{scope}\x00{request_id}".encode()
+    noise = hashlib.shake_256(key).digest(16 * count).translate(_BYTE_TO_SYMBOL).decode("ascii")
+    stamp = request_id[:10]
     return [stamp + noise[i : i + 16] for i in range(0, 16 * count, 16)]
 
 

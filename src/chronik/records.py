@@ -122,6 +122,8 @@ class PendingAppend:
     """The version each aggregate must be at, or :data:`EXISTS`."""
     editor: Editor
     client_locators: bool
+    """The locators may be stored already (the caller chose them, or they derive from the
+    request id it named): a retry to recognise, not fresh ids."""
     aggregates: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -142,6 +144,41 @@ class EventFilter(msgspec.Struct, frozen=True, kw_only=True):
     users_only: bool = False
     """Leave out Chronik's own records (reserved aggregate types)."""
     correlation_id: str = ""
+
+
+class EventQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """ZITADEL's ListEvents filters, all ANDed.
+
+    ``sequence`` is a lower bound when ``asc`` and an upper bound otherwise (0: unset);
+    ``creation_date`` likewise; ``since`` (inclusive) and ``until`` (exclusive) are a range.
+    ``limit`` 0 takes the configured default; above the configured maximum is an error.
+    """
+
+    sequence: int = 0
+    limit: int = 0
+    asc: bool = False
+    editor_user_id: str = ""
+    event_types: tuple[str, ...] = ()
+    aggregate_id: str = ""
+    aggregate_types: tuple[str, ...] = ()
+    resource_owner: str = ""
+    creation_date: datetime | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    system: bool = True
+    """Whether Chronik's own records (aggregate types ``chronik.…``) are in the results:
+    ZITADEL's ListEvents shows its own events too."""
+    correlation_id: str = ""
+    """Only the events appended with this correlation id (not a ListEvents filter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a search. ``paging_token`` continues after it; it is there on every page,
+    the empty last one too, so a client can poll a stream for what comes next."""
+
+    events: list[Event]
+    paging_token: str
 
 
 class TypeCount(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,16 +16,12 @@ and nothing is implemented twice.
 from __future__ import annotations
 
 import functools
-import inspect
-import threading
-import weakref
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import CancelledError, Future
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+from anyio.from_thread import start_blocking_portal
 
+from chronik.blocking import Blocking, BlockingIterator, Loop
 from chronik.services import Chronik
 from chronik.settings import Settings
 
@@ -37,160 +33,7 @@ if TYPE_CHECKING:
     from chronik.storage import TenantStore
     from chronik.views import Registry, Views
 
-T = TypeVar("T")
-
-
-class _Loop:
-    """The event-loop thread the async objects live on, and the blocking iterators still
-    open on it (closed before the loop stops, so no async generator outlives it)."""
-
-    def __init__(self, portal: BlockingPortal) -> None:
-        self.portal = portal
-        self.iterators: weakref.WeakSet[BlockingIterator[Any]] = weakref.WeakSet()
-
-    def call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``function(*args, **kwargs)`` on the loop thread, awaited if it returns an
-        awaitable (plain methods run there too: some start tasks on the loop)."""
-
-        async def invoke() -> Any:
-            result = function(*args, **kwargs)
-            return await result if inspect.isawaitable(result) else result
-
-        return self.blocking(self.portal.call(invoke))
-
-    def blocking(self, value: Any) -> Any:
-        """``value`` as blocking code may use it: an async iterator becomes an iterator, an
-        object with async methods a :class:`Blocking` proxy, anything else stays as it is."""
-        if isinstance(value, AsyncIterator):
-            iterator = BlockingIterator(value, self.portal)
-            self.iterators.add(iterator)
-            return iterator
-        if _is_async(type(value)):
-            return Blocking(value, self)
-        return value
-
-    def close_iterators(self) -> None:
-        for iterator in list(self.iterators):
-            iterator.close()
-
-
-class BlockingIterator(Generic[T]):
-    """An async iterator as a blocking one. :meth:`close` (also on ``break``, when the
-    iterator is dropped, or when :class:`SyncChronik` closes) closes the async source, and
-    ends a ``next()`` waiting for it in another thread."""
-
-    def __init__(self, source: AsyncIterator[T], portal: BlockingPortal) -> None:
-        self._source = source
-        self._portal = portal
-        self._lock = threading.Lock()
-        self._step: Future[list[T]] | None = None
-        self._done = False
-
-    def __iter__(self) -> BlockingIterator[T]:
-        return self
-
-    def __next__(self) -> T:
-        with self._lock:
-            if self._done:
-                raise StopIteration
-            self._step = step = self._portal.start_task_soon(self._next)
-        try:
-            found = step.result()
-        except CancelledError:
-            raise StopIteration from None  # closed while waiting: the source ended with it
-        except BaseException:
-            # The source raised (it is finished), or this thread was interrupted (Ctrl-C)
-            # while waiting: the wait must not outlive it.
-            self._done = True
-            step.cancel()
-            raise
-        finally:
-            self._step = None
-        if not found:
-            self._done = True
-            raise StopIteration
-        return found[0]
-
-    async def _next(self) -> list[T]:
-        """The next item, or none at the end."""
-        try:
-            return [await anext(self._source)]
-        except StopAsyncIteration:
-            return []
-
-    def close(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self._done = True
-            step = self._step
-        if step is not None and step.cancel():
-            return  # cancelled where it waited, the source is finished
-        aclose = getattr(self._source, "aclose", None)
-        if aclose is not None:
-            self._portal.call(aclose)
-
-    def __del__(self) -> None:
-        self.close()
-
-
-_ASYNC_CLASSES: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-
-
-def _is_async(cls: type) -> bool:
-    """Whether ``cls`` has a public async method, the mark of a service (records do not)."""
-    found = _ASYNC_CLASSES.get(cls)
-    if found is None:
-        found = _ASYNC_CLASSES[cls] = any(
-            inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member)
-            for klass in cls.__mro__
-            for name, member in vars(klass).items()
-            if not name.startswith("_")
-        )
-    return found
-
-
-class Blocking(Generic[T]):
-    """A blocking view of the async object ``T``, with the same attributes.
-
-    Coroutine methods become blocking calls (run on the event-loop thread, their result
-    returned); async iterators and async generator methods become iterators that close
-    their async source when the caller stops (a ``break``, or :meth:`SyncChronik.close`);
-    attributes that are themselves async objects (services, a runner) are proxied the same
-    way; plain attributes and records pass through unchanged; private names are not offered.
-
-    Typing: the services of :class:`SyncChronik` are declared ``Blocking[EventLog]``,
-    ``Blocking[Views]``…, naming the async class each mirrors; the calls are typed ``Any``,
-    because Python's type system cannot derive ``def f() -> T`` from ``async def f() -> T``.
-    Their signatures and docstrings are the async ones (``help()`` shows them).
-    """
-
-    __slots__ = ("_loop", "_target")
-
-    def __init__(self, target: T, loop: _Loop) -> None:
-        self._target = target
-        self._loop = loop
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)  # private to the async object (and this proxy's own)
-        value = getattr(self._target, name)
-        if inspect.ismethod(value) or inspect.isfunction(value):
-            return self._blocking_call(value)
-        return self._loop.blocking(value)
-
-    def _blocking_call(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            return self._loop.call(method, *args, **kwargs)
-
-        return call
-
-    def __dir__(self) -> list[str]:
-        return [name for name in dir(self._target) if not name.startswith("_")]
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._target!r})"
+__all__ = ["Blocking", "BlockingIterator", "SyncChronik"]
 
 
 class SyncChronik(Blocking[Chronik]):
@@ -209,7 +52,7 @@ class SyncChronik(Blocking[Chronik]):
         schedules: Blocking[Schedules]
         actions: Blocking[Actions]
 
-    def __init__(self, chronik: Chronik, loop: _Loop, stack: ExitStack) -> None:
+    def __init__(self, chronik: Chronik, loop: Loop, stack: ExitStack) -> None:
         super().__init__(chronik, loop)
         self._stack = stack
         self._closed = False
@@ -228,7 +71,7 @@ class SyncChronik(Blocking[Chronik]):
         except BaseException:
             stack.close()
             raise
-        return cls(chronik, _Loop(portal), stack)
+        return cls(chronik, Loop(portal), stack)
 
     def close(self) -> None:
         """Stop what is still iterating, close the database, and end the thread; closing

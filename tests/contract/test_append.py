@@ -677,3 +677,37 @@ async def test_concurrent_batches_of_several_nodes_get_dense_ordered_sequences(
         versions = [e.aggregate_version for e in events if e.aggregate_id == aggregate]
         assert versions == list(range(1, len(versions) + 1))
     assert [e.created_at for e in events] == sorted(e.created_at for e in events)
+
+
+async def test_retry_with_same_request_id_returns_stored_events_and_writes_nothing(
+    chronik: Chronik, tenant: str
+) -> None:
+    request = new_ulid()
+    batch = [ev("u1"), ev("u1", "user.renamed", name="Ada")]
+    first = await chronik.events.append(tenant, batch, request_id=request)
+    again = await chronik.events.append(tenant, batch, request_id=request)
+    assert again == first
+    assert [e.request_id for e in first] == [request, request]
+    assert len(await all_events(chronik, tenant)) == 2
+
+
+async def test_concurrent_retries_of_one_request_id_store_it_once(
+    chronik: Chronik, tenant: str
+) -> None:
+    request = new_ulid()
+    results = await asyncio.gather(
+        *(chronik.events.append(tenant, [ev("u1")], request_id=request) for _ in range(6))
+    )
+    assert all(r == results[0] for r in results)
+    assert len(await all_events(chronik, tenant)) == 1
+
+
+async def test_one_request_id_in_two_tenants_is_two_appends(
+    chronik: Chronik, tenant: str, other_tenant: str
+) -> None:
+    request = new_ulid()
+    mine = await chronik.events.append(tenant, [ev("u1")], request_id=request)
+    theirs = await chronik.events.append(other_tenant, [ev("u1")], request_id=request)
+    assert mine[0].locator != theirs[0].locator
+    assert len(await all_events(chronik, tenant)) == 1
+    assert len(await all_events(chronik, other_tenant)) == 1

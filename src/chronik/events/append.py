@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from chronik.errors import InvalidArgument
-from chronik.ids import is_ulid, new_ulids
+from chronik.ids import derived_ulids, is_ulid, new_ulids
 from chronik.records import (
     EXISTS,
     RESERVED_PREFIX,
@@ -166,8 +166,13 @@ def prepare(
     editor: Editor | None = None,
     max_payload_bytes: int,
     max_events: int,
+    retried_by_request: bool = False,
 ) -> PendingAppend:
-    """Check an append against every rule the log has and encode it once."""
+    """Check an append against every rule the log has and encode it once.
+
+    ``retried_by_request``: the caller may send the same ``request_id`` again (a retry);
+    without locators of its own, the events' locators derive from it, so that the retry is
+    recognised (the log's appends; a firing's request is its own, never sent again)."""
     if not events:
         raise InvalidArgument("an append needs at least one event", field="events")
     if len(events) > max_events:
@@ -198,8 +203,14 @@ def prepare(
     # The ids Chronik chooses come from one clock read and one urandom call.
     wanted = (0 if given else len(events)) + (request_id is None)
     fresh = new_ulids(wanted) if wanted else []
+    derived = retried_by_request and not given and request_id is not None
     if request_id is None:
         request_id = fresh.pop()
+    elif derived:
+        # A caller that names its request may send it again (a retry after a lost answer):
+        # locators derived from the request make the retry one the locator check knows, so
+        # it returns the first attempt's events and stores nothing, under concurrency too.
+        fresh = derived_ulids(request_id, tenant_id, len(events))
     locators = given or fresh
 
     prepared = []
@@ -275,6 +286,6 @@ def prepare(
         events=prepared,
         expected=versions,
         editor=editor,
-        client_locators=bool(given),
+        client_locators=bool(given) or derived,
         aggregates=list(aggregates),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
@@ -14,24 +13,15 @@ from chronik.errors import NotFound
 from chronik.events import paging
 from chronik.events.append import prepare, refuse_reserved
 from chronik.events.commit import GroupCommitter
-from chronik.events.query import EventQuery, page_filter, search_cursor, stream_cursor
+from chronik.events.query import page_filter, search_cursor, stream_cursor
 from chronik.ids import is_ulid
-from chronik.records import Editor, Event, ExpectedVersion, NewEvent, reserved
+from chronik.records import Editor, Event, EventQuery, ExpectedVersion, NewEvent, Page, reserved
 from chronik.settings import Settings
 from chronik.storage.ports import Database
 
 BeforeAppend = Callable[[str, Sequence[NewEvent]], Awaitable[Sequence[NewEvent]]]
 """Runs before an append is checked and queued (the pre-append flows of actions): returns
 the events to append, perhaps with more in their payloads, or raises to refuse them all."""
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a search. ``paging_token`` continues after it; it is there on every page,
-    the empty last one too, so a client can poll a stream for what comes next."""
-
-    events: list[Event]
-    paging_token: str
 
 
 class EventLog:
@@ -58,10 +48,11 @@ class EventLog:
         """Append ``events`` atomically and return them as stored.
 
         Raises :class:`~chronik.errors.Conflict` (writing nothing) when an aggregate is not
-        at its expected version. With client-chosen locators a retry returns the events the
-        first attempt stored. Raises :class:`~chronik.errors.InvalidArgument` for an event of
-        a reserved aggregate type (``chronik.…``). ``flows=False`` skips :attr:`before_append`
-        (a restore keeps history as it was).
+        at its expected version. A retry returns the events the first attempt stored and stores
+        nothing, when the caller chose the locators or named the ``request_id`` (the events'
+        locators then derive from it). Raises :class:`~chronik.errors.InvalidArgument` for an
+        event of a reserved aggregate type (``chronik.…``). ``flows=False`` skips
+        :attr:`before_append` (a restore keeps history as it was).
         """
         refuse_reserved(events)
         if flows and self.before_append is not None:
@@ -102,6 +93,7 @@ class EventLog:
             editor=editor,
             max_payload_bytes=self._settings.max_payload_bytes,
             max_events=self._settings.max_batch_events,
+            retried_by_request=True,
         )
         return await self._committer.submit(pending)
 

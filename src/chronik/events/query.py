@@ -16,39 +16,13 @@ import msgspec
 from chronik.errors import InvalidArgument
 from chronik.events.append import MAX_NAME
 from chronik.events.paging import Cursor
-from chronik.records import EventFilter
+from chronik.records import EventFilter, EventQuery
 from chronik.storage.ports import EventStore
 
 MAX_EVENT_TYPES = 30
 MAX_SEQUENCE = 2**63 - 1
 """Sequences are signed 64-bit in both backends; a larger bound means the same as this."""
 MAX_AGGREGATE_TYPES = 10
-
-
-class EventQuery(msgspec.Struct, frozen=True, kw_only=True):
-    """ZITADEL's ListEvents filters, all ANDed.
-
-    ``sequence`` is a lower bound when ``asc`` and an upper bound otherwise (0: unset);
-    ``creation_date`` likewise; ``since`` (inclusive) and ``until`` (exclusive) are a range.
-    ``limit`` 0 takes the configured default; above the configured maximum is an error.
-    """
-
-    sequence: int = 0
-    limit: int = 0
-    asc: bool = False
-    editor_user_id: str = ""
-    event_types: tuple[str, ...] = ()
-    aggregate_id: str = ""
-    aggregate_types: tuple[str, ...] = ()
-    resource_owner: str = ""
-    creation_date: datetime | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    system: bool = True
-    """Whether Chronik's own records (aggregate types ``chronik.…``) are in the results:
-    ZITADEL's ListEvents shows its own events too."""
-    correlation_id: str = ""
-    """Only the events appended with this correlation id (not a ListEvents filter)."""
 
 
 def _utc(value: datetime | None, field: str) -> datetime | None:

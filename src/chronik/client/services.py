@@ -1,0 +1,145 @@
+"""The services of :class:`~chronik.client.AsyncClient`: the embedded API's calls, over
+HTTP, where the native API has them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from chronik.client import wire
+from chronik.ids import new_ulid
+from chronik.records import Event, EventQuery, ExpectedVersion, FailedEvent, NewEvent, Page
+
+if TYPE_CHECKING:
+    from chronik.client.core import AsyncClient
+
+
+class RemoteEvents:
+    """The log, as :class:`~chronik.events.EventLog` offers it."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def append(
+        self,
+        tenant_id: str,
+        events: Sequence[NewEvent],
+        *,
+        expected: Iterable[ExpectedVersion] = (),
+        request_id: str | None = None,
+    ) -> list[Event]:
+        """Append ``events`` atomically and return them as stored. The request id (a new
+        ULID unless given) makes a retry safe: the server returns the events the first
+        attempt stored and stores nothing more, so a network failure is retried."""
+        await self._client.check_tenant(tenant_id)
+        body = {
+            "requestId": request_id or new_ulid(),
+            "events": [wire.new_event(e) for e in events],
+            "expectedVersions": [wire.expected(x) for x in expected],
+        }
+        found = await self._client.call("POST", "/v1/events", json=body, safe=True)
+        return [wire.event(e) for e in found["events"]]
+
+    async def get(self, tenant_id: str, locator: str) -> Event:
+        await self._client.check_tenant(tenant_id)
+        path = f"/v1/events/{quote(locator, safe='')}"
+        return wire.event(await self._client.call("GET", path, safe=True))
+
+    async def _page(self, body: dict[str, Any]) -> Page:
+        found = await self._client.call("POST", "/v1/events/_search", json=body, safe=True)
+        return Page([wire.event(e) for e in found["events"]], found["pagingToken"])
+
+    async def search(self, tenant_id: str, query: EventQuery) -> Page:
+        """One page of ZITADEL ListEvents semantics."""
+        await self._client.check_tenant(tenant_id)
+        return await self._page(wire.query(query))
+
+    async def stream(
+        self,
+        tenant_id: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        event_type: str | None = None,
+        page_size: int | None = None,
+        system: bool = False,
+    ) -> Page:
+        """The first page of the event stream, in sequence order, from ``start`` (inclusive)
+        to ``end`` (exclusive); Chronik's own records only when ``system``."""
+        query = EventQuery(
+            asc=True,
+            limit=page_size or 0,
+            since=start,
+            until=end,
+            event_types=(event_type,) if event_type else (),
+            system=system,
+        )
+        return await self.search(tenant_id, query)
+
+    async def next_page(self, tenant_id: str, paging_token: str) -> Page:
+        """The page after the one ``paging_token`` came with (the same filters)."""
+        await self._client.check_tenant(tenant_id)
+        return await self._page({"pagingToken": paging_token})
+
+    async def pages(self, tenant_id: str, query: EventQuery) -> AsyncIterator[Page]:
+        """Every page of ``query``, fetched as the caller gets to it, up to the first
+        empty one (not yielded)."""
+        page = await self.search(tenant_id, query)
+        while page.events:
+            yield page
+            page = await self.next_page(tenant_id, page.paging_token)
+
+    async def all(self, tenant_id: str, query: EventQuery) -> AsyncIterator[Event]:
+        """Every event ``query`` finds, a page at a time."""
+        async for page in self.pages(tenant_id, query):
+            for event in page.events:
+                yield event
+
+
+class RemoteViews:
+    """The operators' verbs on views and their failed events, as
+    :class:`~chronik.views.Views` offers them."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def failed(
+        self, tenant_id: str, *, view: str | None = None, min_failures: int = 0, limit: int = 100
+    ) -> list[FailedEvent]:
+        """The first ``limit`` failed events, by view and sequence."""
+        await self._client.check_tenant(tenant_id)
+        params: dict[str, Any] = {"minFailures": min_failures, "pageSize": limit}
+        if view is not None:
+            params["view"] = view
+        found = await self._client.call("GET", "/v1/failed-events", params=params, safe=True)
+        return [wire.failed_event(tenant_id, f) for f in found["failedEvents"]]
+
+    async def retry(self, tenant_id: str, view: str, sequence: int | None = None) -> int:
+        """Run one failed event (or every one) of ``view`` through it again now; how many
+        were scheduled."""
+        await self._client.check_tenant(tenant_id)
+        path = f"/v1/views/{quote(view, safe='')}"
+        path += "/_retry" if sequence is None else f"/failed-events/{sequence}/_retry"
+        found = await self._client.call("POST", path, safe=False)
+        return int(found["scheduled"])
+
+    async def remove_failed(self, tenant_id: str, view: str, sequence: int) -> None:
+        await self._client.check_tenant(tenant_id)
+        path = f"/v1/views/{quote(view, safe='')}/failed-events/{sequence}"
+        await self._client.call("DELETE", path, safe=False)
+
+    async def _control(self, tenant_id: str, view: str, action: str) -> None:
+        await self._client.check_tenant(tenant_id)
+        await self._client.call("POST", f"/v1/views/{quote(view, safe='')}/_{action}", safe=True)
+
+    async def reset(self, tenant_id: str, view: str) -> None:
+        """Rebuild ``view`` from sequence 0: its rows and failed events are cleared."""
+        await self._control(tenant_id, view, "reset")
+
+    async def pause(self, tenant_id: str, view: str) -> None:
+        await self._control(tenant_id, view, "pause")
+
+    async def resume(self, tenant_id: str, view: str) -> None:
+        await self._control(tenant_id, view, "resume")

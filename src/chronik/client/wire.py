@@ -1,0 +1,134 @@
+"""The native API's JSON, to and from the records the embedded API uses, and its error body
+to the one error tree: so that a call and an ``except`` read the same embedded and remote."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from chronik import errors
+from chronik.records import Event, EventQuery, ExpectedVersion, FailedEvent, NewEvent
+
+ERRORS: dict[str, type[errors.ChronikError]] = {
+    "INVALID_ARGUMENT": errors.InvalidArgument,
+    "NOT_FOUND": errors.NotFound,
+    "ALREADY_EXISTS": errors.AlreadyExists,
+    "ABORTED": errors.Conflict,
+    "FAILED_PRECONDITION": errors.FailedPrecondition,
+    "PERMISSION_DENIED": errors.PermissionDenied,
+    "RESOURCE_EXHAUSTED": errors.ResourceExhausted,
+    "UNAUTHENTICATED": errors.Unauthenticated,
+    "UNAVAILABLE": errors.Unavailable,
+}
+BY_STATUS: dict[int, type[errors.ChronikError]] = {
+    cls.http_status: cls for cls in reversed(ERRORS.values())
+}
+_UPPER = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _snake(name: str) -> str:
+    return _UPPER.sub("_", name).lower()
+
+
+def error(status: int, body: Any, text: str) -> errors.ChronikError:
+    """The error a native error answer stands for; ``details`` in Python's names, as the
+    server's core raised them (``currentVersion`` -> ``current_version``)."""
+    found = body.get("error") if isinstance(body, dict) else None
+    if isinstance(found, dict) and isinstance(found.get("code"), str):
+        cls = ERRORS.get(found["code"], errors.ChronikError)
+        details = found.get("details") or {}
+        message = str(found.get("message", ""))
+        return cls(message, **{_snake(k): v for k, v in details.items()})
+    cls = BY_STATUS.get(status, errors.ChronikError)
+    return cls(f"HTTP {status}: {text[:200]}", status=status)
+
+
+def time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def event(d: dict[str, Any]) -> Event:
+    editor = d["editor"]
+    return Event(
+        int(d["sequence"]),
+        d["locator"],
+        d["tenantId"],
+        d["aggregateType"],
+        d["aggregateId"],
+        d["aggregateVersion"],
+        d["resourceOwner"],
+        d["type"],
+        d["revision"],
+        d["payload"],
+        editor["userId"],
+        editor["service"],
+        d["requestId"],
+        time(d["creationDate"]),
+        d.get("correlationId"),
+        d.get("causationId"),
+        d.get("metadata") or {},
+    )
+
+
+def new_event(e: NewEvent) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "aggregateType": e.aggregate_type,
+        "aggregateId": e.aggregate_id,
+        "type": e.type,
+        "payload": e.payload,
+        "resourceOwner": e.resource_owner,
+        "revision": e.revision,
+    }
+    for name, value in (
+        ("locator", e.locator),
+        ("correlationId", e.correlation_id),
+        ("causationId", e.causation_id),
+    ):
+        if value is not None:
+            body[name] = value
+    if e.metadata:
+        body["metadata"] = e.metadata
+    return body
+
+
+def expected(x: ExpectedVersion) -> dict[str, Any]:
+    return {"aggregateType": x.aggregate_type, "aggregateId": x.aggregate_id, "version": x.version}
+
+
+def query(q: EventQuery) -> dict[str, Any]:
+    """A search's filters as the native search takes them (unset ones left out)."""
+    body: dict[str, Any] = {"asc": q.asc, "includeSystem": q.system}
+    for name, value in (
+        ("sequence", q.sequence),
+        ("limit", q.limit),
+        ("editorUserId", q.editor_user_id),
+        ("eventTypes", list(q.event_types)),
+        ("aggregateId", q.aggregate_id),
+        ("aggregateTypes", list(q.aggregate_types)),
+        ("resourceOwner", q.resource_owner),
+        ("correlationId", q.correlation_id),
+    ):
+        if value:
+            body[name] = value
+    if q.creation_date is not None:
+        body["creationDate"] = q.creation_date.isoformat()
+    if q.since is not None or q.until is not None:
+        body["range"] = {
+            k: v.isoformat() for k, v in (("since", q.since), ("until", q.until)) if v is not None
+        }
+    return body
+
+
+def failed_event(tenant_id: str, d: dict[str, Any]) -> FailedEvent:
+    return FailedEvent(
+        view=d["view"],
+        tenant_id=tenant_id,
+        database=d["database"],
+        sequence=int(d["sequence"]),
+        failure_count=d["failureCount"],
+        error=d["error"],
+        first_failed=time(d["firstFailed"]),
+        last_failed=time(d["lastFailed"]),
+        retry_at=time(d["retryAt"]) if d.get("retryAt") else None,
+    )
