@@ -39,6 +39,11 @@ class Settings:
     search_default_limit: int = 1000
     search_max_limit: int = 5000
     follow_poll_seconds: float = 0.5
+    subscribe_queue_events: int = 10_000
+    """Events a live subscriber may fall behind by before it is dropped (and told where to
+    resume)."""
+    subscribe_heartbeat_seconds: float = 15.0
+    """Seconds of silence after which a live subscription gets a heartbeat comment."""
     postgres_pool_size: int = 10
     views: tuple[str, ...] = ()
     """Views to run besides the installed packages' entry points: ``module:attribute``."""

@@ -161,11 +161,13 @@ def create_app(
         native_views,
         socotra_events,
         socotra_schedules,
+        subscriptions,
     )
     from chronik.api.rpc import gateway
 
     app.include_router(socotra_schedules.router)
     app.include_router(socotra_events.router)
+    app.include_router(subscriptions.router)
     app.include_router(native.router)
     app.include_router(native_views.router)
     app.include_router(native_schedules.router)

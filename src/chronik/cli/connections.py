@@ -6,16 +6,19 @@ sends nothing at all, stays open for as long as the client likes (slowloris); an
 ``limit_concurrency`` answers 503 only once a request's headers have arrived, so silent
 connections pile up until the process runs out of file descriptors. :class:`GuardedHttp`
 is uvicorn's httptools protocol with both bounds added where the connection is handled, before
-any ASGI code runs.
+any ASGI code runs; it also tells open streams when the server begins to shut down.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from chronik.api.subscriptions import SHUTDOWN_HOOKS
 
 
 def _response(status: bytes, text: bytes, *headers: bytes) -> bytes:
@@ -68,6 +71,7 @@ class GuardedHttp(HttpToolsProtocol):
         self.header_timer: asyncio.TimerHandle | None = None
         self.headers_due: float | None = None
         self.request_begun = False
+        self.shutdown_hooks: list[Callable[[], None]] = []
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.max_connections:
@@ -86,6 +90,7 @@ class GuardedHttp(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope[SHUTDOWN_HOOKS] = self.shutdown_hooks  # type: ignore[literal-required]
         self.request_begun = True
         if self.headers_due is None:
             self.headers_due = self.loop.time() + self.header_timeout
@@ -94,6 +99,16 @@ class GuardedHttp(HttpToolsProtocol):
         self.headers_due = None
         self.request_begun = False
         super().on_headers_complete()
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown waits for open responses: a stream that would never end
+        (a live subscription) is told to end now; one whose client stopped reading could not
+        even send its end, so its connection is closed."""
+        for hook in list(self.shutdown_hooks):
+            hook()
+        if self.shutdown_hooks and self.flow.write_paused:
+            self.transport.close()
+        super().shutdown()
 
     def check_headers(self) -> None:
         if self.transport.is_closing():

@@ -13,6 +13,7 @@ from chronik.errors import NotFound
 from chronik.events import paging
 from chronik.events.append import prepare, refuse_reserved
 from chronik.events.commit import GroupCommitter
+from chronik.events.fanout import Fanout, Subscription
 from chronik.events.query import page_filter, search_cursor, stream_cursor
 from chronik.ids import is_ulid
 from chronik.records import Editor, Event, EventQuery, ExpectedVersion, NewEvent, Page, reserved
@@ -34,6 +35,11 @@ class EventLog:
         self._committer = GroupCommitter(db.events, max_events=settings.max_batch_events)
         self._paging_key: bytes | None = None
         self.before_append: BeforeAppend | None = None
+        self._fanout = Fanout(
+            lambda tenant_id, after: self.follow_batches(tenant_id, after=after),
+            self._store.search,
+            bound=settings.subscribe_queue_events,
+        )
 
     async def append(
         self,
@@ -179,8 +185,28 @@ class EventLog:
             for event in events:
                 yield event
 
+    async def subscribe(
+        self, tenant_id: str, query: EventQuery, *, after: int | None = None
+    ) -> Subscription:
+        """A live subscription to the events of ``tenant_id`` that ``query``'s filters match
+        (ordering, limit, sequence and time bounds are its own), after sequence ``after``: by
+        default the head, so new events only. Raises
+        :class:`~chronik.errors.InvalidArgument` for filters the search would refuse."""
+        s = self._settings
+        cursor = search_cursor(
+            tenant_id,
+            msgspec.structs.replace(
+                query, asc=True, limit=0, sequence=0, creation_date=None, since=None, until=None
+            ),
+            default_limit=s.search_default_limit,
+            max_limit=s.search_max_limit,
+        )
+        start = await self.head() if after is None else after
+        return self._fanout.subscribe(cursor, start)
+
     async def head(self) -> int:
         return await self._store.head()
 
     async def close(self) -> None:
+        self._fanout.close()
         await self._committer.close()
