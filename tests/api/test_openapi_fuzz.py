@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -109,7 +109,9 @@ def _schema(settings: Settings, seeded: Seeded, examples: int) -> Iterator[OpenA
 @pytest.fixture
 def api_schema(settings: Settings, seeded: Seeded, backend: str) -> Iterator[OpenApiSchema]:
     with _schema(settings, seeded, EXAMPLES[backend]) as loaded:
-        yield loaded
+        # A live subscription that was let in never ends by itself (test_subscribe drives it
+        # over a real server); its refusals are still fuzzed without a token below.
+        yield cast(OpenApiSchema, loaded.exclude(path="/v1/events/subscribe"))
 
 
 @pytest.fixture
