@@ -139,11 +139,12 @@ class Stream:
     async def events(self, count: int) -> list[Message]:
         """The next ``count`` events, heartbeats passed over."""
         got: list[Message] = []
-        while len(got) < count:
-            message = await self.next()
-            assert message is not None, f"the stream ended after {got}"
-            if message.comment is None:
-                got.append(message)
+        async with asyncio.timeout(GUARD):
+            while len(got) < count:
+                message = await self.next()
+                assert message is not None, f"the stream ended after {got}"
+                if message.comment is None:
+                    got.append(message)
         return got
 
 
@@ -154,13 +155,14 @@ async def subscribe(
     *,
     live: bool = True,
     client: httpx.AsyncClient | None = None,
+    path: str = "/v1/events/subscribe",
     **params: Any,
 ) -> AsyncIterator[Stream]:
     async with (
         (
             httpx.AsyncClient(base_url=base, timeout=GUARD) if client is None else _kept(client)
         ) as http,
-        http.stream("GET", "/v1/events/subscribe", headers=headers, params=params) as response,
+        http.stream("GET", path, headers=headers, params=params) as response,
     ):
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -366,3 +368,30 @@ async def test_open_streams_count_against_the_connection_cap(serve: Serve, owner
         httpx.AsyncClient(base_url=served.base) as http,
     ):
         assert (await http.get("/healthz")).status_code == 503
+
+
+async def test_the_socotra_stream_with_accept_event_stream_is_live(
+    web: str, http: httpx.AsyncClient, owner: Headers, tenant: str
+) -> None:
+    sse = {**owner, "Accept": "text/event-stream"}
+    path = f"/event/{tenant}/events/list"
+    async with subscribe(web, sse, path=path, type="user.human.added") as stream:
+        stored = await append(
+            http, owner, new_event(type="user.removed"), new_event(aggregate_id="u-2")
+        )
+        (got,) = await stream.events(1)
+    assert got.id == stored[1]["sequence"]
+    answer = await http.get(f"{path[: -len('list')]}{stored[1]['locator']}", headers=owner)
+    assert got.json() == answer.json()
+
+
+async def test_the_socotra_live_stream_refuses_paging(
+    http: httpx.AsyncClient, owner: Headers, tenant: str
+) -> None:
+    response = await http.get(
+        f"/event/{tenant}/events/list",
+        headers={**owner, "Accept": "text/event-stream"},
+        params={"pageSize": "10"},
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["httpStatus"] == 400

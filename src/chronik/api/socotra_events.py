@@ -10,13 +10,16 @@ from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
 
+from chronik.api import subscriptions
 from chronik.api.encoding import socotra_event
 from chronik.api.http import JSON, UtcTime, permission, services
 from chronik.api.schemas import EventStreamResponse, SocotraError, SocotraEvent, answers
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument, NotFound
+from chronik.events import EventQuery
 
 router = APIRouter(prefix="/event/{tenantLocator}/events", tags=["Socotra Events API"])
 
@@ -38,6 +41,11 @@ def own_tenant(tenant_locator: str, caller: Principal) -> str:
 @router.get(
     "/list",
     summary="Fetch Multiple Events (the event stream)",
+    description="With `Accept: text/event-stream`, a live subscription instead of a page: "
+    "Server-Sent Events whose `id:` is the event's sequence and `data:` its EventResponse, "
+    "new events only unless `Last-Event-ID` or `startTimestamp` says where to begin; "
+    "`type` and `includeSystem` filter it, and the paging parameters are refused (see "
+    "docs/how-to/subscriptions.md).",
     responses=answers(EventStreamResponse, SocotraError, 404),
 )
 async def event_stream(
@@ -53,12 +61,27 @@ async def event_stream(
         bool | None,
         Query(description="Also Chronik's own records (aggregate types `chronik.…`)."),
     ] = None,
-) -> JSON:
+) -> Response:
     caller.require(p.EVENTS_READ)
     tenant = own_tenant(tenantLocator, caller)
     if type is not None and "\x00" in type:
         raise InvalidArgument("type holds a NUL (\\u0000) character", field="type")
     events = services(request).events
+    if "text/event-stream" in request.headers.get("accept", ""):
+        paging = {"endTimestamp": endTimestamp, "pageSize": pageSize, "pagingToken": pagingToken}
+        if any(v is not None for v in paging.values()):
+            raise InvalidArgument(
+                "a live stream (Accept: text/event-stream) has no pages: give neither "
+                + ", ".join(name for name, v in paging.items() if v is not None)
+                + " (resume with Last-Event-ID)",
+                field="pagingToken",
+            )
+        after = subscriptions.last_event_id(request)
+        if after is None and startTimestamp is not None:
+            after = await events.first_at(startTimestamp) - 1
+        query = EventQuery(event_types=(type,) if type else (), system=bool(includeSystem))
+        subscription = await events.subscribe(tenant, query, after=after)
+        return subscriptions.event_stream(request, subscription, socotra_event)
     if pagingToken:
         given = {
             "startTimestamp": startTimestamp,

@@ -83,9 +83,9 @@ def _filters(request: Request) -> tuple[EventQuery, int | None]:
         else:
             once[name] = value
     after = _sequence(once["after"], "after") if "after" in once else None
-    last_event_id = request.headers.get("last-event-id", "").strip()
-    if last_event_id:
-        after = _sequence(last_event_id, "Last-Event-ID")
+    resume = last_event_id(request)
+    if resume is not None:
+        after = resume
     query = EventQuery(
         aggregate_types=tuple(lists["aggregateTypes"]),
         event_types=tuple(lists["eventTypes"]),
@@ -102,14 +102,15 @@ class Frames:
     """Each event's SSE frame, encoded once for all the subscribers that get it (the last
     few thousand, by sequence)."""
 
-    def __init__(self, size: int = 16384) -> None:
+    def __init__(self, encode: Callable[[Event], dict[str, Any]], size: int = 16384) -> None:
+        self._encode = encode
         self._size = size
         self._frames: dict[int, bytes] = {}
 
     def of(self, e: Event) -> bytes:
         frame = self._frames.get(e.sequence)
         if frame is None:
-            data = msgspec.json.encode(native_event(e))
+            data = msgspec.json.encode(self._encode(e))
             frame = b"id: %d\ndata: %s\n\n" % (e.sequence, data)
             if len(self._frames) >= self._size:
                 del self._frames[next(iter(self._frames))]
@@ -151,22 +152,39 @@ async def _stream(
             hooks.remove(subscription.end)
 
 
-async def subscribe(request: Request) -> StreamingResponse:
-    who = await authorized(request, p.EVENTS_READ)
-    query, after = _filters(request)
-    chronik = services(request)
-    subscription = await chronik.events.subscribe(who.tenant_id, query, after=after)
+def event_stream(
+    request: Request, subscription: Subscription, encode: Callable[[Event], dict[str, Any]]
+) -> StreamingResponse:
+    """The SSE response of ``subscription``, each event as ``encode`` writes it; it ends when
+    the server shuts down."""
     hooks: list[Callable[[], None]] | None = request.scope.get(SHUTDOWN_HOOKS)
     if hooks is not None:
         hooks.append(subscription.end)
-    frames: Frames | None = getattr(request.app.state, "event_frames", None)
+    caches: dict[Any, Frames] | None = getattr(request.app.state, "event_frames", None)
+    if caches is None:
+        caches = request.app.state.event_frames = {}
+    frames = caches.get(encode)
     if frames is None:
-        frames = request.app.state.event_frames = Frames()
+        frames = caches[encode] = Frames(encode)
+    heartbeat = services(request).settings.subscribe_heartbeat_seconds
     return StreamingResponse(
-        _stream(subscription, frames, chronik.settings.subscribe_heartbeat_seconds, hooks),
+        _stream(subscription, frames, heartbeat, hooks),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+def last_event_id(request: Request) -> int | None:
+    """The sequence of the ``Last-Event-ID`` header, if one was sent."""
+    text = request.headers.get("last-event-id", "").strip()
+    return _sequence(text, "Last-Event-ID") if text else None
+
+
+async def subscribe(request: Request) -> StreamingResponse:
+    who = await authorized(request, p.EVENTS_READ)
+    query, after = _filters(request)
+    subscription = await services(request).events.subscribe(who.tenant_id, query, after=after)
+    return event_stream(request, subscription, native_event)
 
 
 def _parameter(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:

@@ -204,6 +204,11 @@ class EventLog:
         start = await self.head() if after is None else after
         return self._fanout.subscribe(cursor, start)
 
+    async def first_at(self, at: datetime) -> int:
+        """The sequence of the first event created at or after ``at`` (past the head:
+        ``head + 1``)."""
+        return await self._store.sequence_at(at, inclusive=True)
+
     async def head(self) -> int:
         return await self._store.head()
 
