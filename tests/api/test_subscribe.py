@@ -279,6 +279,19 @@ async def test_a_resumed_subscription_misses_and_repeats_nothing(
     assert [m.id for m in got] == [e["sequence"] for e in stored]
 
 
+async def test_a_closed_subscription_leaves_nothing_behind(
+    web: str, http: httpx.AsyncClient, owner: Headers, chronik: Chronik
+) -> None:
+    async with subscribe(web, owner), subscribe(web, owner):
+        assert chronik.events.subscribers == (2, 0)
+    # The server notices each disconnection on its own time: poll for it.
+    async with asyncio.timeout(GUARD):
+        while chronik.events.subscribers != (0, 0):  # noqa: ASYNC110 - nothing to wait on
+            await asyncio.sleep(0.01)
+    metrics = (await http.get("/metrics")).text
+    assert "chronik_subscribers 0.0" in metrics
+
+
 async def test_a_quiet_stream_gets_heartbeat_comments(web: str, owner: Headers) -> None:
     async with subscribe(web, owner) as stream:
         assert await stream.next() == Message(comment="keep-alive")
@@ -315,6 +328,7 @@ async def test_a_slow_subscriber_is_dropped_with_where_to_resume(
     async with subscribe(web, owner, live=False, after=after) as resumed:
         rest = await resumed.events(len(stored) - len(events))
     assert [m.id for m in events + rest] == [str(e.sequence) for e in stored]
+    assert chronik.events.subscribers[1] == 1
 
 
 async def test_no_token_is_a_native_401_not_a_stream(http: httpx.AsyncClient) -> None:

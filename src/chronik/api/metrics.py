@@ -45,6 +45,7 @@ class Metrics:
         self.registry.register(_ViewCollector(app))
         self.registry.register(_SchedulerCollector(app))
         self.registry.register(_ActionCollector(app))
+        self.registry.register(_SubscriptionCollector(app))
 
         # The labelled children by (route, method, status): ``labels()`` checks and joins
         # its arguments on every call, a tenth of a small request's CPU.
@@ -88,6 +89,27 @@ class _PoolCollector(Collector):
             "chronik_db_pool_requests_waiting",
             "Requests waiting for a connection.",
             value=stats.get("requests_waiting", 0),
+        )
+
+
+class _SubscriptionCollector(Collector):
+    """Live subscriptions (Server-Sent Events) of this process: open, and dropped so far."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        chronik = getattr(self._app.state, "chronik", None)
+        if chronik is None:
+            return
+        live, dropped = chronik.events.subscribers
+        yield GaugeMetricFamily(
+            "chronik_subscribers", "Live subscriptions receiving events.", value=live
+        )
+        yield CounterMetricFamily(
+            "chronik_subscribers_dropped",
+            "Subscriptions dropped for falling behind.",
+            value=dropped,
         )
 
 

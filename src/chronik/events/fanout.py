@@ -83,6 +83,7 @@ class Subscription:
                 added = True
         if len(self._queue) > self._bound:
             self.dropped = True
+            self._fanout.dropped += 1
             self._queue.clear()
             self._leave()
             self._wake.set()
@@ -207,6 +208,13 @@ class Fanout:
         self.read = read
         self.bound = bound
         self._feeds: dict[str, Feed] = {}
+        self.dropped = 0
+        """Subscribers dropped for falling behind, since the process started."""
+
+    @property
+    def live(self) -> int:
+        """Subscribers that receive from a follower now."""
+        return sum(len(feed.subscribers) for feed in self._feeds.values())
 
     def subscribe(self, cursor: Cursor, after: int) -> Subscription:
         """A subscriber of ``cursor``'s tenant and filters, after sequence ``after``."""

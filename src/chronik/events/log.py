@@ -204,6 +204,11 @@ class EventLog:
         start = await self.head() if after is None else after
         return self._fanout.subscribe(cursor, start)
 
+    @property
+    def subscribers(self) -> tuple[int, int]:
+        """Live subscribers now, and those dropped for falling behind so far."""
+        return self._fanout.live, self._fanout.dropped
+
     async def first_at(self, at: datetime) -> int:
         """The sequence of the first event created at or after ``at`` (past the head:
         ``head + 1``)."""
