@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -12,7 +13,10 @@ from chronik.client import wire
 from chronik.client.services import RemoteEvents, RemoteViews
 from chronik.errors import InvalidArgument, Unavailable
 
-RETRIED_STATUSES = frozenset({502, 503, 504})
+RETRIED_STATUSES = wire.RETRIED_STATUSES
+STREAM_READ_TIMEOUT = 60.0
+"""How long a live stream may stay silent before it counts as lost: the server sends a
+heartbeat every 15 s by default."""
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Failures before the request reached the server: any call may be sent again."""
 _LOST = (
@@ -55,6 +59,7 @@ class AsyncClient:
             timeout=timeout,
             transport=transport,
         )
+        self._timeout = timeout
         self._retries = retries
         self._backoff = backoff
         self._max_backoff = max_backoff
@@ -116,9 +121,22 @@ class AsyncClient:
                 raise Unavailable(
                     f"{method} {path} failed {attempt + 1} times; last: {failure!r}"
                 ) from failure
-            delay = min(self._backoff * 2**attempt, self._max_backoff)
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            await self.pause(attempt)
             attempt += 1
+
+    def stream(
+        self, path: str, *, params: dict[str, Any], headers: dict[str, str]
+    ) -> AbstractAsyncContextManager[httpx.Response]:
+        """An open ``GET`` response to read as it arrives (a live stream): ``timeout`` for
+        connecting, :data:`STREAM_READ_TIMEOUT` between reads."""
+        timeout = httpx.Timeout(self._timeout, read=max(self._timeout, STREAM_READ_TIMEOUT))
+        return self._http.stream("GET", path, params=params, headers=headers, timeout=timeout)
+
+    async def pause(self, attempt: int) -> None:
+        """The backoff before attempt ``attempt + 1``: doubling from ``backoff`` up to
+        ``max_backoff`` seconds, jittered."""
+        delay = min(self._backoff * 2**attempt, self._max_backoff)
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -3,12 +3,16 @@ HTTP, where the native API has them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+import json
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from chronik.client import wire
+import httpx
+import msgspec
+
+from chronik.client import sse, wire
 from chronik.ids import new_ulid
 from chronik.records import Event, EventQuery, ExpectedVersion, FailedEvent, NewEvent, Page
 
@@ -96,6 +100,71 @@ class RemoteEvents:
         async for page in self.pages(tenant_id, query):
             for event in page.events:
                 yield event
+
+    async def subscribe(
+        self, tenant_id: str, query: EventQuery | None = None, *, after: int | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """Every event of ``tenant_id`` that ``query``'s filters match (ordering, limit,
+        sequence and time bounds are the subscription's own) after sequence ``after`` (by
+        default the head, so new events only), in sequence order, forever.
+
+        A lost connection (a network failure, a server restart, a 502/503/504, or the server
+        dropping a subscriber that fell behind) is reopened after the last event yielded,
+        so nothing is missed or repeated, after a backoff that doubles from the client's
+        ``backoff`` up to ``max_backoff`` seconds and starts again once a connection holds.
+        Other errors (a bad filter, a token without ``events.read``) are raised."""
+        await self._client.check_tenant(tenant_id)
+        query = EventQuery() if query is None else query
+        params = wire.subscription(query)
+        if after is None:
+            # Where the head is now, as a sequence: a reconnection before the first event
+            # must resume from there, not from the head it would find then.
+            last = msgspec.structs.replace(
+                query, asc=False, limit=1, sequence=0, creation_date=None, since=None, until=None
+            )
+            found = (await self.search(tenant_id, last)).events
+            after = found[0].sequence if found else 0
+        failures = 0
+        while True:
+            headers = {"Last-Event-ID": str(after)}
+            try:
+                async with self._client.stream(
+                    "/v1/events/subscribe", params=params, headers=headers
+                ) as response:
+                    status = response.status_code
+                    if status != 200 and status not in wire.RETRIED_STATUSES:
+                        await response.aread()
+                        raise wire.error(status, _json(response.text), response.text)
+                    if status == 200:
+                        failures = 0
+                        parser = sse.Parser()
+                        async for line in response.aiter_lines():
+                            message = parser.line(line)
+                            if message is None:
+                                continue
+                            if message.event == "dropped":
+                                break  # the server gave up on this connection: resume
+                            if message.event == "message":
+                                event = wire.event(json.loads(message.data))
+                                after = event.sequence
+                                yield event
+            except httpx.TransportError:
+                pass
+            await self._client.pause(failures)
+            failures += 1
+
+    async def follow(self, tenant_id: str, *, after: int = 0) -> AsyncGenerator[Event, None]:
+        """Every event of ``tenant_id`` after sequence ``after`` (Chronik's own records
+        too), forever: :meth:`subscribe` without filters, from ``after``."""
+        async for event in self.subscribe(tenant_id, EventQuery(system=True), after=after):
+            yield event
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 class RemoteViews:

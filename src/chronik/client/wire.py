@@ -24,6 +24,8 @@ ERRORS: dict[str, type[errors.ChronikError]] = {
 BY_STATUS: dict[int, type[errors.ChronikError]] = {
     cls.http_status: cls for cls in reversed(ERRORS.values())
 }
+RETRIED_STATUSES = frozenset({502, 503, 504})
+"""Answers that say the server could not take the call now: a safe call is tried again."""
 _UPPER = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -132,3 +134,22 @@ def failed_event(tenant_id: str, d: dict[str, Any]) -> FailedEvent:
         last_failed=time(d["lastFailed"]),
         retry_at=time(d["retryAt"]) if d.get("retryAt") else None,
     )
+
+
+def subscription(q: EventQuery) -> dict[str, Any]:
+    """A query's filters as ``GET /v1/events/subscribe`` takes them; its ordering, limit,
+    sequence and time bounds are the subscription's own, as embedded."""
+    params: dict[str, Any] = {}
+    for name, value in (
+        ("aggregateTypes", list(q.aggregate_types)),
+        ("eventTypes", list(q.event_types)),
+        ("aggregateId", q.aggregate_id),
+        ("resourceOwner", q.resource_owner),
+        ("editorUserId", q.editor_user_id),
+        ("correlationId", q.correlation_id),
+    ):
+        if value:
+            params[name] = value
+    if q.system:
+        params["includeSystem"] = "true"
+    return params
