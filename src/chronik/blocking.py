@@ -11,11 +11,12 @@ import functools
 import inspect
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import CancelledError, Future
-from typing import Any, Generic, TypeVar
+from contextlib import ExitStack
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-from anyio.from_thread import BlockingPortal
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 T = TypeVar("T")
 
@@ -171,3 +172,54 @@ class Blocking(Generic[T]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._target!r})"
+
+
+class Closes(Protocol):
+    async def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Closes)
+
+
+class Owning(Blocking[C]):
+    """A :class:`Blocking` view that owns its event-loop thread and its target (whose async
+    ``close()`` releases what it holds): :meth:`close`, or leaving its ``with``, stops what
+    is still iterating, closes the target and ends the thread."""
+
+    __slots__ = ("_closed", "_stack")
+
+    def __init__(self, target: C, loop: Loop, stack: ExitStack) -> None:
+        super().__init__(target, loop)
+        self._stack = stack
+        self._closed = False
+
+    @staticmethod
+    def start(opening: Callable[[], Awaitable[C]]) -> tuple[C, Loop, ExitStack]:
+        """Start an event-loop thread and run ``opening`` on it: what it opened, the loop,
+        and the stack that ends the thread (already ended if ``opening`` raised)."""
+        stack = ExitStack()
+        portal = stack.enter_context(start_blocking_portal())
+        try:
+            target = portal.call(opening)
+        except BaseException:
+            stack.close()
+            raise
+        return target, Loop(portal), stack
+
+    def close(self) -> None:
+        """Stop what is still iterating, close the target and end the thread; closing again
+        does nothing."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._loop.close_iterators()
+            self._loop.portal.call(self._target.close)
+        finally:
+            self._stack.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -16,12 +16,9 @@ and nothing is implemented twice.
 from __future__ import annotations
 
 import functools
-from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from anyio.from_thread import start_blocking_portal
-
-from chronik.blocking import Blocking, BlockingIterator, Loop
+from chronik.blocking import Blocking, BlockingIterator, Owning
 from chronik.services import Chronik
 from chronik.settings import Settings
 
@@ -36,11 +33,11 @@ if TYPE_CHECKING:
 __all__ = ["Blocking", "BlockingIterator", "SyncChronik"]
 
 
-class SyncChronik(Blocking[Chronik]):
+class SyncChronik(Owning[Chronik]):
     """The blocking Python API: :class:`~chronik.services.Chronik`'s attributes and methods,
     as blocking calls (see :class:`Blocking`); ``with SyncChronik.open(Settings()) as c:``."""
 
-    __slots__ = ("_closed", "_stack")
+    __slots__ = ()
 
     if TYPE_CHECKING:
         settings: Settings
@@ -52,41 +49,11 @@ class SyncChronik(Blocking[Chronik]):
         schedules: Blocking[Schedules]
         actions: Blocking[Actions]
 
-    def __init__(self, chronik: Chronik, loop: Loop, stack: ExitStack) -> None:
-        super().__init__(chronik, loop)
-        self._stack = stack
-        self._closed = False
-
     @classmethod
     def open(
         cls, settings: Settings, *, migrate: bool = True, views: Registry | None = None
     ) -> SyncChronik:
         """Start the event-loop thread and open ``settings``'s database on it, as
         :meth:`Chronik.open <chronik.services.Chronik.open>` does."""
-        stack = ExitStack()
-        portal = stack.enter_context(start_blocking_portal())
-        try:
-            opening = functools.partial(Chronik.open, settings, migrate=migrate, views=views)
-            chronik = portal.call(opening)
-        except BaseException:
-            stack.close()
-            raise
-        return cls(chronik, Loop(portal), stack)
-
-    def close(self) -> None:
-        """Stop what is still iterating, close the database, and end the thread; closing
-        again does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._loop.close_iterators()
-            self._loop.portal.call(self._target.close)
-        finally:
-            self._stack.close()
-
-    def __enter__(self) -> SyncChronik:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        opening = functools.partial(Chronik.open, settings, migrate=migrate, views=views)
+        return cls(*Owning.start(opening))

@@ -14,12 +14,9 @@ error tree (:mod:`chronik.errors`).
 from __future__ import annotations
 
 import functools
-from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
-from anyio.from_thread import start_blocking_portal
-
-from chronik.blocking import Blocking, Loop
+from chronik.blocking import Blocking, Owning
 from chronik.client.core import AsyncClient
 
 if TYPE_CHECKING:
@@ -28,46 +25,19 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "Client"]
 
 
-class Client(Blocking[AsyncClient]):
+class Client(Owning[AsyncClient]):
     """The blocking remote client: :class:`AsyncClient`'s calls as blocking calls, its
     iterators as iterators; ``with Client(url, token=...) as chronik:``. The arguments
-    are :class:`AsyncClient`'s."""
+    are :class:`AsyncClient`'s; :meth:`close` closes the connections and ends the thread."""
 
-    __slots__ = ("_closed", "_stack")
+    __slots__ = ()
 
     if TYPE_CHECKING:
         events: Blocking[RemoteEvents]
         views: Blocking[RemoteViews]
 
     def __init__(self, url: str, *, token: str, **options: Any) -> None:
-        stack = ExitStack()
-        portal = stack.enter_context(start_blocking_portal())
-        try:
-            client = portal.call(functools.partial(_open, url, token=token, **options))
-        except BaseException:
-            stack.close()
-            raise
-        super().__init__(client, Loop(portal))
-        self._stack = stack
-        self._closed = False
-
-    def close(self) -> None:
-        """Stop what is still iterating, close the connections and end the thread; closing
-        again does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._loop.close_iterators()
-            self._loop.portal.call(self._target.close)
-        finally:
-            self._stack.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(*Owning.start(functools.partial(_open, url, token=token, **options)))
 
 
 async def _open(url: str, **options: Any) -> AsyncClient:
