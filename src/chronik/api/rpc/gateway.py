@@ -19,15 +19,16 @@ from starlette.routing import Route
 
 from chronik.api.http import JSON, services
 from chronik.api.rpc.methods import Method, all_methods, serve
-from chronik.api.rpc.protojson import from_json, to_json
+from chronik.api.rpc.protojson import field_named, from_json, to_json
 from chronik.errors import InvalidArgument
 
 _decoder = msgspec.json.Decoder()
 
 
-async def _fields(request: Request, method: Method) -> dict[str, Any]:
-    """The request's fields as JSON names them: body or query string, then the path's."""
-    data: dict[str, Any]
+async def _fields(request: Request, method: Method) -> Any:
+    """The request's fields as JSON names them: body or query string, then the path's (a
+    body that is no JSON object is left for :func:`from_json` to refuse)."""
+    data: Any
     if method.http.body == "*":
         raw = await request.body()
         try:
@@ -35,11 +36,12 @@ async def _fields(request: Request, method: Method) -> dict[str, Any]:
         except msgspec.DecodeError as exc:
             raise InvalidArgument(f"the body is not JSON: {exc}") from None
         if not isinstance(data, dict):
-            raise InvalidArgument(f"the body must be a JSON object, not {type(data).__name__}")
+            return data
     else:
         data = {}
+        descriptor: Any = method.request.DESCRIPTOR
         for key, value in request.query_params.multi_items():
-            field = method.request.DESCRIPTOR.fields_by_name.get(key) or _by_json_name(method, key)
+            field = field_named(descriptor, key)
             if field is None:
                 continue  # as grpc-gateway ignores what the message lacks
             if field.is_repeated:
@@ -48,13 +50,6 @@ async def _fields(request: Request, method: Method) -> dict[str, Any]:
                 data[field.name] = value
     data.update(request.path_params)
     return data
-
-
-def _by_json_name(method: Method, key: str) -> Any:
-    for field in method.request.DESCRIPTOR.fields:
-        if field.json_name == key:
-            return field
-    return None
 
 
 def _endpoint(method: Method) -> Any:

@@ -11,14 +11,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from chronik.api.rpc.methods import Method, all_methods
+from chronik.api.rpc.protojson import INT64
 
-_INT64 = {
-    FieldDescriptor.TYPE_INT64,
-    FieldDescriptor.TYPE_UINT64,
-    FieldDescriptor.TYPE_SINT64,
-    FieldDescriptor.TYPE_FIXED64,
-    FieldDescriptor.TYPE_SFIXED64,
-}
 _INT32 = {
     FieldDescriptor.TYPE_INT32,
     FieldDescriptor.TYPE_UINT32,
@@ -61,7 +55,7 @@ def _field_schema(field: FieldDescriptor, found: dict[str, Any], writing: bool) 
         schema = {"type": "string", "enum": names}
         if not writing:
             schema = {"anyOf": [schema, {"type": "integer"}]}
-    elif kind in _INT64:
+    elif kind in INT64:
         bounds = {"minimum": 0} if kind in _UNSIGNED else {}
         schema = (
             {"type": "string", "pattern": r"^-?[0-9]+$"}

@@ -30,9 +30,7 @@ from google.protobuf.message import Message
 from chronik.api.rpc.methods import Kept, Shared
 from chronik.errors import InvalidArgument
 
-Convert = Callable[[Any], Any]
-
-_INT64 = frozenset(
+INT64 = frozenset(
     {
         FieldDescriptor.TYPE_INT64,
         FieldDescriptor.TYPE_UINT64,
@@ -41,6 +39,7 @@ _INT64 = frozenset(
         FieldDescriptor.TYPE_SFIXED64,
     }
 )
+"""The field types protojson writes as strings."""
 
 
 def duration(value: timedelta | float) -> str:
@@ -97,7 +96,7 @@ def _field(field: FieldDescriptor) -> tuple[int, Any]:
         return _MESSAGE, _writer(_type(field))
     if kind == FieldDescriptor.TYPE_ENUM:
         return _ENUM, field.enum_type
-    if kind in _INT64:
+    if kind in INT64:
         return _PLAIN, str
     if kind == FieldDescriptor.TYPE_BYTES:
         return _PLAIN, lambda v: base64.b64encode(v).decode("ascii")
@@ -135,11 +134,10 @@ def _writer(descriptor: Descriptor) -> Callable[[Any, Memo], dict[str, Any]]:
         done = memo.get(id(data))
         if done is not None:
             return done  # type: ignore[no-any-return]
-        if isinstance(data, Message):
-            return json_format.MessageToDict(data)
         if not plan:  # built on first use: a message may hold itself
             for f in descriptor.fields:
-                plan[f.name] = (f.json_name, *_field(f)[:1], f.is_repeated, _field(f)[1])
+                kind, how = _field(f)
+                plan[f.name] = (f.json_name, kind, f.is_repeated, how)
         out: dict[str, Any] = {}
         for name, value in data.items():
             json_name, kind, repeated, how = plan[name]
@@ -180,9 +178,7 @@ def to_json(message: type[Message], data: dict[str, Any]) -> dict[str, Any]:
 # Go's protojson takes a Duration with no digit before or after the point (".5s", "1.s") and
 # a leading "+"; Python's json_format only the last two.
 _DURATION = re.compile(r"([+-]?)(\d*)(?:\.(\d*))?s")
-_PLAIN_JSON = frozenset(
-    {"google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue"}
-)
+_STRUCT = "google.protobuf.Struct"
 
 
 def _prepare(descriptor: Descriptor, data: dict[str, Any], where: str) -> None:
@@ -190,7 +186,7 @@ def _prepare(descriptor: Descriptor, data: dict[str, Any], where: str) -> None:
     list where a message belongs: it would read its characters as unknown field names), and
     complete the Durations only Go's takes."""
     for key, value in data.items():
-        field = descriptor.fields_by_name.get(key) or _by_json_name(descriptor).get(key)
+        field = field_named(descriptor, key)
         if value is None or field is None or field.type != FieldDescriptor.TYPE_MESSAGE:
             continue
         kind = _type(field)
@@ -212,15 +208,17 @@ def _prepare(descriptor: Descriptor, data: dict[str, Any], where: str) -> None:
                         value[i] = completed
                     else:
                         data[key] = completed
-            elif (
-                kind.full_name.startswith("google.protobuf.")
-                and kind.full_name != "google.protobuf.Struct"
-            ):
+            elif kind.full_name.startswith("google.protobuf.") and kind.full_name != _STRUCT:
                 continue  # a Timestamp is a string, a Value anything: json_format checks them
             elif not isinstance(item, dict):
                 raise InvalidArgument(f"{at} must be a JSON object", field=at)
-            elif kind.full_name not in _PLAIN_JSON:
+            elif kind.full_name != _STRUCT:
                 _prepare(kind, item, at)
+
+
+def field_named(descriptor: Descriptor, key: str) -> FieldDescriptor | None:
+    """The field a JSON key names: by its proto name or its JSON (camelCase) name."""
+    return descriptor.fields_by_name.get(key) or _by_json_name(descriptor).get(key)
 
 
 @cache
