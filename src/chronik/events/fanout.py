@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from chronik.events.paging import Cursor
+from chronik.events.query import bounded
 from chronik.records import Event, EventFilter, reserved
 
 log = logging.getLogger("chronik.events.fanout")
@@ -131,21 +132,8 @@ class Subscription:
             raise FellBehind(self.last)
         if self.ended:
             return None
-        c = self._cursor
         page = await self._fanout.read(
-            EventFilter(
-                tenant_id=c.tenant_id,
-                asc=True,
-                limit=CATCH_UP_PAGE,
-                after=self.last,
-                event_types=c.event_types,
-                aggregate_types=c.aggregate_types,
-                aggregate_id=c.aggregate_id,
-                editor_user_id=c.editor_user_id,
-                resource_owner=c.resource_owner,
-                users_only=c.users_only,
-                correlation_id=c.correlation_id,
-            )
+            bounded(self._cursor, after=self.last, asc=True, limit=CATCH_UP_PAGE)
         )
         if page:
             self.last = page[-1].sequence

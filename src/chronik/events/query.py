@@ -154,10 +154,23 @@ async def page_filter(store: EventStore, cursor: Cursor) -> EventFilter:
             after = max(after, cursor.position)
         else:
             before = cursor.position if before is None else min(before, cursor.position)
+    return bounded(cursor, after=after, before=before)
+
+
+def bounded(
+    cursor: Cursor,
+    *,
+    after: int,
+    before: int | None = None,
+    asc: bool | None = None,
+    limit: int | None = None,
+) -> EventFilter:
+    """The filter of ``cursor``'s criteria between two sequences (exclusive), in its order
+    and at its page size unless others are given."""
     return EventFilter(
         tenant_id=cursor.tenant_id,
-        asc=cursor.asc,
-        limit=cursor.limit,
+        asc=cursor.asc if asc is None else asc,
+        limit=cursor.limit if limit is None else limit,
         after=after,
         before=before,
         event_types=cursor.event_types,
