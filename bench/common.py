@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import platform
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -357,3 +358,27 @@ class ForeignLoad:
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 no one listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(server: subprocess.Popen[bytes], base: str, seconds: float = 60) -> None:
+    """Wait until the server at ``base`` answers ``/readyz``; kill it if it never does."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError("the server did not become ready")
+        time.sleep(0.2)

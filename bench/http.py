@@ -40,7 +40,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,7 +51,7 @@ import httpx
 import uvloop
 
 from bench import common
-from bench.common import Result, check, log
+from bench.common import Result, check, free_port, log, wait_ready
 from bench.log import DEFAULT_ADMIN_URL, FULL, QUICK, create_pg_database, drop_pg_database, load
 from chronik import Chronik, NewEvent, Settings
 from chronik.api.proto.zitadel import admin_pb2, admin_pb2_grpc
@@ -78,12 +77,6 @@ end
 
 SEARCH_PATH = "/admin/v1/events/_search"
 LIST_EVENTS_PATH = "/zitadel.admin.v1.AdminService/ListEvents"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wrk(script: str, token: str, url: str, connections: int, seconds: float) -> dict[str, float]:
@@ -289,7 +282,7 @@ async def _prepare(settings: Settings, events: int, backend: str) -> tuple[str, 
 def _serve(
     data: Path, url: str, workers: int, server_name: str, grpc_port: int | None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     if server_name == "uvicorn":
         command = [
@@ -310,17 +303,8 @@ def _serve(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError("the server did not become ready")
-        time.sleep(0.2)
+    wait_ready(server, base)
+    return server, base
 
 
 def _pids(pid: int) -> list[int]:
@@ -362,7 +346,7 @@ def _measure(
     library: float,
     transports: list[str],
 ) -> list[Result]:
-    grpc_port = _free_port() if "grpc" in transports and server_name == "uvicorn" else None
+    grpc_port = free_port() if "grpc" in transports and server_name == "uvicorn" else None
     server, base = _serve(data, url, workers, server_name, grpc_port)
     what = f"{backend}, {server_name}, {workers} worker(s)"
     search: dict[str, float] = {}

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from typing import Any
 import httpx
 
 from bench import common
-from bench.common import Result, check, log, percentile
+from bench.common import Result, check, free_port, log, percentile, wait_ready
 from bench.log import DEFAULT_ADMIN_URL, create_pg_database, drop_pg_database
 from chronik import Chronik, Settings
 
@@ -39,14 +38,8 @@ WARM_UP = 1.0
 ID = re.compile(rb"^id: (\d+)$", re.MULTILINE)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(data: Path, url: str) -> tuple[subprocess.Popen[bytes], str, int]:
-    port = _free_port()
+    port = free_port()
     command = [
         *(sys.executable, "-m", "chronik", "serve", "--port", str(port), "--data", str(data)),
         *("--log-level", "warning"),
@@ -54,17 +47,8 @@ def _serve(data: Path, url: str) -> tuple[subprocess.Popen[bytes], str, int]:
     ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return server, base, port
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            raise RuntimeError("the server did not become ready")
-        time.sleep(0.2)
+    wait_ready(server, base)
+    return server, base, port
 
 
 class Subscriber:
