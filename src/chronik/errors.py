@@ -101,6 +101,13 @@ class Unavailable(ChronikError):
     http_status = 503
 
 
+class DeliveryFailed(ChronikError):
+    """A webhook's receiver did not take a delivery an operator asked for (a resend)."""
+
+    grpc_code = 14
+    http_status = 502
+
+
 class DatabaseUnavailable(Unavailable):
     """The database the settings name cannot be opened: it does not exist (and this process
     was not asked to create it), holds no Chronik schema, or its server refuses the

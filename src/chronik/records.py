@@ -391,3 +391,77 @@ class ActionRun(msgspec.Struct, frozen=True, kw_only=True):
     logs: tuple[tuple[str, str], ...] = ()
     """(level, message) lines, bounded by the runtime."""
     logs_dropped: int = 0
+
+
+# -- webhooks (chronik.webhooks checks them) -------------------------------------------------
+
+WebhookPattern = Literal["linear", "exponential"]
+
+
+class RetryStrategy(msgspec.Struct, frozen=True, kw_only=True):
+    """``retries`` after the first attempt (1 to 10), the first ``interval_seconds`` apart;
+    ``linear`` keeps that interval, ``exponential`` doubles it each time (at most an hour)."""
+
+    retries: int = 3
+    interval_seconds: float = 10.0
+    pattern: WebhookPattern = "exponential"
+
+
+class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a delivery (or an alert) goes. ``secure_ssl=False`` accepts any certificate;
+    ``headers`` are sent with every request; ``tag`` is the owner's note."""
+
+    url: str
+    hmac_enabled: bool = False
+    secret: str | None = None
+    secure_ssl: bool = True
+    tag: str = ""
+    headers: dict[str, list[str]] = msgspec.field(default_factory=dict)
+
+
+class FailureHandling(msgspec.Struct, frozen=True, kw_only=True):
+    triggers: tuple[str, ...] = ("4xx", "5xx", "timeout")
+    alert_endpoint: Endpoint | None = None
+    retry_strategy: RetryStrategy | None = None
+    divert: bool = False
+    suspend: bool = False
+
+    @property
+    def attempts(self) -> int:
+        """Deliveries of one event before its failure is final."""
+        return 1 + (self.retry_strategy.retries if self.retry_strategy else 0)
+
+    def matches(self, trigger: str) -> bool:
+        """Whether a failure (a status code as text, or ``timeout``) is one of the triggers."""
+        return trigger in self.triggers or (
+            trigger[0] in "45" and f"{trigger[0]}xx" in self.triggers
+        )
+
+
+class WebhookDefinition(msgspec.Struct, frozen=True, kw_only=True):
+    """What an owner says about a webhook (and may change)."""
+
+    name: str
+    endpoint: Endpoint
+    enabled: bool = True
+    failure_handling: FailureHandling = msgspec.field(default_factory=FailureHandling)
+    event_types: tuple[str, ...] = ()
+    """The types delivered; none: every event type (Chronik's own records never)."""
+
+
+class Webhook(msgspec.Struct, frozen=True, kw_only=True):
+    locator: str
+    tenant_id: str
+    definition: WebhookDefinition
+    created_at: datetime
+    updated_at: datetime
+    suspended_at: datetime | None = None
+
+    @property
+    def view(self) -> str:
+        """The view that delivers it: its position, lease and failed (diverted) events."""
+        return f"webhook.{self.locator}"
+
+    @property
+    def active(self) -> bool:
+        return self.definition.enabled and self.suspended_at is None

@@ -21,6 +21,7 @@ from chronik.schedules import Scheduler, Schedules
 from chronik.settings import Settings
 from chronik.storage import Database, TenantStore, open_database
 from chronik.views import Registry, ViewRunner, Views
+from chronik.webhooks import Deliverer, Destinations, WebhookRunner, Webhooks
 
 DEFAULT_TENANT = "default"
 
@@ -39,8 +40,10 @@ class Chronik:
     views: Views
     schedules: Schedules
     actions: Actions
+    webhooks: Webhooks
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _scheduler_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _webhooks_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @classmethod
     async def open(
@@ -81,6 +84,13 @@ class Chronik:
             views=views_service,
             schedules=Schedules(db, settings),
             actions=Actions(db, log, views_service, runtime, executor, settings),
+            webhooks=Webhooks(
+                db,
+                Deliverer(
+                    Destinations(settings.webhook_allowed_hosts),
+                    timeout=settings.webhook_timeout_seconds,
+                ),
+            ),
         )
 
     def start_scheduler(self) -> Scheduler:
@@ -103,6 +113,20 @@ class Chronik:
             self.views.runner = runner
             self._runner_task = asyncio.create_task(runner.run(), name="chronik-views")
         return self.views.runner
+
+    def start_webhooks(self) -> WebhookRunner:
+        """Deliver the webhooks of every tenant from this process until :meth:`close` (each
+        one from one node at a time)."""
+        if self.webhooks.runner is None:
+            runner = WebhookRunner(
+                self.db,
+                self.webhooks.deliverer,
+                lease_seconds=self.settings.view_lease_seconds,
+                poll_seconds=self.settings.follow_poll_seconds,
+            )
+            self.webhooks.runner = runner
+            self._webhooks_task = asyncio.create_task(runner.run(), name="chronik-webhooks")
+        return self.webhooks.runner
 
     async def restore(
         self,
@@ -141,12 +165,13 @@ class Chronik:
             return await self.tenants.get(DEFAULT_TENANT)
 
     async def close(self) -> None:
-        for task in (self._runner_task, self._scheduler_task):
+        for task in (self._runner_task, self._scheduler_task, self._webhooks_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._runner_task = self._scheduler_task = None
+        self._runner_task = self._scheduler_task = self._webhooks_task = None
+        await self.webhooks.deliverer.close()
         await self.events.close()
         await self.actions.executor.close()
         await self.actions.runtime.close()

@@ -66,6 +66,12 @@ class Settings:
     action_http_hosts: tuple[str, ...] = ()
     """Hosts actions may reach with ``http.fetch``; none (the default) turns it off."""
     action_http_timeout_seconds: float = 5.0
+    webhook_allowed_hosts: tuple[str, ...] = ()
+    """Hosts (``host`` for any port, ``host:port`` for one) webhooks may deliver to although
+    they resolve to addresses that are not public (loopback, private, link-local)."""
+    webhook_timeout_seconds: float = 5.0
+    """How long one delivery may take, connection to answer (keep it under half of
+    ``view_lease_seconds``, or a slow receiver may see an event twice)."""
     listen_port: int = 8080
     """The port ``chronik serve`` listens on: no action may fetch from this machine on it."""
     listen_host: str = "127.0.0.1"

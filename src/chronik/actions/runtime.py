@@ -23,7 +23,6 @@ import signal
 import struct
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ import msgspec
 
 from chronik.actions.pool import Pool
 from chronik.errors import InvalidArgument
+from chronik.hosts import allowed_host
 
 logger = logging.getLogger(__name__)
 
@@ -92,20 +92,6 @@ class HttpPolicy:
     timeout: float = 5.0
     max_bytes: int = 1024 * 1024
     own_port: int | None = None
-
-
-def allowed_host(entry: str) -> tuple[str, int | None]:
-    """An entry of :attr:`HttpPolicy.hosts` as (host, port or None); ValueError if it is none."""
-    try:
-        parts = urllib.parse.urlsplit(f"//{entry.strip()}")
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        host = port = None
-    if not host or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
-        raise ValueError(f"{entry!r} is not a host[:port] that actions may fetch from")
-    if port == 0 or " " in host:
-        raise ValueError(f"{entry!r} is not a host[:port] that actions may fetch from")
-    return host, port
 
 
 def is_identifier(name: str) -> bool:

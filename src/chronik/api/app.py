@@ -112,6 +112,7 @@ def create_app(
         try:
             opened.start_views()
             opened.start_scheduler()
+            opened.start_webhooks()
             app.state.chronik = opened
             async with _grpc(settings, opened):
                 yield

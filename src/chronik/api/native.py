@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import ConfigDict, Field, PlainValidator, WithJsonSchema
 from starlette.routing import Route
 
-from chronik.api.encoding import native_event
 from chronik.api.http import (
     JSON,
     Body,
@@ -34,6 +33,7 @@ from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument
 from chronik.events import EventQuery
+from chronik.events.shapes import native_event
 from chronik.records import Editor, ExpectedVersion, NewEvent
 
 router = APIRouter(prefix="/v1", tags=["Native API"])

@@ -11,7 +11,6 @@ from pydantic import Field
 
 from chronik.actions import Flow, Run
 from chronik.actions.model import MAX_FILTERS, MAX_NAME, MAX_TRIGGER_ACTIONS, flow_type
-from chronik.api.encoding import timestamp
 from chronik.api.http import JSON, Body, body_schema, parse, permission, services
 from chronik.api.management_schemas import NativeActionRuns, NativeTestRun
 from chronik.api.rpc.methods import organisation
@@ -19,6 +18,7 @@ from chronik.api.schemas import NativeError, Shape, answers
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument
+from chronik.events.shapes import timestamp
 from chronik.ids import is_ulid
 from chronik.records import ActionRun, Editor
 

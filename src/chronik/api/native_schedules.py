@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from chronik.api.encoding import timestamp
 from chronik.api.http import JSON, Body, UtcTime, body_schema, parse, permission, services
 from chronik.api.schemas import (
     NativeError,
@@ -20,6 +19,7 @@ from chronik.api.schemas import (
 )
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
+from chronik.events.shapes import timestamp
 from chronik.records import FailedJob, Schedule, TimeRule
 from chronik.schedules.service import DEFAULT_GROUP
 

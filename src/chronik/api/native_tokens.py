@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import ConfigDict, Field
 
-from chronik.api.encoding import timestamp
 from chronik.api.http import JSON, Body, UtcTime, body_schema, caller, parse, services
 from chronik.api.schemas import NativeError, Shape, answers
 from chronik.auth.principal import Principal
 from chronik.errors import PermissionDenied
+from chronik.events.shapes import timestamp
 from chronik.records import TokenRecord
 
 router = APIRouter(prefix="/v1/tokens", tags=["Native API: tokens"])

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 
-from chronik.api.encoding import timestamp
 from chronik.api.http import JSON, permission, services
 from chronik.api.schemas import (
     FailedEventPage,
@@ -27,6 +26,7 @@ from chronik.api.schemas import (
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument, NotFound
+from chronik.events.shapes import timestamp
 from chronik.records import FailedEvent
 from chronik.views import Row, ViewStatus
 from chronik.views.reading import MAX_PAGE_SIZE, MAX_WAIT_SECONDS

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from chronik.api import subscriptions
-from chronik.api.encoding import socotra_event
 from chronik.api.http import JSON, UtcTime, permission, services
 from chronik.api.schemas import EventStreamResponse, SocotraError, SocotraEvent, answers
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument, NotFound
 from chronik.events import EventQuery
+from chronik.events.shapes import socotra_event
 
 router = APIRouter(prefix="/event/{tenantLocator}/events", tags=["Socotra Events API"])
 

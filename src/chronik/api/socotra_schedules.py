@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from chronik.api.encoding import timestamp
 from chronik.api.http import JSON, Body, UtcTime, body_schema, parse, permission, services
 from chronik.api.schemas import (
     FailedJobDetails,
@@ -24,6 +23,7 @@ from chronik.api.schemas import (
 from chronik.api.socotra_events import own_tenant
 from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
+from chronik.events.shapes import timestamp
 from chronik.records import FailedJob, Schedule
 from chronik.schedules import TenantEvent
 from chronik.schedules.service import TENANT_GROUP

@@ -17,7 +17,6 @@ import msgspec
 from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
-from chronik.api.encoding import native_event
 from chronik.api.http import authorized, services
 from chronik.api.schemas import NativeError, answers
 from chronik.auth import permissions as p
@@ -25,6 +24,7 @@ from chronik.errors import InvalidArgument
 from chronik.events import EventQuery
 from chronik.events.fanout import FellBehind, Subscription
 from chronik.events.query import MAX_SEQUENCE
+from chronik.events.shapes import native_event
 from chronik.records import Event
 
 router = APIRouter(prefix="/v1", tags=["Native API"])

@@ -351,6 +351,7 @@ async def _work(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         runner = chronik.start_views()
         chronik.start_scheduler()
+        chronik.start_webhooks()
         running = counted(len(chronik.views.registry), "view")
         say(f"running {running} and the scheduler as {runner.owner}")
         await stop.wait()

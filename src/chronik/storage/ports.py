@@ -26,6 +26,7 @@ from chronik.records import (
     TokenRecord,
     ViewCommit,
     ViewState,
+    Webhook,
 )
 
 AppendOutcome = list[Event] | ChronikError
@@ -115,9 +116,18 @@ class ViewStore(Protocol):
     operator's removal, or another node after its lease ran out) writes nothing."""
 
     async def claim(
-        self, view: str, database: str, tenant_id: str, owner: str, now: datetime, until: datetime
+        self,
+        view: str,
+        database: str,
+        tenant_id: str,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        create: bool = True,
     ) -> ViewState | None:
-        """Take or renew the lease of ``owner`` (creating the view's row at position 0);
+        """Take or renew the lease of ``owner`` (creating the view's row at position 0,
+        unless ``create`` is false: then a view with no row is not claimed);
         None while another owner's lease lasts."""
         ...
 
@@ -180,8 +190,36 @@ class ViewStore(Protocol):
         """Back to position 0 with a new generation; its rows and failed events gone."""
         ...
 
+    async def failed_again(
+        self, tenant_id: str, view: str, sequence: int, error: str, at: datetime
+    ) -> bool:
+        """Count one more failure of a failed event that was run outside its view."""
+        ...
+
     async def set_paused(self, tenant_id: str, view: str, database: str, paused: bool) -> None:
         """Pause or resume a view (one that never ran gets its row, paused)."""
+        ...
+
+
+class WebhookStore(Protocol):
+    async def create(self, webhook: Webhook, position: int) -> None:
+        """Store a new webhook, its view starting after ``position`` (the head of the log)."""
+        ...
+
+    async def get(self, tenant_id: str, locator: str) -> Webhook | None: ...
+
+    async def of_tenant(self, tenant_id: str) -> list[Webhook]: ...
+
+    async def unsuspended(self) -> list[Webhook]:
+        """Every tenant's webhooks that are not suspended (the deliverers' work)."""
+        ...
+
+    async def replace(self, webhook: Webhook) -> bool: ...
+
+    async def set_suspended(self, tenant_id: str, locator: str, at: datetime | None) -> bool: ...
+
+    async def delete(self, tenant_id: str, locator: str, view: str) -> bool:
+        """Forget a webhook and its view (position, failed events, rows), in one transaction."""
         ...
 
 
@@ -316,6 +354,9 @@ class Database(Protocol):
 
     @property
     def action_runs(self) -> ActionRunStore: ...
+
+    @property
+    def webhooks(self) -> WebhookStore: ...
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""

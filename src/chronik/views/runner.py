@@ -125,6 +125,11 @@ class ViewRunner:
         """Look again now (an operator retried, removed or reset something)."""
         self._wake.set()
 
+    def due(self, view_name: str) -> datetime | None:
+        """When the earliest failed event of ``view_name`` that a step waits on is due (and
+        forget it: the next step notes it again)."""
+        return self._due.pop(view_name, None)
+
     def progress_signal(self) -> asyncio.Event:
         """An event set by this runner's next commit (of any view and tenant): take it
         before reading a position, wait on it after."""
@@ -187,7 +192,7 @@ class ViewRunner:
             self._note_due(view.name, waiting_on.retry_at)
         else:
             outcome = await self._batch(view, lease, waiting_on, batch)
-            if outcome is Step.WAITING:
+            if outcome is Step.WAITING and batch.failures:
                 self._note_due(view.name, batch.failures[-1].retry_at)
         batch.puts, batch.deletes = rows.changes()
         handled = batch.event_at is not None or batch.failures or batch.resolved
@@ -265,6 +270,8 @@ class ViewRunner:
             lease.ahead = (events[-1].sequence, task)
         failures = {waiting_on.sequence: waiting_on} if waiting_on else {}
         for event in events:
+            if time.monotonic() >= lease.until and not await self._renew(view, lease, batch):
+                return Step.IDLE  # another node has the view now: this batch cannot commit
             failed = failures.get(event.sequence)
             error, hopeless = await self._handle(view, event, rows)
             if error is None:
@@ -280,18 +287,26 @@ class ViewRunner:
             retry_at = (
                 None if exhausted else batch.now + timedelta(seconds=view.backoff.delay(count))
             )
-            batch.failures.append(
-                FailureUpdate(
-                    sequence=event.sequence,
-                    failure_count=count,
-                    error=error,
-                    retry_at=retry_at,
+            if exhausted and not view.keep_exhausted:
+                if failed is not None:
+                    batch.resolved.append(event.sequence)
+            else:
+                batch.failures.append(
+                    FailureUpdate(
+                        sequence=event.sequence,
+                        failure_count=count,
+                        error=error,
+                        retry_at=retry_at,
+                    )
                 )
-            )
-            if exhausted and (hopeless or view.on_exhausted == "skip"):
+            if not exhausted:
+                return Step.WAITING
+            halt = view.exhausted is not None and await view.exhausted(event, error)
+            if hopeless or view.on_exhausted == "skip":
                 batch.position = event.sequence
                 batch.event_at = event.created_at
-                continue
+                if not halt:
+                    continue
             return Step.WAITING
         if len(events) < view.batch:
             batch.position = max(batch.position, head)
@@ -343,6 +358,26 @@ class ViewRunner:
             )
         )
 
+    async def _renew(self, view: View, lease: _Lease, batch: ViewCommit) -> bool:
+        """Renew the lease in the middle of a long batch (slow handlers): False when
+        another node took the view meanwhile."""
+        now = self._clock()
+        until = now + timedelta(seconds=self._lease_seconds)
+        state = await self._store.claim(
+            view.name,
+            view.database,
+            batch.tenant_id,
+            self.owner,
+            now,
+            until,
+            create=view.own_state,
+        )
+        if state is None or state.generation != lease.state.generation:
+            return False
+        batch.lease_until = until
+        lease.until = time.monotonic() + self._lease_seconds / 2
+        return True
+
     async def _lease(self, view: View, tenant_id: str) -> _Lease | None:
         key = (view.name, tenant_id)
         lease = self._leases.get(key)
@@ -352,7 +387,9 @@ class ViewRunner:
                 return lease
         now = self._clock()
         until = now + timedelta(seconds=self._lease_seconds)
-        state = await self._store.claim(view.name, view.database, tenant_id, self.owner, now, until)
+        state = await self._store.claim(
+            view.name, view.database, tenant_id, self.owner, now, until, create=view.own_state
+        )
         if state is None:
             if lease is not None:
                 lease.drop_ahead()

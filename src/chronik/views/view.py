@@ -32,6 +32,7 @@ class Unprocessable(Exception):
 
 Handler = Callable[["Event", "Rows"], Awaitable[None]]
 Skips = Callable[[str], Awaitable[bool]]
+Exhaust = Callable[["Event", str], Awaitable[bool]]
 Exhausted = Literal["skip", "stop"]
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,200}")
@@ -50,7 +51,14 @@ class View:
     a tenant (say, no flow is bound there): then it moves to the head of the log without
     reading the events in between, at most once a second. ``on_commit=False`` makes the
     runner look at the view on its poll interval and when woken, not after every commit (for
-    a view of rare events that its writers wake)."""
+    a view of rare events that its writers wake).
+
+    ``keep_exhausted=False`` forgets the record of an event whose failures reached the
+    maximum (it is neither retried nor listed); ``exhausted``, when given, is awaited with
+    such an event and its error before the batch commits, and answers whether the view must
+    stop there for now (whoever runs it decides when to go on). ``own_state=False``: the
+    runner never creates the view's stored state (its owner does, at a chosen position), so
+    a view whose state was removed is not run again from 0."""
 
     name: str
     handler: Handler
@@ -63,6 +71,9 @@ class View:
     batch: int = 1000
     skips: Skips | None = None
     on_commit: bool = True
+    keep_exhausted: bool = True
+    exhausted: Exhaust | None = None
+    own_state: bool = True
 
     def __post_init__(self) -> None:
         for what, value in (("name", self.name), ("database", self.database)):

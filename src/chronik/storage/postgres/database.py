@@ -138,6 +138,7 @@ class PostgresDatabase:
         from chronik.storage.postgres.schedules import PostgresScheduleStore
         from chronik.storage.postgres.tokens import PostgresTokenStore
         from chronik.storage.postgres.views import PostgresViewStore
+        from chronik.storage.postgres.webhooks import PostgresWebhookStore
 
         self.url = url
         self.poll_seconds = poll_seconds
@@ -159,6 +160,7 @@ class PostgresDatabase:
         self.views = PostgresViewStore(self)
         self.schedules = PostgresScheduleStore(self)
         self.action_runs = PostgresActionRunStore(self)
+        self.webhooks = PostgresWebhookStore(self)
         self._opened = False
 
     async def open(self) -> None:

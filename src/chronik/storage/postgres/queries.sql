@@ -459,3 +459,42 @@ WHERE tenant_key = %(tenant)s
     AND (%(before)s::text IS NULL OR id < %(before)s)
 ORDER BY id DESC
 LIMIT %(limit)s;
+
+-- name: webhook_insert
+INSERT INTO webhooks (tenant_key, locator, definition, created_at, updated_at)
+VALUES (%s, %s, %s, %s, %s);
+
+-- A webhook's view starts at the head of the log when it is made: new events only.
+-- name: view_start
+INSERT INTO view_positions (view, tenant_key, database, position)
+VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING;
+
+-- name: webhook_get
+SELECT locator, definition, created_at, updated_at, suspended_at
+FROM webhooks WHERE tenant_key = %s AND locator = %s;
+
+-- name: webhook_list
+SELECT locator, definition, created_at, updated_at, suspended_at
+FROM webhooks WHERE tenant_key = %s ORDER BY locator;
+
+-- name: webhook_unsuspended
+SELECT t.id, w.locator, w.definition, w.created_at, w.updated_at, w.suspended_at
+FROM webhooks w JOIN tenants t ON t.key = w.tenant_key
+WHERE w.suspended_at IS NULL ORDER BY w.tenant_key, w.locator;
+
+-- name: webhook_replace
+UPDATE webhooks SET definition = %s, updated_at = %s WHERE tenant_key = %s AND locator = %s;
+
+-- name: webhook_suspend
+UPDATE webhooks SET suspended_at = %s WHERE tenant_key = %s AND locator = %s;
+
+-- name: webhook_delete
+DELETE FROM webhooks WHERE tenant_key = %s AND locator = %s;
+
+-- name: view_forget
+DELETE FROM view_positions WHERE tenant_key = %s AND view = %s;
+
+-- A delivery an operator resent failed again: the record says so, and stays.
+-- name: failed_again
+UPDATE failed_events SET failure_count = failure_count + 1, error = %s, last_failed = %s
+WHERE tenant_key = %s AND view = %s AND sequence = %s;

@@ -488,3 +488,13 @@ CREATE TABLE action_runs (
     PRIMARY KEY (tenant_key, id)
 );
 CREATE INDEX action_runs_action ON action_runs (tenant_key, action_id, id);
+
+CREATE TABLE webhooks (
+    tenant_key   integer NOT NULL,
+    locator      text NOT NULL,
+    definition   text NOT NULL,
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL,
+    suspended_at timestamptz,
+    PRIMARY KEY (tenant_key, locator)
+);

@@ -21,11 +21,20 @@ class PostgresViewStore:
         self._keys = db.keys
 
     async def claim(
-        self, view: str, database: str, tenant_id: str, owner: str, now: datetime, until: datetime
+        self,
+        view: str,
+        database: str,
+        tenant_id: str,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        create: bool = True,
     ) -> ViewState | None:
         async with self._db.connection() as conn, conn.transaction():
             tenant = await self._keys.key(conn, tenant_id)
-            await conn.execute(Q["view_insert"], (view, tenant, database))
+            if create:
+                await conn.execute(Q["view_insert"], (view, tenant, database))
             cur = await conn.execute(
                 Q["view_claim"],
                 {
@@ -185,6 +194,14 @@ class PostgresViewStore:
                 return False
             await conn.execute(Q["view_skip_to"], (sequence, tenant, view, sequence))
             return True
+
+    async def failed_again(
+        self, tenant_id: str, view: str, sequence: int, error: str, at: datetime
+    ) -> bool:
+        async with self._db.connection() as conn:
+            tenant = await self._keys.key(conn, tenant_id)
+            cur = await conn.execute(Q["failed_again"], (error, at, tenant, view, sequence))
+            return cur.rowcount == 1
 
     async def retry_failed(
         self, tenant_id: str, view: str, sequence: int | None, at: datetime

@@ -123,6 +123,7 @@ class SQLiteDatabase:
         from chronik.storage.sqlite.schedules import SQLiteScheduleStore
         from chronik.storage.sqlite.tokens import SQLiteTokenStore
         from chronik.storage.sqlite.views import SQLiteViewStore
+        from chronik.storage.sqlite.webhooks import SQLiteWebhookStore
 
         self.path = path
         self.url = f"sqlite:///{path.as_posix()}"
@@ -142,6 +143,7 @@ class SQLiteDatabase:
         self.views = SQLiteViewStore(self)
         self.schedules = SQLiteScheduleStore(self)
         self.action_runs = SQLiteActionRunStore(self)
+        self.webhooks = SQLiteWebhookStore(self)
 
     # -- connections -------------------------------------------------------------------
 

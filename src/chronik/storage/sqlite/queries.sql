@@ -529,3 +529,42 @@ WHERE tenant_key = :tenant AND (:organisation IS NULL OR organisation = :organis
     AND (:outcome IS NULL OR outcome = :outcome) AND (:before IS NULL OR id < :before)
 ORDER BY id DESC
 LIMIT :limit;
+
+-- name: webhook_insert
+INSERT INTO webhooks (tenant_key, locator, definition, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?);
+
+-- A webhook's view starts at the head of the log when it is made: new events only.
+-- name: view_start
+INSERT OR IGNORE INTO view_positions (view, tenant_key, database, position)
+VALUES (?, ?, ?, ?);
+
+-- name: webhook_get
+SELECT locator, definition, created_at, updated_at, suspended_at
+FROM webhooks WHERE tenant_key = ? AND locator = ?;
+
+-- name: webhook_list
+SELECT locator, definition, created_at, updated_at, suspended_at
+FROM webhooks WHERE tenant_key = ? ORDER BY locator;
+
+-- name: webhook_unsuspended
+SELECT t.id, w.locator, w.definition, w.created_at, w.updated_at, w.suspended_at
+FROM webhooks w JOIN tenants t ON t.key = w.tenant_key
+WHERE w.suspended_at IS NULL ORDER BY w.tenant_key, w.locator;
+
+-- name: webhook_replace
+UPDATE webhooks SET definition = ?, updated_at = ? WHERE tenant_key = ? AND locator = ?;
+
+-- name: webhook_suspend
+UPDATE webhooks SET suspended_at = ? WHERE tenant_key = ? AND locator = ?;
+
+-- name: webhook_delete
+DELETE FROM webhooks WHERE tenant_key = ? AND locator = ?;
+
+-- name: view_forget
+DELETE FROM view_positions WHERE tenant_key = ? AND view = ?;
+
+-- A delivery an operator resent failed again: the record says so, and stays.
+-- name: failed_again
+UPDATE failed_events SET failure_count = failure_count + 1, error = ?, last_failed = ?
+WHERE tenant_key = ? AND view = ? AND sequence = ?;

@@ -176,3 +176,13 @@ CREATE TABLE action_runs (
     PRIMARY KEY (tenant_key, id)
 ) WITHOUT ROWID;
 CREATE INDEX action_runs_action ON action_runs (tenant_key, action_id, id);
+
+CREATE TABLE webhooks (
+    tenant_key   INTEGER NOT NULL,
+    locator      TEXT NOT NULL,
+    definition   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    suspended_at INTEGER,
+    PRIMARY KEY (tenant_key, locator)
+) WITHOUT ROWID;

@@ -31,11 +31,20 @@ class SQLiteViewStore:
         self._keys = db.keys
 
     async def claim(
-        self, view: str, database: str, tenant_id: str, owner: str, now: datetime, until: datetime
+        self,
+        view: str,
+        database: str,
+        tenant_id: str,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        create: bool = True,
     ) -> ViewState | None:
         def claim(con: sqlite3.Connection) -> ViewState | None:
             tenant = self._keys.key(con, tenant_id)
-            con.execute(Q["view_insert"], (view, tenant, database))
+            if create:
+                con.execute(Q["view_insert"], (view, tenant, database))
             row = con.execute(
                 Q["view_claim"],
                 {
@@ -204,6 +213,16 @@ class SQLiteViewStore:
             return True
 
         return await self._db.write(remove)
+
+    async def failed_again(
+        self, tenant_id: str, view: str, sequence: int, error: str, at: datetime
+    ) -> bool:
+        def update(con: sqlite3.Connection) -> bool:
+            tenant = self._keys.key(con, tenant_id)
+            params = (error, micros(at), tenant, view, sequence)
+            return con.execute(Q["failed_again"], params).rowcount == 1
+
+        return await self._db.write(update)
 
     async def retry_failed(
         self, tenant_id: str, view: str, sequence: int | None, at: datetime

@@ -1,4 +1,4 @@
-"""How events look on each surface.
+"""How events look on each surface, and in the body of a webhook's delivery.
 
 These run once per event of every page, so they build plain dicts directly and reuse what
 repeats (localized type names); msgspec encodes the result.
