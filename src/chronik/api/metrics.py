@@ -46,6 +46,7 @@ class Metrics:
         self.registry.register(_SchedulerCollector(app))
         self.registry.register(_ActionCollector(app))
         self.registry.register(_SubscriptionCollector(app))
+        self.registry.register(_WebhookCollector(app))
 
         # The labelled children by (route, method, status): ``labels()`` checks and joins
         # its arguments on every call, a tenth of a small request's CPU.
@@ -226,3 +227,63 @@ class _ActionCollector(Collector):
             seconds.add_metric([action_id, name], buckets, total)
         yield runs
         yield seconds
+
+
+class _WebhookCollector(Collector):
+    """Deliveries of the webhooks this process delivers: by outcome, and per webhook its
+    lag, its kept failures and the age of the oldest."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        chronik = getattr(self._app.state, "chronik", None)
+        runner = getattr(getattr(chronik, "webhooks", None), "runner", None)
+        if runner is None:
+            return
+        deliveries = CounterMetricFamily(
+            "chronik_webhook_deliveries",
+            "Deliveries by outcome: delivered, failed (a trigger matched), ignored (a failure "
+            "no trigger names).",
+            labels=["outcome"],
+        )
+        for outcome in ("delivered", "failed", "ignored"):
+            deliveries.add_metric([outcome], runner.outcomes[outcome])
+        labels = ["webhook", "tenant"]
+        lag = GaugeMetricFamily(
+            "chronik_webhook_lag_events",
+            "Sequences between a webhook's position and the log's head.",
+            labels=labels,
+        )
+        lag_seconds = GaugeMetricFamily(
+            "chronik_webhook_lag_seconds",
+            "Age of a lagging webhook's last delivered event (0 when caught up).",
+            labels=labels,
+        )
+        diverted = GaugeMetricFamily(
+            "chronik_webhook_diverted_events",
+            "Failed deliveries a webhook keeps (diverted, or being retried).",
+            labels=labels,
+        )
+        oldest = GaugeMetricFamily(
+            "chronik_webhook_oldest_diverted_seconds",
+            "Age of a webhook's oldest kept failed delivery.",
+            labels=labels,
+        )
+        now = datetime.now(UTC)
+        for hook in runner.delivering():
+            stats = runner.views.stats.get(hook.view)
+            tenant = hook.tenant_id
+            if stats is not None and tenant in stats.positions:
+                at = stats.positions[tenant]
+                behind = max(0, stats.heads.get(tenant, at) - at)
+                lag.add_metric([hook.locator, tenant], behind)
+                last = stats.event_times.get(tenant)
+                age = (now - last).total_seconds() if behind and last is not None else 0.0
+                lag_seconds.add_metric([hook.locator, tenant], age)
+            if stats is not None and tenant in stats.failed:
+                diverted.add_metric([hook.locator, tenant], stats.failed[tenant])
+            first = runner.oldest_diverted.get((tenant, hook.locator))
+            if first is not None:
+                oldest.add_metric([hook.locator, tenant], (now - first).total_seconds())
+        yield from (deliveries, lag, lag_seconds, diverted, oldest)

@@ -35,6 +35,8 @@ from chronik.webhooks.model import DATABASE, backoff, failure_parts, failure_tex
 log = logging.getLogger(__name__)
 
 _encode = msgspec.json.encode
+_OLDEST_EVERY = 5.0
+"""Seconds between looks at a webhook's oldest kept failure."""
 
 
 class Undelivered(Exception):
@@ -74,6 +76,8 @@ class WebhookRunner:
         self.outcomes: Counter[str] = Counter()
         """Deliveries by outcome: ``delivered``, ``failed`` (a trigger matched) and
         ``ignored`` (a failure none of the webhook's triggers names)."""
+        self.oldest_diverted: dict[Key, datetime] = {}
+        """When the oldest kept failure of each webhook this node delivers first failed."""
 
     def wake(self) -> None:
         """Read the webhooks again now (this process made, changed or removed one)."""
@@ -144,6 +148,8 @@ class WebhookRunner:
                 self.outcomes["ignored"] += 1
 
         async def exhausted(event: Event, error: str) -> bool:
+            if handling.divert:
+                self.oldest_diverted.setdefault(key, self._clock())
             if handling.alert_endpoint is not None:
                 self._alert(hook, event, error)
             if not handling.suspend:
@@ -170,8 +176,12 @@ class WebhookRunner:
     async def _deliver(self, hook: Webhook) -> None:
         view = self.view(hook)
         key = (hook.tenant_id, hook.locator)
+        looked = 0.0
         while key not in self._halted:
             signal = self._db.events.commit_signal()
+            if time.monotonic() - looked > _OLDEST_EVERY:
+                looked = time.monotonic()
+                await self._note_oldest(hook)
             try:
                 step = await self.views.step(view, hook.tenant_id)
             except asyncio.CancelledError:
@@ -187,6 +197,20 @@ class WebhookRunner:
                 timeout = max(0.0, min(timeout, (due - self._clock()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), timeout)
+
+    async def _note_oldest(self, hook: Webhook) -> None:
+        """Remember when the webhook's oldest kept failure happened (for the metrics)."""
+        key = (hook.tenant_id, hook.locator)
+        try:
+            found = await self._db.views.failed(
+                hook.tenant_id, view=hook.view, after=(hook.view, 0), limit=1
+            )
+        except Exception:
+            return  # a metric is not worth a failed delivery
+        if found:
+            self.oldest_diverted[key] = found[0].first_failed
+        else:
+            self.oldest_diverted.pop(key, None)
 
     def _alert(self, hook: Webhook, event: Event, error: str) -> None:
         """Tell the alert endpoint, once, in the background (its failure is only logged)."""
