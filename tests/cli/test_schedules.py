@@ -66,15 +66,20 @@ def _create_due(cli: Cli, count: int) -> None:
         async with await Chronik.open(cli.settings) as chronik:
             tenant = (await chronik.default_tenant()).id
             at = datetime.now(UTC) - timedelta(seconds=5)
-            for i in range(count):
-                await chronik.schedules.create(
-                    Schedule(
-                        tenant_id=tenant,
-                        name=f"s{i}",
-                        event_type="due",
-                        rule=TimeRule(kind="once", at=at),
+            at_once = asyncio.Semaphore(8)  # a few in flight: the pool's connections overlap
+
+            async def one(i: int) -> None:
+                async with at_once:
+                    await chronik.schedules.create(
+                        Schedule(
+                            tenant_id=tenant,
+                            name=f"s{i}",
+                            event_type="due",
+                            rule=TimeRule(kind="once", at=at),
+                        )
                     )
-                )
+
+            await asyncio.gather(*(one(i) for i in range(count)))
 
     asyncio.run(create())
 
