@@ -465,3 +465,37 @@ class Webhook(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def active(self) -> bool:
         return self.definition.enabled and self.suspended_at is None
+
+
+# -- consumer groups (chronik.groups) ----------------------------------------------------------
+
+
+class GroupSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How a consumer group hands out events: of ``event_types`` (none: every type, never
+    Chronik's own records), each to one consumer at a time for ``ack_timeout_seconds``; one
+    handed out ``max_deliveries`` times without an acknowledgement is parked."""
+
+    event_types: tuple[str, ...] = ()
+    ack_timeout_seconds: float = 30.0
+    max_deliveries: int = 5
+    retry_seconds: float = 1.0
+    """How long a ``nack(retry)`` waits before the event is handed out again."""
+
+
+class ConsumerGroup(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    name: str
+    settings: GroupSettings
+    created_at: datetime
+
+    @property
+    def view(self) -> str:
+        """The view whose position, and whose failed events (parked), are the group's."""
+        return f"group.{self.name}"
+
+
+class Lent(msgspec.Struct, frozen=True):
+    """An event a group hands out: its sequence and how many times it was handed out."""
+
+    sequence: int
+    deliveries: int

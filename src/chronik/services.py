@@ -16,6 +16,7 @@ from chronik.auth.oidc import Authenticator, OidcVerifier
 from chronik.auth.tokens import Tokens
 from chronik.errors import AlreadyExists, NotFound
 from chronik.events import Catalogue, EventLog
+from chronik.groups import ConsumerGroups
 from chronik.records import Editor, Event, ExpectedVersion, NewEvent, Tenant, reserved
 from chronik.schedules import Scheduler, Schedules
 from chronik.settings import Settings
@@ -41,6 +42,7 @@ class Chronik:
     schedules: Schedules
     actions: Actions
     webhooks: Webhooks
+    groups: ConsumerGroups
     _runner_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _scheduler_task: asyncio.Task[None] | None = field(default=None, repr=False)
     _webhooks_task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -91,6 +93,7 @@ class Chronik:
                     timeout=settings.webhook_timeout_seconds,
                 ),
             ),
+            groups=ConsumerGroups(db),
         )
 
     def start_scheduler(self) -> Scheduler:

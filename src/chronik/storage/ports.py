@@ -14,12 +14,14 @@ from typing import Protocol
 from chronik.errors import ChronikError
 from chronik.records import (
     ActionRun,
+    ConsumerGroup,
     Event,
     EventFilter,
     FailedEvent,
     FailedJob,
     Firing,
     FiringFailure,
+    Lent,
     PendingAppend,
     Schedule,
     Tenant,
@@ -223,6 +225,55 @@ class WebhookStore(Protocol):
         ...
 
 
+class GroupStore(Protocol):
+    async def create(self, group: ConsumerGroup, position: int) -> None:
+        """Store a new group reading after ``position``; :class:`AlreadyExists` if taken."""
+        ...
+
+    async def get(self, tenant_id: str, name: str) -> ConsumerGroup | None: ...
+
+    async def of_tenant(self, tenant_id: str) -> list[ConsumerGroup]: ...
+
+    async def delete(self, tenant_id: str, name: str, view: str) -> bool: ...
+
+    async def reclaim(
+        self, group: ConsumerGroup, consumer: str, now: datetime, limit: int
+    ) -> list[Lent]:
+        """In one transaction: park what was handed out ``max_deliveries`` times without an
+        acknowledgement in time, and lend ``consumer`` the rest of what ran past its lease
+        and the failed events that are due (at most ``limit``)."""
+        ...
+
+    async def advance(
+        self,
+        group: ConsumerGroup,
+        expected: int,
+        position: int,
+        sequences: Sequence[int],
+        consumer: str,
+        now: datetime,
+    ) -> bool:
+        """Move the read position from ``expected`` to ``position`` and lend ``consumer``
+        ``sequences``, in one transaction; False (and nothing written) if it had moved."""
+        ...
+
+    async def settle(
+        self,
+        group: ConsumerGroup,
+        sequences: Sequence[int],
+        now: datetime,
+        *,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> list[int]:
+        """Take ``sequences`` out of flight (those that were in it, returned):
+        acknowledged, or with ``error`` kept as failed events, due at ``retry_at`` (None,
+        or handed out ``max_deliveries`` times: parked)."""
+        ...
+
+    async def in_flight(self, tenant_id: str, name: str) -> int: ...
+
+
 class ScheduleStore(Protocol):
     """Schedules and their failed jobs. A node claims due schedules with a lease; a firing
     commits its event and the schedule's next fire time in one transaction, only while the
@@ -357,6 +408,9 @@ class Database(Protocol):
 
     @property
     def webhooks(self) -> WebhookStore: ...
+
+    @property
+    def groups(self) -> GroupStore: ...
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""

@@ -135,6 +135,7 @@ class PostgresDatabase:
     ) -> None:
         from chronik.storage.postgres.actions import PostgresActionRunStore
         from chronik.storage.postgres.events import PostgresEventStore
+        from chronik.storage.postgres.groups import PostgresGroupStore
         from chronik.storage.postgres.schedules import PostgresScheduleStore
         from chronik.storage.postgres.tokens import PostgresTokenStore
         from chronik.storage.postgres.views import PostgresViewStore
@@ -161,6 +162,7 @@ class PostgresDatabase:
         self.schedules = PostgresScheduleStore(self)
         self.action_runs = PostgresActionRunStore(self)
         self.webhooks = PostgresWebhookStore(self)
+        self.groups = PostgresGroupStore(self)
         self._opened = False
 
     async def open(self) -> None:

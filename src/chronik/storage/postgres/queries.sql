@@ -498,3 +498,49 @@ DELETE FROM view_positions WHERE tenant_key = %s AND view = %s;
 -- name: failed_again
 UPDATE failed_events SET failure_count = failure_count + 1, error = %s, last_failed = %s
 WHERE tenant_key = %s AND view = %s AND sequence = %s;
+
+-- name: group_insert
+INSERT INTO consumer_groups (tenant_key, name, definition, created_at) VALUES (%s, %s, %s, %s);
+
+-- name: group_get
+SELECT name, definition, created_at FROM consumer_groups WHERE tenant_key = %s AND name = %s;
+
+-- name: group_list
+SELECT name, definition, created_at FROM consumer_groups WHERE tenant_key = %s ORDER BY name;
+
+-- name: group_delete
+DELETE FROM consumer_groups WHERE tenant_key = %s AND name = %s;
+
+-- name: group_inflight_clear
+DELETE FROM group_inflight WHERE tenant_key = %s AND grp = %s;
+
+-- name: group_inflight_count
+SELECT count(*) FROM group_inflight WHERE tenant_key = %s AND grp = %s;
+
+-- In flight past its lease: to be handed out again (or parked).
+-- name: group_expired
+SELECT sequence, deliveries FROM group_inflight
+WHERE tenant_key = %s AND grp = %s AND lease_until < %s ORDER BY sequence LIMIT %s
+FOR UPDATE SKIP LOCKED;
+
+-- name: group_release
+DELETE FROM group_inflight WHERE tenant_key = %s AND grp = %s AND sequence = %s
+RETURNING deliveries;
+
+-- name: group_lend
+INSERT INTO group_inflight (tenant_key, grp, sequence, consumer, lease_until, deliveries)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (tenant_key, grp, sequence) DO UPDATE
+SET consumer = excluded.consumer, lease_until = excluded.lease_until,
+    deliveries = excluded.deliveries;
+
+-- A group's failed events that are due: nacked to retry, or replayed by an operator.
+-- name: group_due
+SELECT sequence, failure_count FROM failed_events
+WHERE tenant_key = %s AND view = %s AND retry_at <= %s ORDER BY sequence LIMIT %s
+FOR UPDATE SKIP LOCKED;
+
+-- A consumer group's read position moves by compare-and-set.
+-- name: group_advance
+UPDATE view_positions SET position = %s, last_run = %s
+WHERE tenant_key = %s AND view = %s AND position = %s;

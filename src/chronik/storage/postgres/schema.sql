@@ -498,3 +498,20 @@ CREATE TABLE webhooks (
     suspended_at timestamptz,
     PRIMARY KEY (tenant_key, locator)
 );
+
+CREATE TABLE consumer_groups (
+    tenant_key integer NOT NULL,
+    name       text NOT NULL,
+    definition text NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_key, name)
+);
+CREATE TABLE group_inflight (
+    tenant_key  integer NOT NULL,
+    grp         text NOT NULL,
+    sequence    bigint NOT NULL,
+    consumer    text NOT NULL,
+    lease_until timestamptz NOT NULL,
+    deliveries  integer NOT NULL,
+    PRIMARY KEY (tenant_key, grp, sequence)
+);

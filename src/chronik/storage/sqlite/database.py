@@ -120,6 +120,7 @@ class SQLiteDatabase:
     ) -> None:
         from chronik.storage.sqlite.actions import SQLiteActionRunStore
         from chronik.storage.sqlite.events import SQLiteEventStore
+        from chronik.storage.sqlite.groups import SQLiteGroupStore
         from chronik.storage.sqlite.schedules import SQLiteScheduleStore
         from chronik.storage.sqlite.tokens import SQLiteTokenStore
         from chronik.storage.sqlite.views import SQLiteViewStore
@@ -144,6 +145,7 @@ class SQLiteDatabase:
         self.schedules = SQLiteScheduleStore(self)
         self.action_runs = SQLiteActionRunStore(self)
         self.webhooks = SQLiteWebhookStore(self)
+        self.groups = SQLiteGroupStore(self)
 
     # -- connections -------------------------------------------------------------------
 

@@ -568,3 +568,47 @@ DELETE FROM view_positions WHERE tenant_key = ? AND view = ?;
 -- name: failed_again
 UPDATE failed_events SET failure_count = failure_count + 1, error = ?, last_failed = ?
 WHERE tenant_key = ? AND view = ? AND sequence = ?;
+
+-- name: group_insert
+INSERT INTO consumer_groups (tenant_key, name, definition, created_at) VALUES (?, ?, ?, ?);
+
+-- name: group_get
+SELECT name, definition, created_at FROM consumer_groups WHERE tenant_key = ? AND name = ?;
+
+-- name: group_list
+SELECT name, definition, created_at FROM consumer_groups WHERE tenant_key = ? ORDER BY name;
+
+-- name: group_delete
+DELETE FROM consumer_groups WHERE tenant_key = ? AND name = ?;
+
+-- name: group_inflight_clear
+DELETE FROM group_inflight WHERE tenant_key = ? AND grp = ?;
+
+-- name: group_inflight_count
+SELECT count(*) FROM group_inflight WHERE tenant_key = ? AND grp = ?;
+
+-- In flight past its lease: to be handed out again (or parked).
+-- name: group_expired
+SELECT sequence, deliveries FROM group_inflight
+WHERE tenant_key = ? AND grp = ? AND lease_until < ? ORDER BY sequence LIMIT ?;
+
+-- name: group_release
+DELETE FROM group_inflight WHERE tenant_key = ? AND grp = ? AND sequence = ?
+RETURNING deliveries;
+
+-- name: group_lend
+INSERT INTO group_inflight (tenant_key, grp, sequence, consumer, lease_until, deliveries)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (tenant_key, grp, sequence) DO UPDATE
+SET consumer = excluded.consumer, lease_until = excluded.lease_until,
+    deliveries = excluded.deliveries;
+
+-- A group's failed events that are due: nacked to retry, or replayed by an operator.
+-- name: group_due
+SELECT sequence, failure_count FROM failed_events
+WHERE tenant_key = ? AND view = ? AND retry_at <= ? ORDER BY sequence LIMIT ?;
+
+-- A consumer group's read position moves by compare-and-set.
+-- name: group_advance
+UPDATE view_positions SET position = ?, last_run = ?
+WHERE tenant_key = ? AND view = ? AND position = ?;

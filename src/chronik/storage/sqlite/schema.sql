@@ -186,3 +186,20 @@ CREATE TABLE webhooks (
     suspended_at INTEGER,
     PRIMARY KEY (tenant_key, locator)
 ) WITHOUT ROWID;
+
+CREATE TABLE consumer_groups (
+    tenant_key INTEGER NOT NULL,
+    name       TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_key, name)
+) WITHOUT ROWID;
+CREATE TABLE group_inflight (
+    tenant_key  INTEGER NOT NULL,
+    grp         TEXT NOT NULL,
+    sequence    INTEGER NOT NULL,
+    consumer    TEXT NOT NULL,
+    lease_until INTEGER NOT NULL,
+    deliveries  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_key, grp, sequence)
+) WITHOUT ROWID;
