@@ -98,13 +98,19 @@ class AsyncClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         safe: bool,
+        wait: float = 0.0,
     ) -> Any:
         """The decoded answer of one call, or the error its answer stands for. ``safe``:
-        the call may be repeated (it changes nothing, or the server recognises a repeat)."""
+        the call may be repeated (it changes nothing, or the server recognises a repeat);
+        ``wait``: seconds the server may take on purpose before answering (a read that
+        waits for a view), on top of ``timeout``."""
+        timeout = httpx.Timeout(self._timeout + wait) if wait else httpx.USE_CLIENT_DEFAULT
         attempt = 0
         while True:
             try:
-                response = await self._http.request(method, path, json=json, params=params)
+                response = await self._http.request(
+                    method, path, json=json, params=params, timeout=timeout
+                )
             except _NOT_SENT as exc:
                 failure: Exception = exc
             except _LOST as exc:

@@ -8,7 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from chronik import errors
-from chronik.records import Event, EventQuery, ExpectedVersion, FailedEvent, NewEvent
+from chronik.records import (
+    Event,
+    EventQuery,
+    ExpectedVersion,
+    FailedEvent,
+    NewEvent,
+    ViewState,
+    ViewStatus,
+)
 
 _CODES = {
     3: "INVALID_ARGUMENT",
@@ -159,6 +167,26 @@ def failed_event(tenant_id: str, d: dict[str, Any]) -> FailedEvent:
         first_failed=time(d["firstFailed"]),
         last_failed=time(d["lastFailed"]),
         retry_at=time(d["retryAt"]) if d.get("retryAt") else None,
+    )
+
+
+def view_status(tenant_id: str, d: dict[str, Any]) -> ViewStatus:
+    """A view as ``GET /v1/views`` shows it. The answer tells the lag, not the head: the
+    head is the position plus the lag (a view's position never passes the head)."""
+    position = int(d["position"])
+    node = d.get("node")
+    state = ViewState(
+        view=d["name"],
+        tenant_id=tenant_id,
+        database=d["database"],
+        position=position,
+        event_at=time(d["eventTimestamp"]) if d.get("eventTimestamp") else None,
+        last_run=time(d["lastRun"]) if d.get("lastRun") else None,
+        paused=d["paused"],
+        owner=node,
+    )
+    return ViewStatus(
+        state=state, head=position + int(d["lag"]), failed=d["failedEvents"], node=node
     )
 
 
