@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 
 from chronik.client import wire
+from chronik.client.schedules import RemoteSchedules
 from chronik.client.services import RemoteEvents, RemoteViews
+from chronik.client.tokens import RemoteTokens
 from chronik.errors import InvalidArgument, Unavailable
 
 RETRIED_STATUSES = wire.RETRIED_STATUSES
@@ -33,8 +35,9 @@ repeat (a read, an append with its request id) is sent again."""
 class AsyncClient:
     """Chronik over HTTP: ``async with AsyncClient(url, token=...) as chronik:``.
 
-    ``chronik.events`` and ``chronik.views`` take the calls of the embedded API's services
-    (:class:`~chronik.services.Chronik`), with the same arguments, records and errors; the
+    ``chronik.events``, ``.views``, ``.schedules`` and ``.tokens`` take the
+    calls of the embedded API's services (:class:`~chronik.services.Chronik`), with the same
+    arguments, records and errors, where the native HTTP API has them; the
     tenant is the token's (:meth:`tenant_id`), and naming another one is refused.
     ``timeout`` bounds each attempt (seconds); a call that is safe to repeat is tried up to
     ``retries`` more times on a network failure or a 502/503/504, after a backoff that
@@ -66,6 +69,8 @@ class AsyncClient:
         self._tenant_id: str | None = None
         self.events = RemoteEvents(self)
         self.views = RemoteViews(self)
+        self.schedules = RemoteSchedules(self)
+        self.tokens = RemoteTokens(self)
 
     async def me(self) -> dict[str, Any]:
         """Who the token is: ``tenantId``, ``organisationId``, ``roles``, ``permissions``."""
