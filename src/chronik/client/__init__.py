@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chronik.client.schedules import RemoteSchedules
     from chronik.client.services import RemoteEvents, RemoteViews
     from chronik.client.tokens import RemoteTokens
+    from chronik.client.webhooks import RemoteWebhooks
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -39,6 +40,7 @@ class Client(Owning[AsyncClient]):
         views: Blocking[RemoteViews]
         schedules: Blocking[RemoteSchedules]
         tokens: Blocking[RemoteTokens]
+        webhooks: Blocking[RemoteWebhooks]
 
     def __init__(self, url: str, *, token: str, **options: Any) -> None:
         super().__init__(*Owning.start(functools.partial(_open, url, token=token, **options)))

@@ -13,6 +13,7 @@ from chronik.client import wire
 from chronik.client.schedules import RemoteSchedules
 from chronik.client.services import RemoteEvents, RemoteViews
 from chronik.client.tokens import RemoteTokens
+from chronik.client.webhooks import RemoteWebhooks
 from chronik.errors import InvalidArgument, Unavailable
 
 RETRIED_STATUSES = wire.RETRIED_STATUSES
@@ -35,7 +36,7 @@ repeat (a read, an append with its request id) is sent again."""
 class AsyncClient:
     """Chronik over HTTP: ``async with AsyncClient(url, token=...) as chronik:``.
 
-    ``chronik.events``, ``.views``, ``.schedules`` and ``.tokens`` take the
+    ``chronik.events``, ``.views``, ``.schedules``, ``.tokens`` and ``.webhooks`` take the
     calls of the embedded API's services (:class:`~chronik.services.Chronik`), with the same
     arguments, records and errors, where the native HTTP API has them; the
     tenant is the token's (:meth:`tenant_id`), and naming another one is refused.
@@ -71,6 +72,7 @@ class AsyncClient:
         self.views = RemoteViews(self)
         self.schedules = RemoteSchedules(self)
         self.tokens = RemoteTokens(self)
+        self.webhooks = RemoteWebhooks(self)
 
     async def me(self) -> dict[str, Any]:
         """Who the token is: ``tenantId``, ``organisationId``, ``roles``, ``permissions``."""
