@@ -221,6 +221,50 @@ class ViewState(msgspec.Struct, frozen=True, kw_only=True):
     lease_until: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ViewStatus:
+    """A registered view in one tenant: where it stands, and how far the log has gone."""
+
+    state: ViewState
+    head: int
+    failed: int
+    node: str | None = None
+    """The node whose lease on the view was live when it was read: the one running it."""
+
+    @property
+    def lag(self) -> int:
+        """Sequences between the view's position and the log's head (of all tenants)."""
+        return max(0, self.head - self.state.position)
+
+    @property
+    def activity(self) -> Literal["running", "idle", "paused"]:
+        """``paused``; ``running`` while a node holds a live lease on it; else ``idle`` (no
+        server or worker runs it, or the one that did stopped and its lease ran out)."""
+        if self.state.paused:
+            return "paused"
+        return "idle" if self.node is None else "running"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of a view, and the view's position (its last sequence in the tenant) that
+    the value reflects."""
+
+    key: str
+    value: Any
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class RowPage:
+    """Rows ordered by key (in code point order), all read at the view's ``position``.
+    ``paging_token`` reads the next page; it is empty when there is none."""
+
+    rows: list[Row]
+    position: int
+    paging_token: str = ""
+
+
 class FailedEvent(msgspec.Struct, frozen=True, kw_only=True):
     """An event a view failed to process. ``retry_at`` is when the runner tries it again;
     None once it was given up (skipped, or a stopped view waiting for an operator)."""

@@ -20,7 +20,10 @@ from chronik.blocking import Blocking, Owning
 from chronik.client.core import AsyncClient
 
 if TYPE_CHECKING:
+    from chronik.client.schedules import RemoteSchedules
     from chronik.client.services import RemoteEvents, RemoteViews
+    from chronik.client.tokens import RemoteTokens
+    from chronik.client.webhooks import RemoteWebhooks
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -35,6 +38,9 @@ class Client(Owning[AsyncClient]):
     if TYPE_CHECKING:
         events: Blocking[RemoteEvents]
         views: Blocking[RemoteViews]
+        schedules: Blocking[RemoteSchedules]
+        tokens: Blocking[RemoteTokens]
+        webhooks: Blocking[RemoteWebhooks]
 
     def __init__(self, url: str, *, token: str, **options: Any) -> None:
         super().__init__(*Owning.start(functools.partial(_open, url, token=token, **options)))

@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 
 from chronik.client import wire
+from chronik.client.schedules import RemoteSchedules
 from chronik.client.services import RemoteEvents, RemoteViews
+from chronik.client.tokens import RemoteTokens
+from chronik.client.webhooks import RemoteWebhooks
 from chronik.errors import InvalidArgument, Unavailable
 
 RETRIED_STATUSES = wire.RETRIED_STATUSES
@@ -33,8 +36,9 @@ repeat (a read, an append with its request id) is sent again."""
 class AsyncClient:
     """Chronik over HTTP: ``async with AsyncClient(url, token=...) as chronik:``.
 
-    ``chronik.events`` and ``chronik.views`` take the calls of the embedded API's services
-    (:class:`~chronik.services.Chronik`), with the same arguments, records and errors; the
+    ``chronik.events``, ``.views``, ``.schedules``, ``.tokens`` and ``.webhooks`` take the
+    calls of the embedded API's services (:class:`~chronik.services.Chronik`), with the same
+    arguments, records and errors, where the native HTTP API has them; the
     tenant is the token's (:meth:`tenant_id`), and naming another one is refused.
     ``timeout`` bounds each attempt (seconds); a call that is safe to repeat is tried up to
     ``retries`` more times on a network failure or a 502/503/504, after a backoff that
@@ -66,6 +70,9 @@ class AsyncClient:
         self._tenant_id: str | None = None
         self.events = RemoteEvents(self)
         self.views = RemoteViews(self)
+        self.schedules = RemoteSchedules(self)
+        self.tokens = RemoteTokens(self)
+        self.webhooks = RemoteWebhooks(self)
 
     async def me(self) -> dict[str, Any]:
         """Who the token is: ``tenantId``, ``organisationId``, ``roles``, ``permissions``."""
@@ -98,13 +105,19 @@ class AsyncClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         safe: bool,
+        wait: float = 0.0,
     ) -> Any:
         """The decoded answer of one call, or the error its answer stands for. ``safe``:
-        the call may be repeated (it changes nothing, or the server recognises a repeat)."""
+        the call may be repeated (it changes nothing, or the server recognises a repeat);
+        ``wait``: seconds the server may take on purpose before answering (a read that
+        waits for a view), on top of ``timeout``."""
+        timeout = httpx.Timeout(self._timeout + wait) if wait else httpx.USE_CLIENT_DEFAULT
         attempt = 0
         while True:
             try:
-                response = await self._http.request(method, path, json=json, params=params)
+                response = await self._http.request(
+                    method, path, json=json, params=params, timeout=timeout
+                )
             except _NOT_SENT as exc:
                 failure: Exception = exc
             except _LOST as exc:

@@ -3,8 +3,9 @@ HTTP, where the native API has them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -13,8 +14,19 @@ import httpx
 import msgspec
 
 from chronik.client import sse, wire
+from chronik.errors import Conflict, ViewBehind
 from chronik.ids import new_ulid
-from chronik.records import Event, EventQuery, ExpectedVersion, FailedEvent, NewEvent, Page
+from chronik.records import (
+    Event,
+    EventQuery,
+    ExpectedVersion,
+    FailedEvent,
+    NewEvent,
+    Page,
+    Row,
+    RowPage,
+    ViewStatus,
+)
 
 if TYPE_CHECKING:
     from chronik.client.core import AsyncClient
@@ -174,6 +186,13 @@ class RemoteViews:
     def __init__(self, client: AsyncClient) -> None:
         self._client = client
 
+    async def statuses(self, tenant_id: str) -> list[ViewStatus]:
+        """Every view the server knows in the tenant, with its position, lag and state
+        (:attr:`~chronik.records.ViewStatus.activity`), by database and name."""
+        await self._client.check_tenant(tenant_id)
+        found = await self._client.call("GET", "/v1/views", safe=True)
+        return [wire.view_status(tenant_id, v) for v in found["views"]]
+
     async def failed(
         self, tenant_id: str, *, view: str | None = None, min_failures: int = 0, limit: int = 100
     ) -> list[FailedEvent]:
@@ -212,3 +231,71 @@ class RemoteViews:
 
     async def resume(self, tenant_id: str, view: str) -> None:
         await self._control(tenant_id, view, "resume")
+
+    async def rows(
+        self,
+        tenant_id: str,
+        view: str,
+        *,
+        prefix: str = "",
+        page_size: int = 100,
+        paging_token: str | None = None,
+        min_sequence: int = 0,
+        wait_seconds: float = 5.0,
+    ) -> RowPage:
+        """A page of ``view``'s rows whose keys start with ``prefix``, by key, and the
+        position they reflect; once the view has reached ``min_sequence``, waiting up to
+        ``wait_seconds`` before :class:`~chronik.errors.ViewBehind`."""
+        await self._client.check_tenant(tenant_id)
+        params: dict[str, Any] = {
+            "prefix": prefix,
+            "pageSize": page_size,
+            "minSequence": min_sequence,
+            "waitSeconds": wait_seconds,
+        }
+        if paging_token:
+            params["pagingToken"] = paging_token
+        path = f"/v1/views/{quote(view, safe='')}/rows"
+        with _behind(view):
+            found = await self._client.call(
+                "GET", path, params=params, safe=True, wait=wait_seconds
+            )
+        position = int(found["position"])
+        return RowPage(
+            rows=[Row(r["key"], r["value"], position) for r in found["rows"]],
+            position=position,
+            paging_token=found.get("pagingToken") or "",
+        )
+
+    async def row(
+        self,
+        tenant_id: str,
+        view: str,
+        key: str,
+        *,
+        min_sequence: int = 0,
+        wait_seconds: float = 5.0,
+    ) -> Row:
+        """The row of ``view`` at ``key`` (:class:`~chronik.errors.NotFound` when there is
+        none), waiting for ``min_sequence`` as :meth:`rows` does."""
+        await self._client.check_tenant(tenant_id)
+        params = {"minSequence": min_sequence, "waitSeconds": wait_seconds}
+        path = f"/v1/views/{quote(view, safe='')}/rows/{quote(key, safe='')}"
+        with _behind(view):
+            found = await self._client.call(
+                "GET", path, params=params, safe=True, wait=wait_seconds
+            )
+        return Row(found["key"], found["value"], int(found["position"]))
+
+
+@contextlib.contextmanager
+def _behind(view: str) -> Iterator[None]:
+    """The server's 409 on a read that waited for a view in vain, as the embedded
+    :class:`~chronik.errors.ViewBehind` (the view's name is not in the answer)."""
+    try:
+        yield
+    except Conflict as exc:
+        if "min_sequence" not in exc.details:
+            raise
+        position, wanted = int(exc.details["position"]), int(exc.details["min_sequence"])
+        raise ViewBehind(view, position, wanted) from None

@@ -8,22 +8,55 @@ from datetime import datetime
 from typing import Any
 
 from chronik import errors
-from chronik.records import Event, EventQuery, ExpectedVersion, FailedEvent, NewEvent
+from chronik.records import (
+    Event,
+    EventQuery,
+    ExpectedVersion,
+    FailedEvent,
+    NewEvent,
+    ViewState,
+    ViewStatus,
+)
 
-ERRORS: dict[str, type[errors.ChronikError]] = {
-    "INVALID_ARGUMENT": errors.InvalidArgument,
-    "NOT_FOUND": errors.NotFound,
-    "ALREADY_EXISTS": errors.AlreadyExists,
-    "ABORTED": errors.Conflict,
-    "FAILED_PRECONDITION": errors.FailedPrecondition,
-    "PERMISSION_DENIED": errors.PermissionDenied,
-    "RESOURCE_EXHAUSTED": errors.ResourceExhausted,
-    "UNAUTHENTICATED": errors.Unauthenticated,
-    "UNAVAILABLE": errors.Unavailable,
+_CODES = {
+    3: "INVALID_ARGUMENT",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    14: "UNAVAILABLE",
+    16: "UNAUTHENTICATED",
+}
+"""The gRPC codes' names, as the native error body writes them."""
+_CLASSES: tuple[type[errors.ChronikError], ...] = (
+    errors.InvalidArgument,
+    errors.FailedPrecondition,
+    errors.NotFound,
+    errors.AlreadyExists,
+    errors.Conflict,
+    errors.PermissionDenied,
+    errors.ResourceExhausted,
+    errors.Unauthenticated,
+    errors.Unavailable,
+    errors.DeliveryFailed,
+)
+ERRORS: dict[tuple[str, int], type[errors.ChronikError]] = {
+    (_CODES[cls.grpc_code], cls.http_status): cls for cls in _CLASSES
+}
+"""The class of a native error by its code and HTTP status: both, because two classes share
+a code (``Unavailable`` 503 and ``DeliveryFailed`` 502) and two a status (400, 409)."""
+BY_CODE: dict[str, type[errors.ChronikError]] = {
+    code: cls for (code, _), cls in reversed(ERRORS.items())
 }
 BY_STATUS: dict[int, type[errors.ChronikError]] = {
-    cls.http_status: cls for cls in reversed(ERRORS.values())
+    **{status: cls for (_, status), cls in reversed(ERRORS.items())},
+    502: errors.Unavailable,
+    504: errors.Unavailable,
 }
+"""The class of an answer without a native error body (a proxy's, say): a bare 502 is a
+gateway's, the server out of reach, not a receiver refusing a resend."""
 RETRIED_STATUSES = frozenset({502, 503, 504})
 """Answers that say the server could not take the call now: a safe call is tried again."""
 _UPPER = re.compile(r"(?<!^)(?=[A-Z])")
@@ -38,7 +71,8 @@ def error(status: int, body: Any, text: str) -> errors.ChronikError:
     server's core raised them (``currentVersion`` -> ``current_version``)."""
     found = body.get("error") if isinstance(body, dict) else None
     if isinstance(found, dict) and isinstance(found.get("code"), str):
-        cls = ERRORS.get(found["code"], errors.ChronikError)
+        code = found["code"]
+        cls = ERRORS.get((code, status)) or BY_CODE.get(code, errors.ChronikError)
         details = found.get("details") or {}
         message = str(found.get("message", ""))
         return cls(message, **{_snake(k): v for k, v in details.items()})
@@ -133,6 +167,26 @@ def failed_event(tenant_id: str, d: dict[str, Any]) -> FailedEvent:
         first_failed=time(d["firstFailed"]),
         last_failed=time(d["lastFailed"]),
         retry_at=time(d["retryAt"]) if d.get("retryAt") else None,
+    )
+
+
+def view_status(tenant_id: str, d: dict[str, Any]) -> ViewStatus:
+    """A view as ``GET /v1/views`` shows it. The answer tells the lag, not the head: the
+    head is the position plus the lag (a view's position never passes the head)."""
+    position = int(d["position"])
+    node = d.get("node")
+    state = ViewState(
+        view=d["name"],
+        tenant_id=tenant_id,
+        database=d["database"],
+        position=position,
+        event_at=time(d["eventTimestamp"]) if d.get("eventTimestamp") else None,
+        last_run=time(d["lastRun"]) if d.get("lastRun") else None,
+        paused=d["paused"],
+        owner=node,
+    )
+    return ViewStatus(
+        state=state, head=position + int(d["lag"]), failed=d["failedEvents"], node=node
     )
 
 

@@ -1,12 +1,11 @@
-"""What a reader of a view's rows gets: rows by key with the view's position they reflect,
-in pages that go on from an opaque token."""
+"""Reading a view's rows: the checks of a read, and the opaque tokens its pages go on from
+(the answers, :class:`~chronik.records.Row` and :class:`~chronik.records.RowPage`, are
+records, so that the remote client answers with them too)."""
 
 from __future__ import annotations
 
 import binascii
 import math
-from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
@@ -16,26 +15,6 @@ from chronik.events.paging import b64, invalid_token, unb64
 MAX_PAGE_SIZE = 1000
 MAX_WAIT_SECONDS = 30.0
 """The longest a read waits for a view to reach ``min_sequence``; longer asks are cut."""
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One row of a view, and the view's position (its last sequence in the tenant) that
-    the value reflects."""
-
-    key: str
-    value: Any
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class RowPage:
-    """Rows ordered by key (in code point order), all read at the view's ``position``.
-    ``paging_token`` reads the next page; it is empty when there is none."""
-
-    rows: list[Row]
-    position: int
-    paging_token: str = ""
 
 
 class _Cursor(msgspec.Struct, frozen=True, array_like=True):

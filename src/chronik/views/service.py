@@ -14,45 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 import msgspec
 
 from chronik.errors import NotFound, ViewBehind
-from chronik.records import FailedEvent, ViewState
+from chronik.records import FailedEvent, Row, RowPage, ViewState, ViewStatus
 from chronik.storage.ports import Database
-from chronik.views.reading import Row, RowPage, checked, next_token, resume
+from chronik.views.reading import checked, next_token, resume
 from chronik.views.runner import Clock, ViewRunner, utc_now
 from chronik.views.view import Registry
 
 _AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)
 """The retry time an operator's retry sets: due on every node, whatever its clock says."""
-
-
-@dataclass(frozen=True, slots=True)
-class ViewStatus:
-    """A registered view in one tenant: where it stands, and how far the log has gone."""
-
-    state: ViewState
-    head: int
-    failed: int
-    node: str | None = None
-    """The node whose lease on the view was live when it was read: the one running it."""
-
-    @property
-    def lag(self) -> int:
-        """Sequences between the view's position and the log's head (of all tenants)."""
-        return max(0, self.head - self.state.position)
-
-    @property
-    def activity(self) -> Literal["running", "idle", "paused"]:
-        """``paused``; ``running`` while a node holds a live lease on it; else ``idle`` (no
-        server or worker runs it, or the one that did stopped and its lease ran out)."""
-        if self.state.paused:
-            return "paused"
-        return "idle" if self.node is None else "running"
 
 
 class Views:
