@@ -17,7 +17,9 @@ QUICK = GroupSettings(
 )
 
 
-async def place(chronik: Chronik, tenant: str, count: int, event_type: str = "order.placed") -> None:
+async def place(
+    chronik: Chronik, tenant: str, count: int, event_type: str = "order.placed"
+) -> None:
     await chronik.events.append(
         tenant,
         [
