@@ -157,6 +157,7 @@ def create_app(
     from chronik.api import (
         native,
         native_actions,
+        native_groups,
         native_schedules,
         native_tokens,
         native_views,
@@ -174,6 +175,7 @@ def create_app(
     app.include_router(native_schedules.router)
     app.include_router(native_actions.router)
     app.include_router(native_tokens.router)
+    app.include_router(native_groups.router)
     # The busiest routes are also mounted as plain Starlette routes in front of FastAPI's
     # (which stay for the OpenAPI document): FastAPI's per-request work (included-router
     # matching, dependency solving, two exit stacks) cost more CPU than the append itself.
