@@ -60,10 +60,14 @@ EventArgument = Annotated[
         metavar="EVENT_LOCATOR", help="The diverted event's locator.", show_default=False
     ),
 ]
-NameOption = Annotated[str | None, typer.Option(help="The webhook's name.", show_default=False)]
+NameOption = Annotated[
+    str | None, typer.Option(metavar="NAME", help="The webhook's name.", show_default=False)
+]
 UrlOption = Annotated[
     str | None,
-    typer.Option(help="Where events are POSTed: an http or https URL.", show_default=False),
+    typer.Option(
+        metavar="URL", help="Where events are POSTed: an http or https URL.", show_default=False
+    ),
 ]
 EventTypesOption = Annotated[
     list[str],
@@ -112,7 +116,7 @@ TriggersOption = Annotated[
 RetriesOption = Annotated[
     int | None,
     typer.Option(
-        min=1, max=10, help="Retries after the first attempt (1 to 10).", show_default=False
+        metavar="N", min=1, max=10, help="Retries after the first attempt.", show_default=False
     ),
 ]
 IntervalOption = Annotated[
@@ -279,9 +283,14 @@ def _print(hook: Webhook, output: Listing, *, secret: bool = False) -> None:
 
 
 def create(
-    name: Annotated[str, typer.Option(help="The webhook's name.", show_default=False)],
+    name: Annotated[
+        str, typer.Option(metavar="NAME", help="The webhook's name.", show_default=False)
+    ],
     url: Annotated[
-        str, typer.Option(help="Where events are POSTed: an http or https URL.", show_default=False)
+        str,
+        typer.Option(
+            metavar="URL", help="Where events are POSTed: an http or https URL.", show_default=False
+        ),
     ],
     event_type: EventTypesOption = [],  # noqa: B006 - typer's way of a repeatable option
     hmac: HmacOption = None,
