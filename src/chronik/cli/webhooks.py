@@ -10,7 +10,6 @@ and ``update`` check it, ``resend`` delivers) take the operator's ``--webhook-al
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
@@ -26,131 +25,33 @@ from chronik.cli.context import (
     settings_from,
     tenant_of,
 )
-from chronik.cli.output import (
-    DocumentOption,
-    Listing,
-    ListingOption,
-    json_document,
-    listing,
-    show,
-    table,
-    write,
+from chronik.cli.output import DocumentOption, Listing, ListingOption, json_document, listing, write
+from chronik.cli.webhook_options import (
+    AlertOption,
+    DivertOption,
+    EventArgument,
+    EventTypesOption,
+    HeadersOption,
+    HmacOption,
+    IntervalOption,
+    LocatorArgument,
+    NameOption,
+    PatternOption,
+    RetriesOption,
+    SecretOption,
+    SuspendOption,
+    TriggersOption,
+    UrlOption,
+    headers,
+    strategy,
 )
+from chronik.cli.webhook_output import card, printed, public, status_record, yes
 from chronik.errors import InvalidArgument
-from chronik.records import Endpoint, FailureHandling, RetryStrategy, Webhook, WebhookDefinition
+from chronik.records import Endpoint, FailureHandling, WebhookDefinition
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
-from chronik.webhooks import WebhookChange, Webhooks, WebhookStatus
+from chronik.webhooks import WebhookChange, Webhooks
 from chronik.webhooks.service import MAX_PER_TENANT
-
-
-class Pattern(StrEnum):
-    """How the interval between retries grows."""
-
-    linear = "linear"
-    exponential = "exponential"
-
-
-LocatorArgument = Annotated[
-    str, typer.Argument(metavar="LOCATOR", help="The webhook's locator.", show_default=False)
-]
-EventArgument = Annotated[
-    str,
-    typer.Argument(
-        metavar="EVENT_LOCATOR", help="The diverted event's locator.", show_default=False
-    ),
-]
-NameOption = Annotated[
-    str | None, typer.Option(metavar="NAME", help="The webhook's name.", show_default=False)
-]
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        metavar="URL", help="Where events are POSTed: an http or https URL.", show_default=False
-    ),
-]
-EventTypesOption = Annotated[
-    list[str],
-    typer.Option(
-        "--event-type",
-        metavar="TYPE",
-        help="Deliver events of this type (repeatable; none: every type).",
-        show_default=False,
-    ),
-]
-HmacOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--hmac/--no-hmac",
-        help="Sign deliveries (Standard Webhooks); a secret is made unless --secret gives one.",
-        show_default=False,
-    ),
-]
-SecretOption = Annotated[
-    str | None,
-    typer.Option(
-        metavar="whsec_...",
-        help="The signing secret: whsec_ and the base64 of 24 to 64 bytes (implies --hmac).",
-        show_default=False,
-    ),
-]
-HeadersOption = Annotated[
-    list[str],
-    typer.Option(
-        "--header",
-        metavar="'NAME: VALUE'",
-        help="A header sent with every delivery (repeatable).",
-        show_default=False,
-    ),
-]
-TriggersOption = Annotated[
-    list[str],
-    typer.Option(
-        "--trigger",
-        metavar="TRIGGER",
-        help="A failure handled as one: 4xx, 5xx, timeout or a status such as 503 "
-        "(repeatable; default 4xx, 5xx and timeout).",
-        show_default=False,
-    ),
-]
-RetriesOption = Annotated[
-    int | None,
-    typer.Option(
-        metavar="N", min=1, max=10, help="Retries after the first attempt.", show_default=False
-    ),
-]
-IntervalOption = Annotated[
-    float | None,
-    typer.Option(
-        metavar="SECONDS", min=0.0, help="Seconds before the first retry.", show_default=False
-    ),
-]
-PatternOption = Annotated[
-    Pattern | None,
-    typer.Option(help="linear keeps the interval, exponential doubles it.", show_default=False),
-]
-DivertOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--divert/--no-divert",
-        help="Keep an event that failed for good, to resend it later.",
-        show_default=False,
-    ),
-]
-SuspendOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--suspend/--no-suspend",
-        help="Stop delivering at an event that failed for good, until unsuspended.",
-        show_default=False,
-    ),
-]
-AlertOption = Annotated[
-    str | None,
-    typer.Option(
-        "--alert-url", metavar="URL", help="Where failures are reported.", show_default=False
-    ),
-]
 
 
 async def _with(
@@ -158,128 +59,6 @@ async def _with(
 ) -> None:
     async with await Chronik.open(settings) as chronik:
         await work(chronik.webhooks, (await tenant_of(chronik, tenant)).id)
-
-
-def _headers(given: list[str]) -> dict[str, list[str]]:
-    headers: dict[str, list[str]] = {}
-    for text in given:
-        name, colon, value = text.partition(":")
-        if not colon or not name.strip():
-            raise InvalidArgument(f"--header {text!r}: give it as 'Name: value'")
-        headers.setdefault(name.strip(), []).append(value.strip())
-    return headers
-
-
-def _strategy(
-    base: RetryStrategy | None,
-    retries: int | None,
-    interval: float | None,
-    pattern: Pattern | None,
-) -> RetryStrategy | None:
-    """The retry strategy the options give, over ``base`` (or the defaults); None when they
-    give none."""
-    if retries is None and interval is None and pattern is None:
-        return None
-    base = base or RetryStrategy()
-    return RetryStrategy(
-        retries=base.retries if retries is None else retries,
-        interval_seconds=base.interval_seconds if interval is None else interval,
-        pattern=base.pattern if pattern is None else pattern.value,
-    )
-
-
-def _public(hook: Webhook, *, secret: bool = False) -> dict[str, Any]:
-    """The webhook as JSON prints it; its secrets only when ``secret``."""
-    record: dict[str, Any] = msgspec.to_builtins(hook)
-    if not secret:
-        definition = record["definition"]
-        for endpoint in (definition["endpoint"], definition["failure_handling"]["alert_endpoint"]):
-            if endpoint is not None:
-                endpoint.pop("secret", None)
-    return record
-
-
-def _status(status: WebhookStatus) -> dict[str, Any]:
-    retrying = status.retrying
-    return {
-        "position": status.position,
-        "head": status.head,
-        "lag": status.lag,
-        "retrying": None
-        if retrying is None
-        else {
-            "sequence": retrying.sequence,
-            "failures": retrying.failure_count,
-            "last_failed": retrying.last_failed,
-            "error": retrying.error,
-        },
-        "diverted": status.diverted,
-        "node": status.node,
-    }
-
-
-def _yes(value: bool) -> str:
-    return "yes" if value else "no"
-
-
-def _retries(strategy: RetryStrategy | None) -> str:
-    if strategy is None:
-        return "none"
-    return f"{strategy.retries}, {strategy.pattern} from {strategy.interval_seconds:g}s"
-
-
-def _card(hook: Webhook, *, secret: bool = False, status: WebhookStatus | None = None) -> None:
-    """One webhook as a two-column table, for people."""
-    d = hook.definition
-    handling = d.failure_handling
-    endpoint = d.endpoint
-    rows = [
-        ("locator", hook.locator),
-        ("name", d.name),
-        ("enabled", _yes(d.enabled)),
-        ("suspended", hook.suspended_at.isoformat() if hook.suspended_at else "no"),
-        ("url", endpoint.url),
-        ("hmac", _yes(endpoint.hmac_enabled)),
-    ]
-    if secret and endpoint.secret:
-        rows.append(("secret", endpoint.secret))
-    rows += [
-        ("headers", "; ".join(f"{n}: {v}" for n, vs in endpoint.headers.items() for v in vs)),
-        ("event types", ", ".join(d.event_types) or "all"),
-        ("triggers", ", ".join(handling.triggers)),
-        ("retries", _retries(handling.retry_strategy)),
-        ("divert", _yes(handling.divert)),
-        ("suspend", _yes(handling.suspend)),
-        ("alert url", handling.alert_endpoint.url if handling.alert_endpoint else "-"),
-        ("created", hook.created_at.isoformat()),
-        ("updated", hook.updated_at.isoformat()),
-    ]
-    if status is not None:
-        retrying = status.retrying
-        rows += [
-            ("position", str(status.position)),
-            ("head", str(status.head)),
-            ("lag", str(status.lag)),
-            (
-                "retrying",
-                f"#{retrying.sequence}, {retrying.failure_count} failures: {retrying.error}"
-                if retrying
-                else "-",
-            ),
-            ("diverted", str(status.diverted)),
-            ("node", status.node or "-"),
-        ]
-    grid = table("", "", show_header=False)
-    for row in rows:
-        grid.add_row(*row)
-    show(grid)
-
-
-def _print(hook: Webhook, output: Listing, *, secret: bool = False) -> None:
-    if output is Listing.json:
-        write(json_document(_public(hook, secret=secret)))
-    else:
-        _card(hook, secret=secret)
 
 
 def create(
@@ -320,7 +99,7 @@ def create(
 
     async def make(webhooks: Webhooks, tenant_id: str) -> None:
         handling = FailureHandling(
-            retry_strategy=_strategy(None, retries, interval, pattern),
+            retry_strategy=strategy(None, retries, interval, pattern),
             alert_endpoint=Endpoint(url=alert_url) if alert_url else None,
             divert=bool(divert),
             suspend=bool(suspend),
@@ -334,13 +113,13 @@ def create(
                 url=url,
                 hmac_enabled=bool(secret) if hmac is None else hmac,
                 secret=secret or None,
-                headers=_headers(header),
+                headers=headers(header),
             ),
             failure_handling=handling,
             event_types=tuple(event_type),
         )
         hook = await webhooks.create(tenant_id, definition)
-        _print(hook, output, secret=True)
+        printed(hook, output, secret=True)
         say(f"created webhook {hook.locator} ({name!r})")
 
     settings = settings_from(data, database_url, webhook_allowed_hosts=webhook_allowed_hosts)
@@ -359,7 +138,7 @@ def list_(
         hooks, _ = await webhooks.find(tenant_id, count=MAX_PER_TENANT)
         statuses = [await webhooks.status(tenant_id, h.locator) for h in hooks]
         if output is Listing.json:
-            write(json_document([_public(s.webhook) | {"lag": s.lag} for s in statuses]))
+            write(json_document([public(s.webhook) | {"lag": s.lag} for s in statuses]))
             return
         listing(
             ("locator", "name", "enabled", "suspended", "url", "event types", "lag"),
@@ -367,8 +146,8 @@ def list_(
                 (
                     s.webhook.locator,
                     s.webhook.definition.name,
-                    _yes(s.webhook.definition.enabled),
-                    _yes(s.webhook.suspended_at is not None),
+                    yes(s.webhook.definition.enabled),
+                    yes(s.webhook.suspended_at is not None),
                     s.webhook.definition.endpoint.url,
                     ", ".join(s.webhook.definition.event_types) or "all",
                     str(s.lag),
@@ -394,9 +173,9 @@ def show_(
     async def read(webhooks: Webhooks, tenant_id: str) -> None:
         status = await webhooks.status(tenant_id, locator)
         if output is Listing.json:
-            write(json_document(_public(status.webhook) | {"status": _status(status)}))
+            write(json_document(public(status.webhook) | {"status": status_record(status)}))
         else:
-            _card(status.webhook, status=status)
+            card(status.webhook, status=status)
 
     run(lambda: _with(settings_from(data, database_url), tenant, read))
 
@@ -483,7 +262,7 @@ def update(
         if hmac is not None or secret:
             endpoint["hmac_enabled"] = True if hmac is None else hmac
         if header:
-            endpoint["headers"] = _headers(header)
+            endpoint["headers"] = headers(header)
         asked = WebhookChange(
             name=name,
             enabled=enabled,
@@ -492,7 +271,7 @@ def update(
             remove_triggers=[*(handling.triggers if trigger else ()), *remove_trigger],
             alert_endpoint=Endpoint(url=alert_url) if alert_url else None,
             remove_alert_endpoint=no_alert,
-            retry_strategy=_strategy(handling.retry_strategy, retries, interval, pattern),
+            retry_strategy=strategy(handling.retry_strategy, retries, interval, pattern),
             remove_retry_strategy=no_retries,
             divert=divert,
             suspend=suspend,
@@ -502,7 +281,7 @@ def update(
         )
         changed = await webhooks.update(tenant_id, locator, asked)
         new_secret = changed.definition.endpoint.secret != hook.definition.endpoint.secret
-        _print(changed, output, secret=new_secret)
+        printed(changed, output, secret=new_secret)
         say(f"updated webhook {locator}")
 
     settings = settings_from(data, database_url, webhook_allowed_hosts=webhook_allowed_hosts)
