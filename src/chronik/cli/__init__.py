@@ -30,6 +30,7 @@ from chronik.cli import (
     tokens,
     transfer,
     views,
+    webhooks,
 )
 
 app = typer.Typer(
@@ -132,6 +133,21 @@ _group(
         "failed": schedules.failed,
         "resume-failed": schedules.resume_failed,
         "delete-failed": schedules.delete_failed,
+    },
+)
+_group(
+    "webhooks",
+    "Create, list, change and delete webhooks; resend or delete their diverted events.",
+    {
+        "create": webhooks.create,
+        "list": webhooks.list_,
+        "show": webhooks.show_,
+        "update": webhooks.update,
+        "unsuspend": webhooks.unsuspend,
+        "delete": webhooks.delete,
+        "diverted": webhooks.diverted,
+        "resend": webhooks.resend,
+        "delete-diverted": webhooks.delete_diverted,
     },
 )
 _group(

@@ -19,6 +19,7 @@ from typing import Annotated, Any, BinaryIO, TypeVar
 import typer
 
 from chronik.errors import ChronikError, DatabaseUnavailable, InvalidArgument, NotFound
+from chronik.hosts import allowed_host
 from chronik.records import Tenant
 from chronik.services import DEFAULT_TENANT, Chronik
 from chronik.settings import Settings
@@ -76,8 +77,50 @@ ViewsOption = Annotated[
 ]
 
 
+def allowed_hosts(text: str) -> tuple[str, ...]:
+    """The entries of a comma-separated allow-list, blanks dropped."""
+    return tuple(entry.strip() for entry in text.split(",") if entry.strip())
+
+
+def _checked_hosts(text: str) -> str:
+    for entry in allowed_hosts(text):
+        try:
+            allowed_host(entry, "webhooks may deliver to")
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return text
+
+
+WebhookAllowedHostsOption = Annotated[
+    str,
+    typer.Option(
+        "--webhook-allowed-hosts",
+        metavar="HOST[:PORT],...",
+        envvar="CHRONIK_WEBHOOK_ALLOWED_HOSTS",
+        callback=_checked_hosts,
+        help="Hosts webhooks may deliver to although they are not public (loopback, "
+        "private): a host for any port, host:port for that port; comma separated.",
+        show_default=False,
+    ),
+]
+WebhookTimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--webhook-timeout",
+        metavar="SECONDS",
+        min=0.1,
+        help="How long one webhook delivery may take, connection to answer.",
+    ),
+]
+
+
 def settings_from(
-    data: Path, database_url: str, views: list[str] | None = None, *, create: bool = False
+    data: Path,
+    database_url: str,
+    views: list[str] | None = None,
+    *,
+    create: bool = False,
+    webhook_allowed_hosts: str = "",
 ) -> Settings:
     """The one settings object of this invocation; ``create`` for the commands that may
     create the database."""
@@ -86,6 +129,7 @@ def settings_from(
         data_dir=data,
         views=tuple(views or ()),
         create_database=create,
+        webhook_allowed_hosts=allowed_hosts(webhook_allowed_hosts),
     )
 
 

@@ -20,6 +20,8 @@ from chronik.cli.context import (
     DatabaseUrlOption,
     DataOption,
     ViewsOption,
+    WebhookAllowedHostsOption,
+    WebhookTimeoutOption,
     run,
     say,
     settings_from,
@@ -84,8 +86,10 @@ def serve(
         ),
     ] = 1,
     views: ViewsOption = [],  # noqa: B006 - typer's way of a repeatable option
+    webhook_allowed_hosts: WebhookAllowedHostsOption = "",
+    webhook_timeout: WebhookTimeoutOption = 5.0,
 ) -> None:
-    """Serve the HTTP APIs, run the views and fire due schedules.
+    """Serve the HTTP APIs, run the views, fire due schedules and deliver webhooks.
 
     The APIs are the ZITADEL-compatible, the Socotra-compatible and the native one. The first
     start creates the tenant 'default' and a bootstrap admin token, printed once
@@ -93,7 +97,10 @@ def serve(
     becomes that token. OpenAPI is at /openapi.json, its docs at /docs.
     """
     settings = dataclasses.replace(
-        settings_from(data, database_url, views, create=True),
+        settings_from(
+            data, database_url, views, create=True, webhook_allowed_hosts=webhook_allowed_hosts
+        ),
+        webhook_timeout_seconds=webhook_timeout,
         bootstrap_token=os.environ.get("CHRONIK_BOOTSTRAP_TOKEN") or None,
         oidc_issuer=oidc_issuer,
         oidc_audience=oidc_audience,

@@ -16,6 +16,8 @@ from chronik.cli.context import (
     DataOption,
     TenantOption,
     ViewsOption,
+    WebhookAllowedHostsOption,
+    WebhookTimeoutOption,
     counted,
     run,
     say,
@@ -323,8 +325,10 @@ def worker(
             "counts the firing as failed and retries it.",
         ),
     ] = 30.0,
+    webhook_allowed_hosts: WebhookAllowedHostsOption = "",
+    webhook_timeout: WebhookTimeoutOption = 5.0,
 ) -> None:
-    """Run the views and fire due schedules, without the HTTP API.
+    """Run the views, fire due schedules and deliver webhooks, without the HTTP API.
 
     The views are those of the installed packages (entry points in the group chronik.views)
     and those --views names.
@@ -334,7 +338,10 @@ def worker(
     seconds when that one stops.
     """
     settings = dataclasses.replace(
-        settings_from(data, database_url, views, create=True),
+        settings_from(
+            data, database_url, views, create=True, webhook_allowed_hosts=webhook_allowed_hosts
+        ),
+        webhook_timeout_seconds=webhook_timeout,
         view_lease_seconds=lease_seconds,
         schedule_lease_seconds=schedule_lease_seconds,
     )
