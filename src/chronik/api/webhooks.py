@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from chronik.api.http import JSON, Body, parse, services
+from chronik.errors import InvalidArgument
 from chronik.events.shapes import timestamp
 from chronik.records import Endpoint, FailureHandling, RetryStrategy, Webhook, WebhookDefinition
 from chronik.webhooks import WebhookChange
@@ -262,7 +263,11 @@ def filters(
     active: bool | None = None,
     eventTypes: Annotated[list[str] | None, Query()] = None,
 ) -> Filters:
-    return Filters(offset, count, name, enabled, suspended, active, tuple(eventTypes or ()))
+    event_types = tuple(eventTypes or ())
+    for where, text in [("name", name or ""), *(("eventTypes", t) for t in event_types)]:
+        if "\x00" in text:
+            raise InvalidArgument(f"{where} holds a NUL (\\u0000) character", field=where)
+    return Filters(offset, count, name, enabled, suspended, active, event_types)
 
 
 async def create(request: Request, tenant: str, *, status_code: int = 200) -> JSON:
