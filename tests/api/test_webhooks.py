@@ -397,6 +397,31 @@ async def test_the_native_status_tells_where_delivery_stands(
     assert (status["retrying"], status["diverted"]) == (None, 0)
 
 
+async def test_the_native_status_shows_the_event_being_retried(
+    api: httpx.AsyncClient, owner: Headers, delivering: Chronik, receiver: Receiver
+) -> None:
+    receiver.status = 503
+    made = await create(
+        api,
+        owner,
+        NATIVE,
+        endpoint={"url": receiver.url()},
+        failureHandling={"retryStrategy": {"retries": 1, "intervalSeconds": 600}},
+    )
+    (stored,) = await append(api, owner, new_event())
+
+    async def retrying() -> dict[str, Any] | None:
+        status = await fetch(api, owner, NATIVE.hook(made["locator"], "status"))
+        shown: dict[str, Any] | None = status["retrying"]
+        return shown
+
+    shown = await eventually(retrying)
+    assert shown is not None
+    assert set(shown) == {"eventSequence", "failureCount", "error", "retryAt"}
+    assert (shown["eventSequence"], shown["failureCount"]) == (stored["sequence"], 1)
+    assert shown["error"].startswith("503: ") and RFC3339_UTC.fullmatch(shown["retryAt"])
+
+
 # -- refusals --------------------------------------------------------------------------------
 
 BAD_CREATES: list[Any] = [
