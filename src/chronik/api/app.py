@@ -161,20 +161,24 @@ def create_app(
         native_schedules,
         native_tokens,
         native_views,
+        native_webhooks,
         socotra_events,
         socotra_schedules,
+        socotra_webhooks,
         subscriptions,
     )
     from chronik.api.rpc import gateway
 
     app.include_router(socotra_schedules.router)
     app.include_router(socotra_events.router)
+    app.include_router(socotra_webhooks.router)
     app.include_router(subscriptions.router)
     app.include_router(native.router)
     app.include_router(native_views.router)
     app.include_router(native_schedules.router)
     app.include_router(native_actions.router)
     app.include_router(native_tokens.router)
+    app.include_router(native_webhooks.router)
     app.include_router(native_groups.router)
     # The busiest routes are also mounted as plain Starlette routes in front of FastAPI's
     # (which stay for the OpenAPI document): FastAPI's per-request work (included-router

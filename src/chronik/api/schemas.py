@@ -196,6 +196,76 @@ class NativeFailedJobs(Shape):
     failedJobs: list[NativeFailedJob]
 
 
+class WebhookEndpoint(Shape):
+    url: str
+    hmacEnabled: bool
+    secret: str | None
+    """Shown once: in the answer that made it (a create, or an update that set or made a
+    new one); null in every other."""
+    secureSsl: bool
+    tag: str
+    headers: dict[str, list[str]]
+
+
+class WebhookRetryStrategy(Shape):
+    retries: int
+    intervalSeconds: float
+    pattern: Literal["linear", "exponential"]
+
+
+class WebhookFailureHandling(Shape):
+    triggers: list[str]
+    divert: bool
+    suspend: bool
+    alertEndpoint: WebhookEndpoint | None = None
+    retryStrategy: WebhookRetryStrategy | None = None
+
+
+class WebhookResponse(Shape):
+    locator: str
+    name: str
+    enabled: bool
+    endpoint: WebhookEndpoint
+    failureHandling: WebhookFailureHandling
+    suspended: bool
+    suspendedAt: str | None
+    eventTypes: list[str]
+
+
+class WebhookList(Shape):
+    listCompleted: bool
+    items: list[WebhookResponse]
+
+
+class DivertedEventResponse(Shape):
+    eventLocator: str
+    requestLocator: str
+    failureMessage: str
+    failureTimestamp: str
+    failureTrigger: str
+
+
+class Resent(Shape):
+    """A resend's answer: ``{}`` (the receiver took the event)."""
+
+
+class WebhookRetrying(Shape):
+    eventSequence: str
+    failureCount: int
+    error: str
+    retryAt: str | None
+
+
+class WebhookStatusResponse(Shape):
+    locator: str
+    position: str
+    head: str
+    lag: int
+    retrying: WebhookRetrying | None
+    diverted: int
+    node: str | None
+
+
 class NativeErrorBody(Shape):
     code: str
     message: str
@@ -228,4 +298,5 @@ _WHY = {
     409: "An expected version did not hold",
     413: "The body is larger than the configured cap",
     429: "The body is larger than the configured cap (RESOURCE_EXHAUSTED)",
+    502: "The webhook's receiver did not take the event",
 }

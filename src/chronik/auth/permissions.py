@@ -13,6 +13,13 @@ ACTION_DELETE = "org.action.delete"
 FLOW_READ = "org.flow.read"
 FLOW_WRITE = "org.flow.write"
 FLOW_DELETE = "org.flow.delete"
+WEBHOOKS_READ = "webhooks.read"
+WEBHOOKS_LIST = "webhooks.list"
+WEBHOOKS_WRITE = "webhooks.write"
+DIVERTED_READ = "diverted-events.read"
+DIVERTED_LIST = "diverted-events.list"
+DIVERTED_RESEND = "diverted-events.resend"
+DIVERTED_DELETE = "diverted-events.delete"
 
 ALL = frozenset(
     {
@@ -27,12 +34,31 @@ ALL = frozenset(
         FLOW_READ,
         FLOW_WRITE,
         FLOW_DELETE,
+        WEBHOOKS_READ,
+        WEBHOOKS_LIST,
+        WEBHOOKS_WRITE,
+        DIVERTED_READ,
+        DIVERTED_LIST,
+        DIVERTED_RESEND,
+        DIVERTED_DELETE,
     }
 )
 
 ROLES: dict[str, frozenset[str]] = {
     "IAM_OWNER": ALL,
-    "IAM_OWNER_VIEWER": frozenset({EVENTS_READ, EVENTS_LIST, IAM_READ, ACTION_READ, FLOW_READ}),
+    "IAM_OWNER_VIEWER": frozenset(
+        {
+            EVENTS_READ,
+            EVENTS_LIST,
+            IAM_READ,
+            ACTION_READ,
+            FLOW_READ,
+            WEBHOOKS_READ,
+            WEBHOOKS_LIST,
+            DIVERTED_READ,
+            DIVERTED_LIST,
+        }
+    ),
     "ORG_OWNER": frozenset(
         {ACTION_READ, ACTION_WRITE, ACTION_DELETE, FLOW_READ, FLOW_WRITE, FLOW_DELETE}
     ),
