@@ -20,6 +20,7 @@ from chronik.blocking import Blocking, Owning
 from chronik.client.core import AsyncClient
 
 if TYPE_CHECKING:
+    from chronik.client.groups import RemoteGroups
     from chronik.client.schedules import RemoteSchedules
     from chronik.client.services import RemoteEvents, RemoteViews
     from chronik.client.tokens import RemoteTokens
@@ -41,6 +42,7 @@ class Client(Owning[AsyncClient]):
         schedules: Blocking[RemoteSchedules]
         tokens: Blocking[RemoteTokens]
         webhooks: Blocking[RemoteWebhooks]
+        groups: Blocking[RemoteGroups]
 
     def __init__(self, url: str, *, token: str, **options: Any) -> None:
         super().__init__(*Owning.start(functools.partial(_open, url, token=token, **options)))

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from chronik.client import wire
+from chronik.client.groups import RemoteGroups
 from chronik.client.schedules import RemoteSchedules
 from chronik.client.services import RemoteEvents, RemoteViews
 from chronik.client.tokens import RemoteTokens
@@ -36,10 +37,10 @@ repeat (a read, an append with its request id) is sent again."""
 class AsyncClient:
     """Chronik over HTTP: ``async with AsyncClient(url, token=...) as chronik:``.
 
-    ``chronik.events``, ``.views``, ``.schedules``, ``.tokens`` and ``.webhooks`` take the
-    calls of the embedded API's services (:class:`~chronik.services.Chronik`), with the same
-    arguments, records and errors, where the native HTTP API has them; the
-    tenant is the token's (:meth:`tenant_id`), and naming another one is refused.
+    ``chronik.events``, ``.views``, ``.schedules``, ``.tokens``, ``.webhooks`` and ``.groups``
+    take the calls of the embedded API's services (:class:`~chronik.services.Chronik`), with
+    the same arguments, records and errors, where the native HTTP API has them; the tenant
+    is the token's (:meth:`tenant_id`), and naming another one is refused.
     ``timeout`` bounds each attempt (seconds); a call that is safe to repeat is tried up to
     ``retries`` more times on a network failure or a 502/503/504, after a backoff that
     doubles from ``backoff`` up to ``max_backoff`` seconds. ``transport`` replaces httpx's
@@ -73,6 +74,7 @@ class AsyncClient:
         self.schedules = RemoteSchedules(self)
         self.tokens = RemoteTokens(self)
         self.webhooks = RemoteWebhooks(self)
+        self.groups = RemoteGroups(self)
 
     async def me(self) -> dict[str, Any]:
         """Who the token is: ``tenantId``, ``organisationId``, ``roles``, ``permissions``."""
