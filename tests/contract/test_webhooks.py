@@ -383,3 +383,27 @@ async def test_another_tenants_webhook_is_not_found(
     with pytest.raises(NotFound):
         await hub.webhooks.get(tenant, hook.locator)
     assert hook.view not in {s.view for s in await hub.db.views.states(tenant)}
+
+
+async def test_the_address_is_checked_again_before_each_delivery(
+    hub: Chronik, tenant: str, receiver: Receiver
+) -> None:
+    """A webhook made while its host was allowed reaches nothing once it no longer is (as a
+    name that comes to resolve to a private address would not)."""
+    from chronik.webhooks import Deliverer, Destinations
+
+    hook = await hub.webhooks.create(tenant, definition(receiver.url(), divert=True))
+    strict = Deliverer(Destinations([]), timeout=0.5)
+    runner = WebhookRunner(hub.db, strict, poll_seconds=0.05)
+    task = asyncio.create_task(runner.run())
+    try:
+        await append(hub, tenant, "policy.issued")
+        (diverted,) = await eventually(lambda: hub.webhooks.diverted(tenant, hook.locator))
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await strict.close()
+    assert receiver.received() == []
+    assert diverted.failure_trigger == "timeout"
+    assert "127.0.0.1, which is not a public address" in diverted.failure_message

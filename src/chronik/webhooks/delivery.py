@@ -31,6 +31,7 @@ from chronik.records import Endpoint
 from chronik.webhooks.model import TIMEOUT, secret_key
 
 USER_AGENT = "Chronik-Webhooks/1"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 _RESPONSE_BYTES = 64 * 1024
 """Of a receiver's answer, this much is read (the rest is not our business)."""
 
@@ -89,7 +90,7 @@ class Destinations:
         the URL) when the rules forbid it."""
         parts = urllib.parse.urlsplit(url)
         host = (parts.hostname or "").lower()
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
         try:
             return (await self.addresses(host, port))[0], port
         except Refused as exc:
@@ -174,6 +175,7 @@ class Deliverer:
             for value in values:
                 headers.add(name, value)
         try:
+            await self._literal_checked(endpoint.url)
             async with self._opened().post(
                 endpoint.url,
                 data=body,
@@ -183,6 +185,8 @@ class Deliverer:
             ) as response:
                 await response.content.read(_RESPONSE_BYTES)
                 status, reason = response.status, response.reason or ""
+        except Refused as exc:
+            return Outcome(TIMEOUT, f"not sent: {exc}")
         except TimeoutError:
             return Outcome(TIMEOUT, f"no answer within {self.timeout:g} s")
         except aiohttp.ClientConnectorError as exc:
@@ -195,6 +199,17 @@ class Deliverer:
         if 200 <= status < 300:
             return Outcome(None, text, status)
         return Outcome(str(status), text, status)
+
+    async def _literal_checked(self, url: str) -> None:
+        """aiohttp asks no resolver about an IP literal: check one here (a name is checked
+        by the resolver, where the connection is made)."""
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        try:
+            ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return
+        await self.destinations.addresses(host, parts.port or DEFAULT_PORTS[parts.scheme])
 
     async def close(self) -> None:
         if self._session is not None:
