@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -26,3 +28,27 @@ def group(tenant_id: str, r: Any, time: Time) -> ConsumerGroup:
 
 def unacknowledged(group: ConsumerGroup) -> str:
     return f"not acknowledged within {group.settings.ack_timeout_seconds:g} s"
+
+
+def failure(
+    lender: ConsumerGroup,
+    tenant: int,
+    sequence: int,
+    count: int,
+    error: str,
+    stamp: Callable[[datetime], Any],
+    now: datetime,
+    retry_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The parameters of ``failed_upsert`` for an event of ``lender`` (times by ``stamp``,
+    as the backend stores them)."""
+    return {
+        "view": lender.view,
+        "tenant": tenant,
+        "sequence": sequence,
+        "database": DATABASE,
+        "count": count,
+        "error": error,
+        "now": stamp(now),
+        "retry_at": None if retry_at is None else stamp(retry_at),
+    }

@@ -11,7 +11,7 @@ import psycopg
 
 from chronik.errors import AlreadyExists
 from chronik.records import ConsumerGroup, Lent
-from chronik.storage.groups import DATABASE, encode, group, unacknowledged
+from chronik.storage.groups import DATABASE, encode, failure, group, unacknowledged
 from chronik.storage.postgres.database import Q, as_is
 
 if TYPE_CHECKING:
@@ -75,7 +75,9 @@ class PostgresGroupStore:
                     await conn.execute(Q["group_release"], (tenant, name, sequence))
                     await conn.execute(
                         Q["failed_upsert"],
-                        _failure(view, tenant, sequence, deliveries, unacknowledged(lender), now),
+                        failure(
+                            lender, tenant, sequence, deliveries, unacknowledged(lender), as_is, now
+                        ),
                     )
                     continue
                 await conn.execute(
@@ -137,12 +139,13 @@ class PostgresGroupStore:
                     parked = found[0] >= lender.settings.max_deliveries
                     await conn.execute(
                         Q["failed_upsert"],
-                        _failure(
-                            lender.view,
+                        failure(
+                            lender,
                             tenant,
                             sequence,
                             found[0],
                             error,
+                            as_is,
                             now,
                             None if parked else retry_at,
                         ),
@@ -155,24 +158,3 @@ class PostgresGroupStore:
             cur = await conn.execute(Q["group_inflight_count"], (tenant, name))
             row = await cur.fetchone()
         return int(row[0]) if row else 0
-
-
-def _failure(
-    view: str,
-    tenant: int,
-    sequence: int,
-    count: int,
-    error: str,
-    now: datetime,
-    retry_at: datetime | None = None,
-) -> dict[str, object]:
-    return {
-        "view": view,
-        "tenant": tenant,
-        "sequence": sequence,
-        "database": DATABASE,
-        "count": count,
-        "error": error,
-        "now": now,
-        "retry_at": retry_at,
-    }

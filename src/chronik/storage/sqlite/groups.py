@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from chronik.errors import AlreadyExists
 from chronik.records import ConsumerGroup, Lent
-from chronik.storage.groups import DATABASE, encode, group, unacknowledged
+from chronik.storage.groups import DATABASE, encode, failure, group, unacknowledged
 from chronik.storage.sqlite.database import Q, from_micros, micros
 
 if TYPE_CHECKING:
@@ -79,7 +79,15 @@ class SQLiteGroupStore:
                     con.execute(Q["group_release"], (tenant, name, sequence)).fetchall()
                     con.execute(
                         Q["failed_upsert"],
-                        _failure(view, tenant, sequence, deliveries, unacknowledged(lender), now),
+                        failure(
+                            lender,
+                            tenant,
+                            sequence,
+                            deliveries,
+                            unacknowledged(lender),
+                            micros,
+                            now,
+                        ),
                     )
                     continue
                 con.execute(
@@ -144,12 +152,13 @@ class SQLiteGroupStore:
                     parked = found[0] >= lender.settings.max_deliveries
                     con.execute(
                         Q["failed_upsert"],
-                        _failure(
-                            lender.view,
+                        failure(
+                            lender,
                             tenant,
                             sequence,
                             found[0],
                             error,
+                            micros,
                             now,
                             None if parked else retry_at,
                         ),
@@ -164,24 +173,3 @@ class SQLiteGroupStore:
             return int(con.execute(Q["group_inflight_count"], (tenant, name)).fetchone()[0])
 
         return await self._db.read(read)
-
-
-def _failure(
-    view: str,
-    tenant: int,
-    sequence: int,
-    count: int,
-    error: str,
-    now: datetime,
-    retry_at: datetime | None = None,
-) -> dict[str, object]:
-    return {
-        "view": view,
-        "tenant": tenant,
-        "sequence": sequence,
-        "database": DATABASE,
-        "count": count,
-        "error": error,
-        "now": micros(now),
-        "retry_at": None if retry_at is None else micros(retry_at),
-    }
