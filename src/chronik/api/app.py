@@ -172,6 +172,7 @@ def create_app(
     app.include_router(socotra_schedules.router)
     app.include_router(socotra_events.router)
     app.include_router(socotra_webhooks.router)
+    app.include_router(socotra_webhooks.diverted)
     app.include_router(subscriptions.router)
     app.include_router(native.router)
     app.include_router(native_views.router)

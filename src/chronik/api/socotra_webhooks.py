@@ -28,7 +28,7 @@ from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 
 router = APIRouter(prefix="/event/{tenantLocator}/webhooks", tags=["Socotra Webhooks API"])
-DIVERTED = "Socotra Diverted Events API"
+diverted = APIRouter(prefix="/event/{tenantLocator}/webhooks", tags=["Socotra Diverted Events API"])
 
 
 @router.post(
@@ -115,10 +115,9 @@ async def delete_webhook(
     return await w.delete(request, own_tenant(tenantLocator, caller), webhookLocator)
 
 
-@router.get(
+@diverted.get(
     "/{webhookLocator}/diverted",
     summary="Fetch Diverted Events",
-    tags=[DIVERTED],
     responses=answers(list[DivertedEventResponse], SocotraError, 404),  # type: ignore[arg-type]
 )
 async def list_diverted(
@@ -134,10 +133,9 @@ async def list_diverted(
     return await w.diverted(request, tenant, webhookLocator, offset, count)
 
 
-@router.get(
+@diverted.get(
     "/{webhookLocator}/diverted/{eventLocator}",
     summary="Fetch Diverted Event",
-    tags=[DIVERTED],
     responses=answers(DivertedEventResponse, SocotraError, 404),
 )
 async def get_diverted(
@@ -151,10 +149,9 @@ async def get_diverted(
     return await w.diverted_event(request, tenant, webhookLocator, eventLocator)
 
 
-@router.post(
+@diverted.post(
     "/{webhookLocator}/diverted/{eventLocator}/resend",
     summary="Resend Diverted Event (502 when the receiver refuses it again)",
-    tags=[DIVERTED],
     responses=answers(Resent, SocotraError, 404, 502),
 )
 async def resend_diverted(
@@ -168,10 +165,9 @@ async def resend_diverted(
     return await w.resend(request, tenant, webhookLocator, eventLocator)
 
 
-@router.delete(
+@diverted.delete(
     "/{webhookLocator}/diverted/{eventLocator}",
     summary="Delete Diverted Event",
-    tags=[DIVERTED],
     status_code=204,
     responses=answers(None, SocotraError, 404),
 )
