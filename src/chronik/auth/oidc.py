@@ -13,8 +13,6 @@ import asyncio
 import math
 from typing import Any
 
-import jwt
-
 from chronik.auth.permissions import permissions_of
 from chronik.auth.principal import Principal
 from chronik.errors import InvalidArgument, Unauthenticated
@@ -29,6 +27,8 @@ _TIMES = ("exp", "nbf", "iat")
 
 class OidcVerifier:
     def __init__(self, settings: Settings) -> None:
+        import jwt  # PyJWT and cryptography: only a process that takes JWTs pays for them
+
         self._settings = settings
         try:
             self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=300)
@@ -36,6 +36,8 @@ class OidcVerifier:
             raise InvalidArgument(f"the OIDC JWKS URL is not usable: {exc}") from exc
 
     async def authenticate(self, token: str) -> Principal:
+        import jwt
+
         s = self._settings
         try:
             key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)

@@ -19,11 +19,10 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import aiohttp.abc
-from aiohttp.abc import ResolveResult
-from multidict import CIMultiDict
+if TYPE_CHECKING:
+    import aiohttp
 
 from chronik.errors import InvalidArgument
 from chronik.hosts import allowed_host, public
@@ -97,30 +96,32 @@ class Destinations:
             raise InvalidArgument(str(exc), field="url") from None
 
 
-class _CheckedResolver(aiohttp.abc.AbstractResolver):
+def _checked_resolver(destinations: Destinations) -> aiohttp.abc.AbstractResolver:
     """aiohttp's name lookup, through the address rules: a connection goes only to an
-    address they allowed, and TLS still checks the certificate against the URL's host."""
+    address they allowed, and TLS still checks the certificate against the URL's host.
+    (aiohttp is imported on first delivery: every command line start would pay for it.)"""
+    import aiohttp.abc
 
-    def __init__(self, destinations: Destinations) -> None:
-        self._destinations = destinations
+    class CheckedResolver(aiohttp.abc.AbstractResolver):
+        async def resolve(
+            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+        ) -> list[Any]:
+            return [
+                {
+                    "hostname": host,
+                    "host": address,
+                    "port": port,
+                    "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+                for address in await destinations.addresses(host, port)
+            ]
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            {
-                "hostname": host,
-                "host": address,
-                "port": port,
-                "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
-                "proto": 0,
-                "flags": socket.AI_NUMERICHOST,
-            }
-            for address in await self._destinations.addresses(host, port)
-        ]
+        async def close(self) -> None:
+            return None
 
-    async def close(self) -> None:
-        return None
+    return CheckedResolver()
 
 
 def signature(secret: str, message_id: str, stamp: int, body: bytes) -> str:
@@ -142,11 +143,13 @@ class Deliverer:
         self._session: aiohttp.ClientSession | None = None
 
     def _opened(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=200,
                 limit_per_host=0,
-                resolver=_CheckedResolver(self.destinations),
+                resolver=_checked_resolver(self.destinations),
                 ttl_dns_cache=10,
             )
             self._session = aiohttp.ClientSession(
@@ -160,6 +163,9 @@ class Deliverer:
 
     async def post(self, endpoint: Endpoint, body: bytes, message_id: str) -> Outcome:
         """Deliver ``body`` once; never raises for what the receiver or the network did."""
+        import aiohttp
+        from multidict import CIMultiDict
+
         stamp = int(time.time())
         headers = CIMultiDict(
             [
