@@ -19,20 +19,14 @@ import time
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import aiohttp
 
 from chronik.errors import InvalidArgument
 from chronik.hosts import allowed_host, public
 from chronik.records import Endpoint
+from chronik.webhooks.http import DEFAULT_PORTS, Client
 from chronik.webhooks.model import TIMEOUT, secret_key
 
 USER_AGENT = "Chronik-Webhooks/1"
-DEFAULT_PORTS = {"http": 80, "https": 443}
-_RESPONSE_BYTES = 64 * 1024
-"""Of a receiver's answer, this much is read (the rest is not our business)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,34 +90,6 @@ class Destinations:
             raise InvalidArgument(str(exc), field="url") from None
 
 
-def _checked_resolver(destinations: Destinations) -> aiohttp.abc.AbstractResolver:
-    """aiohttp's name lookup, through the address rules: a connection goes only to an
-    address they allowed, and TLS still checks the certificate against the URL's host.
-    (aiohttp is imported on first delivery: every command line start would pay for it.)"""
-    import aiohttp.abc
-
-    class CheckedResolver(aiohttp.abc.AbstractResolver):
-        async def resolve(
-            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-        ) -> list[Any]:
-            return [
-                {
-                    "hostname": host,
-                    "host": address,
-                    "port": port,
-                    "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
-                    "proto": 0,
-                    "flags": socket.AI_NUMERICHOST,
-                }
-                for address in await destinations.addresses(host, port)
-            ]
-
-        async def close(self) -> None:
-            return None
-
-    return CheckedResolver()
-
-
 def signature(secret: str, message_id: str, stamp: int, body: bytes) -> str:
     """Standard Webhooks' ``webhook-signature``: ``v1,`` and the base64 of HMAC-SHA256 of
     ``id.timestamp.body`` with the secret's key."""
@@ -134,89 +100,42 @@ def signature(secret: str, message_id: str, stamp: int, body: bytes) -> str:
 
 class Deliverer:
     """POSTs bodies to endpoints; one per process, its connections kept alive between
-    deliveries (aiohttp: a sequential delivery costs a quarter of what it costs with httpx,
-    see docs/benchmarks.md)."""
+    deliveries (see :mod:`chronik.webhooks.http` for why its own client)."""
 
     def __init__(self, destinations: Destinations, *, timeout: float = 10.0) -> None:
         self.destinations = destinations
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    def _opened(self) -> aiohttp.ClientSession:
-        import aiohttp
-
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=200,
-                limit_per_host=0,
-                resolver=_checked_resolver(self.destinations),
-                ttl_dns_cache=10,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                auto_decompress=False,
-                trust_env=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
-            )
-        return self._session
+        self._client = Client(destinations.addresses)
 
     async def post(self, endpoint: Endpoint, body: bytes, message_id: str) -> Outcome:
         """Deliver ``body`` once; never raises for what the receiver or the network did."""
-        import aiohttp
-        from multidict import CIMultiDict
-
         stamp = int(time.time())
-        headers = CIMultiDict(
-            [
-                ("Content-Type", "application/json"),
-                ("User-Agent", USER_AGENT),
-                ("webhook-id", message_id),
-                ("webhook-timestamp", str(stamp)),
-            ]
-        )
+        headers = [
+            ("Content-Type", "application/json"),
+            ("User-Agent", USER_AGENT),
+            ("webhook-id", message_id),
+            ("webhook-timestamp", str(stamp)),
+        ]
         if endpoint.hmac_enabled and endpoint.secret:
-            headers["webhook-signature"] = signature(endpoint.secret, message_id, stamp, body)
-        for name, values in endpoint.headers.items():
-            for value in values:
-                headers.add(name, value)
+            headers.append(
+                ("webhook-signature", signature(endpoint.secret, message_id, stamp, body))
+            )
+        headers += [(name, value) for name, values in endpoint.headers.items() for value in values]
         try:
-            await self._literal_checked(endpoint.url)
-            async with self._opened().post(
-                endpoint.url,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                ssl=endpoint.secure_ssl,
-            ) as response:
-                await response.content.read(_RESPONSE_BYTES)
-                status, reason = response.status, response.reason or ""
+            async with asyncio.timeout(self.timeout):
+                status, reason = await self._client.post(
+                    endpoint.url, headers, body, verify=endpoint.secure_ssl
+                )
         except Refused as exc:
             return Outcome(TIMEOUT, f"not sent: {exc}")
         except TimeoutError:
             return Outcome(TIMEOUT, f"no answer within {self.timeout:g} s")
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, Refused):
-                return Outcome(TIMEOUT, f"not sent: {exc.os_error}")
-            return Outcome(TIMEOUT, f"no connection: {exc.os_error}")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            return Outcome(TIMEOUT, f"no answer: {exc or type(exc).__name__}")
+        except (OSError, ValueError) as exc:
+            return Outcome(TIMEOUT, f"no connection: {exc or type(exc).__name__}")
         text = f"{status} {reason}".strip()
         if 200 <= status < 300:
             return Outcome(None, text, status)
         return Outcome(str(status), text, status)
 
-    async def _literal_checked(self, url: str) -> None:
-        """aiohttp asks no resolver about an IP literal: check one here (a name is checked
-        by the resolver, where the connection is made)."""
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        try:
-            ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return
-        await self.destinations.addresses(host, parts.port or DEFAULT_PORTS[parts.scheme])
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._client.close()
