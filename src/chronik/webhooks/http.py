@@ -2,9 +2,9 @@
 alive per (scheme, host, port), responses parsed by httptools (uvicorn's C parser).
 
 Why not aiohttp or httpx: a webhook delivers one event after the other, so what one POST
-costs on the client is the ceiling of a webhook's rate, and theirs cost twice and three
-times this (docs/benchmarks.md). What a delivery needs is small: no redirects, no cookies,
-no proxies, no compression, the status line and at most 64 KiB of the answer read.
+costs on the client is the ceiling of a webhook's rate, and theirs cost twice and seven
+times this on this machine (docs/benchmarks.md). What a delivery needs is small: no
+redirects, cookies, proxies or compression; the status line, and at most 64 KiB read.
 
 Every new connection goes to an address :class:`~chronik.webhooks.delivery.Destinations`
 allowed, looked up for it; TLS checks the certificate against the URL's host.
