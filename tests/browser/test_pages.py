@@ -15,7 +15,7 @@ from tests.browser.conftest import Visit
 
 pytestmark = pytest.mark.xdist_group("browser")
 
-LANDING_LINKS = ["/docs", "/redoc", "/openapi.json", "/healthz", "/metrics"]
+LANDING_LINKS = ["/console/", "/docs", "/redoc", "/openapi.json", "/healthz", "/metrics"]
 
 
 def operations(visit: Visit) -> list[tuple[str, str, str]]:
@@ -36,7 +36,7 @@ def test_the_landing_page_names_the_server_and_its_version(visit: Visit) -> None
     assert visit.foreign() == []
 
 
-def test_the_landing_page_links_the_docs_and_no_console_while_there_is_none(
+def test_the_landing_page_links_the_console_and_the_docs(
     visit: Visit,
 ) -> None:
     visit.page.goto("/")
@@ -54,7 +54,8 @@ def test_every_link_of_the_landing_page_opens(visit: Visit, href: str) -> None:
 
     response = navigation.value
     assert response is not None and response.status == 200, href
-    assert visit.page.url == f"{visit.server.url}{href}"
+    landed = "/console/sign-in" if href == "/console/" else href  # not signed in yet
+    assert visit.page.url == f"{visit.server.url}{landed}"
 
 
 def test_swagger_ui_lists_every_operation_of_the_api(visit: Visit) -> None:

@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chronik.api import errors, health, pages
+from chronik.api import console, errors, health, pages
 from chronik.api.http import JSON
 from chronik.api.metrics import Metrics
 from chronik.api.rpc import grpcweb
@@ -154,6 +154,7 @@ def create_app(
 
     app.include_router(health.router)
     pages.install(app)
+    console.install(app)
     from chronik.api import (
         native,
         native_actions,

@@ -1,0 +1,389 @@
+"""The console under ``/console/``: server-rendered pages for operators over the same
+services as the APIs, with the same permissions.
+
+A session is the caller's Chronik token in an HttpOnly, SameSite=Strict cookie scoped to
+``/console``, checked on every request as a bearer token is; every form that changes
+something carries a CSRF token (an HMAC of the session under a secret the database keeps,
+so every node agrees), and a POST without the right one is refused with 403 before anything
+is read. Pages show only what the token's roles allow: a role that cannot write sees no form
+that writes. The pages work without JavaScript; htmx (shipped in the package) only makes
+links and forms swap the page in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.responses import RedirectResponse, Response
+
+from chronik.api.http import services
+from chronik.auth import permissions as p
+from chronik.auth.principal import Principal
+from chronik.errors import ChronikError, NotFound, Unauthenticated
+from chronik.events.shapes import timestamp
+from chronik.views import ViewStatus
+
+PREFIX = "/console"
+COOKIE = "chronik_console"
+_FORM_BYTES = 64 * 1024
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+templates = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.PackageLoader("chronik.api.console", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+)
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Can:
+    """What the caller's roles allow the pages to show."""
+
+    views: bool
+    write: bool
+
+    @classmethod
+    def of(cls, caller: Principal) -> Can:
+        granted = caller.permissions
+        return cls(views=p.IAM_READ in granted, write=p.IAM_WRITE in granted)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    caller: Principal
+    token: str
+    csrf: str
+
+
+def install(app: FastAPI) -> None:
+    app.mount(
+        f"{PREFIX}/static",
+        StaticFiles(packages=[("chronik.api.console", "static")]),
+        name="console-static",
+    )
+    app.include_router(router)
+
+
+async def _csrf(request: Request, token: str) -> str:
+    key = await services(request).db.secret("console-csrf")
+    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+async def _session(request: Request) -> Session | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        caller = await services(request).authenticator.authenticate(f"Bearer {token}")
+    except Unauthenticated:
+        return None
+    return Session(caller, token, await _csrf(request, token))
+
+
+def _page(
+    request: Request,
+    template: str,
+    title: str,
+    session: Session | None,
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "title": title,
+            "root": request.scope.get("root_path", ""),
+            "caller": session.caller if session else None,
+            "csrf": session.csrf if session else "",
+            "can": Can.of(session.caller) if session else Can(False, False),
+            **context,
+        },
+        status_code=status,
+    )
+    response.headers.update(_HEADERS)
+    return response
+
+
+def _to(request: Request, path: str) -> RedirectResponse:
+    response = RedirectResponse(f"{request.scope.get('root_path', '')}{PREFIX}{path}", 303)
+    response.headers.update(_HEADERS)
+    return response
+
+
+def _message(request: Request, session: Session | None, status: int, message: str) -> Response:
+    return _page(
+        request,
+        "message.html",
+        "Refused" if status >= 400 else "Done",
+        session,
+        status,
+        message=message,
+        problem=status >= 400,
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form (the console's only kind), at most 64 KiB."""
+    body = await request.body()
+    if len(body) > _FORM_BYTES:
+        return {}
+    parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+async def _writer(request: Request) -> tuple[Session | None, Response | None]:
+    """The session of a POST that may change something: signed in, with the right CSRF
+    token, allowed to write; else the answer that refuses it (nothing done)."""
+    session = await _session(request)
+    if session is None:
+        return None, _to(request, "/sign-in")
+    form = await _form(request)
+    if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+        return None, _message(
+            request, session, 403, "This form is stale or not ours: reload the page and try again."
+        )
+    if not Can.of(session.caller).write:
+        return None, _message(request, session, 403, "Your token may not change this.")
+    return session, None
+
+
+# -- signing in and out ------------------------------------------------------------------------
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return _to(request, "/overview" if await _session(request) else "/sign-in")
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request) -> Response:
+    return _page(request, "sign_in.html", "Sign in", None, problem="")
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    token = (await _form(request)).get("token", "").strip()
+    try:
+        await services(request).authenticator.authenticate(f"Bearer {token}")
+    except Unauthenticated:
+        return _page(
+            request,
+            "sign_in.html",
+            "Sign in",
+            None,
+            401,
+            problem="That token is not valid (or no longer).",
+        )
+    response = _to(request, "/overview")
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path=PREFIX,
+    )
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    session = await _session(request)
+    form = await _form(request)
+    if session is not None and not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+        return _message(request, session, 403, "This form is stale or not ours.")
+    response = _to(request, "/sign-in")
+    response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict")
+    return response
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+def _view(status: ViewStatus) -> dict[str, Any]:
+    return {
+        "name": status.state.view,
+        "database": status.state.database,
+        "position": status.state.position,
+        "lag": status.lag,
+        "failed": status.failed,
+        "state": status.activity,
+    }
+
+
+@router.get("/overview")
+async def overview(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to(request, "/sign-in")
+    views: list[dict[str, Any]] = []
+    if Can.of(session.caller).views:
+        statuses = await services(request).views.statuses(session.caller.tenant_id)
+        views = [_view(s) for s in statuses]
+        views.sort(key=lambda v: (-v["failed"], -v["lag"], v["name"]))
+    return _page(
+        request,
+        "overview.html",
+        "Overview",
+        session,
+        views=views,
+        failed_total=sum(v["failed"] for v in views),
+    )
+
+
+async def _reader(request: Request) -> tuple[Session | None, Response | None]:
+    session = await _session(request)
+    if session is None:
+        return None, _to(request, "/sign-in")
+    if not Can.of(session.caller).views:
+        return None, _message(request, session, 403, "Your token may not see views.")
+    return session, None
+
+
+@router.get("/views")
+async def views_page(request: Request) -> Response:
+    session, refused = await _reader(request)
+    if session is None:
+        return refused  # type: ignore[return-value]
+    statuses = await services(request).views.statuses(session.caller.tenant_id)
+    return _page(request, "views.html", "Views", session, views=[_view(s) for s in statuses])
+
+
+@router.get("/views/{view}/failed")
+async def failed_page(request: Request, view: str) -> Response:
+    session, refused = await _reader(request)
+    if session is None:
+        return refused  # type: ignore[return-value]
+    views = services(request).views
+    tenant = session.caller.tenant_id
+    if view not in {s.state.view for s in await views.statuses(tenant)}:
+        return _message(request, session, 404, f"There is no view {view!r}.")
+    failed = [
+        {
+            "sequence": f.sequence,
+            "failure_count": f.failure_count,
+            "error": f.error,
+            "last_failed": timestamp(f.last_failed),
+            "retry_at": timestamp(f.retry_at) if f.retry_at else None,
+        }
+        for f in await views.all_failed(tenant, view=view)
+    ]
+    return _page(
+        request, "failed.html", f"Failed events of {view}", session, view=view, failed=failed
+    )
+
+
+def _confirm(
+    request: Request, session: Session, view: str, question: str, action: str, button: str
+) -> Response:
+    root = request.scope.get("root_path", "")
+    quoted = urllib.parse.quote(view, safe="")
+    return _page(
+        request,
+        "confirm.html",
+        "Confirm",
+        session,
+        question=question,
+        action=f"{root}{PREFIX}/views/{quoted}/{action}",
+        button=button,
+        back=f"{root}{PREFIX}/views/{quoted}/failed",
+    )
+
+
+@router.get("/views/{view}/retry-all")
+async def retry_all_page(request: Request, view: str) -> Response:
+    session, refused = await _reader(request)
+    if session is None:
+        return refused  # type: ignore[return-value]
+    count = len(await services(request).views.all_failed(session.caller.tenant_id, view=view))
+    return _confirm(
+        request,
+        session,
+        view,
+        f"Retry all {count} failed events of {view} now?",
+        "retry-all",
+        f"Retry {count}",
+    )
+
+
+@router.get("/views/{view}/reset")
+async def reset_page(request: Request, view: str) -> Response:
+    session, refused = await _reader(request)
+    if session is None:
+        return refused  # type: ignore[return-value]
+    return _confirm(
+        request,
+        session,
+        view,
+        f"Rebuild {view} from the first event? Its rows and failed events are cleared.",
+        "reset",
+        "Reset",
+    )
+
+
+async def _act(request: Request, view: str, sequence: int | None, what: str) -> Response:
+    session, refused = await _writer(request)
+    if session is None:
+        return refused  # type: ignore[return-value]
+    views = services(request).views
+    tenant = session.caller.tenant_id
+    quoted = urllib.parse.quote(view, safe="")
+    try:
+        if what == "retry":
+            await views.retry(tenant, view, sequence)
+        elif what == "remove":
+            assert sequence is not None
+            await views.remove_failed(tenant, view, sequence)
+        elif what == "pause":
+            await views.pause(tenant, view)
+            return _to(request, "/views")
+        elif what == "resume":
+            await views.resume(tenant, view)
+            return _to(request, "/views")
+        elif what == "reset":
+            await views.reset(tenant, view)
+            return _to(request, "/views")
+    except NotFound as exc:
+        return _message(request, session, 404, exc.message)
+    except ChronikError as exc:
+        return _message(request, session, exc.http_status, exc.message)
+    return _to(request, f"/views/{quoted}/failed")
+
+
+@router.post("/views/{view}/failed/{sequence}/retry")
+async def retry_one(request: Request, view: str, sequence: int) -> Response:
+    return await _act(request, view, sequence, "retry")
+
+
+@router.post("/views/{view}/failed/{sequence}/remove")
+async def remove_one(request: Request, view: str, sequence: int) -> Response:
+    return await _act(request, view, sequence, "remove")
+
+
+@router.post("/views/{view}/retry-all")
+async def retry_all(request: Request, view: str) -> Response:
+    return await _act(request, view, None, "retry")
+
+
+@router.post("/views/{view}/{what}")
+async def view_action(request: Request, view: str, what: str) -> Response:
+    if what not in ("pause", "resume", "reset"):
+        return _message(request, await _session(request), 404, "No such action.")
+    return await _act(request, view, None, what)

@@ -1,0 +1,136 @@
+"""The console's pages as HTML (what a browser test does not reach: refusals, stale forms,
+read-only roles, other tenants): sign-in sets a strict cookie, every write needs the form's
+CSRF token, and a page shows only what the token's roles allow."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from chronik.records import Event, NewEvent
+from chronik.services import Chronik
+from chronik.views import Backoff, Rows, View, ViewRunner
+from tests.api.helpers import Headers
+
+
+@pytest.fixture
+async def poisoned(chronik: Chronik, tenant: str) -> int:
+    """The view ``mailer`` gave up on one event: its sequence."""
+    bad: set[int] = set()
+
+    async def mailer(event: Event, rows: Rows) -> None:
+        if event.sequence in bad:
+            raise RuntimeError("SMTP said 554")
+
+    view = View(name="mailer", handler=mailer, max_failures=2, backoff=Backoff(first=0, longest=0))
+    chronik.views.registry.add(view)
+    stored = await chronik.events.append(
+        tenant, [NewEvent(aggregate_type="user", aggregate_id=f"u{i}", type="t") for i in range(3)]
+    )
+    bad.add(stored[1].sequence)
+    runner = ViewRunner(chronik.db, chronik.views.registry, owner="test")
+    for _ in range(3):
+        await runner.catch_up(view, tenant)
+    await runner.release()
+    return stored[1].sequence
+
+
+async def signed_in(api: httpx.AsyncClient, headers: Headers) -> httpx.AsyncClient:
+    token = headers["Authorization"].removeprefix("Bearer ")
+    answer = await api.post("/console/sign-in", data={"token": token})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].endswith("/console/overview")
+    return api
+
+
+def csrf(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert found, page.text
+    return found[1]
+
+
+async def test_sign_in_sets_a_strict_cookie_and_a_bad_token_is_refused(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    assert (await api.get("/console/")).headers["location"].endswith("/console/sign-in")
+    page = await api.get("/console/sign-in")
+    assert page.status_code == 200 and 'type="password"' in page.text
+    refused = await api.post("/console/sign-in", data={"token": "chr_nope"})
+    assert refused.status_code == 401 and "not valid" in refused.text
+    token = owner["Authorization"].removeprefix("Bearer ")
+    answer = await api.post("/console/sign-in", data={"token": token})
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+    overview = await api.get("/console/overview")
+    assert overview.status_code == 200
+    assert overview.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in overview.headers["content-security-policy"]
+    signed_out = await api.post("/console/sign-out", data={"csrf": csrf(overview)})
+    assert signed_out.status_code == 303
+    assert (await api.get("/console/overview")).headers["location"].endswith("/sign-in")
+
+
+async def test_the_overview_counts_failed_events_and_the_retry_clears_them(
+    api: httpx.AsyncClient, owner: Headers, poisoned: int, chronik: Chronik, tenant: str
+) -> None:
+    await signed_in(api, owner)
+    overview = await api.get("/console/overview")
+    assert '<strong id="failed-total">1</strong>' in overview.text
+    failed = await api.get("/console/views/mailer/failed")
+    assert f'<td class="num">{poisoned}</td>' in failed.text and "SMTP said 554" in failed.text
+    confirm = await api.get("/console/views/mailer/retry-all")
+    assert "Retry all 1 failed events of mailer now?" in confirm.text
+    removed = await api.post(
+        f"/console/views/mailer/failed/{poisoned}/remove", data={"csrf": csrf(failed)}
+    )
+    assert removed.status_code == 303
+    assert await chronik.views.all_failed(tenant, view="mailer") == []
+    overview = await api.get("/console/overview")
+    assert '<strong id="failed-total">0</strong>' in overview.text
+
+
+async def test_a_post_without_the_forms_token_changes_nothing(
+    api: httpx.AsyncClient, owner: Headers, poisoned: int, chronik: Chronik, tenant: str
+) -> None:
+    await signed_in(api, owner)
+    for data in ({}, {"csrf": "0" * 64}):
+        refused = await api.post(f"/console/views/mailer/failed/{poisoned}/remove", data=data)
+        assert refused.status_code == 403 and "stale or not ours" in refused.text
+    assert len(await chronik.views.all_failed(tenant, view="mailer")) == 1
+    api.cookies.clear()
+    anonymous = await api.post(f"/console/views/mailer/failed/{poisoned}/remove", data={})
+    assert anonymous.status_code == 303
+    assert len(await chronik.views.all_failed(tenant, view="mailer")) == 1
+
+
+async def test_a_read_only_role_sees_no_form_that_writes_and_cannot_post_one(
+    api: httpx.AsyncClient, viewer: Headers, poisoned: int, chronik: Chronik, tenant: str
+) -> None:
+    await signed_in(api, viewer)
+    for path in ("/console/views", "/console/views/mailer/failed"):
+        page = await api.get(path)
+        assert page.status_code == 200
+        assert "Retry" not in page.text and "Remove" not in page.text and "Pause" not in page.text
+    page = await api.get("/console/overview")
+    refused = await api.post(
+        f"/console/views/mailer/failed/{poisoned}/retry", data={"csrf": csrf(page)}
+    )
+    assert refused.status_code == 403 and "may not change" in refused.text
+    assert len(await chronik.views.all_failed(tenant, view="mailer")) == 1
+
+
+async def test_another_tenant_sees_none_of_this_tenants_failed_events(
+    api: httpx.AsyncClient, stranger: Headers, poisoned: int
+) -> None:
+    """The view runs in every tenant (it is registered in the process); its failure in the
+    first tenant shows nowhere in the other."""
+    await signed_in(api, stranger)
+    assert '<strong id="failed-total">0</strong>' in (await api.get("/console/overview")).text
+    failed = await api.get("/console/views/mailer/failed")
+    assert "No failed events." in failed.text and "SMTP" not in failed.text
+    refused = await api.post(
+        f"/console/views/mailer/failed/{poisoned}/remove", data={"csrf": csrf(failed)}
+    )
+    assert refused.status_code == 404
