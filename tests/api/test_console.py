@@ -4,12 +4,15 @@ CSRF token, and a page shows only what the token's roles allow."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from chronik.records import Event, NewEvent
+from chronik.records import Event, NewEvent, Schedule, TimeRule
+from chronik.schedules import Scheduler
 from chronik.services import Chronik
 from chronik.views import Backoff, Rows, View, ViewRunner
 from tests.api.helpers import Headers
@@ -134,3 +137,40 @@ async def test_another_tenant_sees_none_of_this_tenants_failed_events(
         f"/console/views/mailer/failed/{poisoned}/remove", data={"csrf": csrf(failed)}
     )
     assert refused.status_code == 404
+
+
+async def test_a_quit_job_shows_on_the_overview_and_is_resumed_or_deleted(
+    api: httpx.AsyncClient, owner: Headers, chronik: Chronik, tenant: str
+) -> None:
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    for name in ("renewal", "reminder"):
+        await chronik.schedules.create(
+            Schedule(
+                tenant_id=tenant,
+                name=name,
+                group="policy",
+                event_type="policy.due",
+                rule=TimeRule(kind="once", at=soon),
+            )
+        )
+
+    async def refuse(schedule: Schedule, event: NewEvent) -> NewEvent:
+        raise RuntimeError("the flow refused it")
+
+    once = dataclasses.replace(chronik.settings, schedule_max_failures=1)
+    await Scheduler(chronik.db, once, clock=lambda: soon, hooks=[refuse]).tick()
+
+    await signed_in(api, owner)
+    overview = await api.get("/console/overview")
+    assert '<strong id="jobs-quit" class="attention">2</strong>' in overview.text
+    quit_jobs = await api.get("/console/jobs", params={"state": "quit"})
+    assert "policy/renewal" in quit_jobs.text and "the flow refused it" in quit_jobs.text
+    form = {"csrf": csrf(quit_jobs), "group": "policy", "name": "renewal"}
+    assert (await api.post("/console/jobs/resume", data=form)).status_code == 303
+    await Scheduler(chronik.db, chronik.settings, clock=lambda: soon + timedelta(seconds=1)).tick()
+    deleted = await api.post("/console/jobs/delete", data={**form, "name": "reminder"})
+    assert deleted.status_code == 303
+    assert "No failed jobs." in (await api.get("/console/jobs")).text
+    gone = await api.post("/console/jobs/resume", data=form)
+    assert gone.status_code == 404 and "has no failed job" in gone.text
+    assert (await api.get("/console/jobs", params={"state": "later"})).status_code == 400

@@ -57,11 +57,20 @@ class Can:
 
     views: bool
     write: bool
+    """Act on views (``iam.write``)."""
+    jobs: bool = False
+    jobs_write: bool = False
+    """Act on schedules' failed jobs (``events.write``, as the schedules API)."""
 
     @classmethod
     def of(cls, caller: Principal) -> Can:
         granted = caller.permissions
-        return cls(views=p.IAM_READ in granted, write=p.IAM_WRITE in granted)
+        return cls(
+            views=p.IAM_READ in granted,
+            write=p.IAM_WRITE in granted,
+            jobs=p.EVENTS_READ in granted,
+            jobs_write=p.EVENTS_WRITE in granted,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,20 +157,21 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in parsed.items()}
 
 
-async def _writer(request: Request) -> tuple[Session | None, Response | None]:
-    """The session of a POST that may change something: signed in, with the right CSRF
-    token, allowed to write; else the answer that refuses it (nothing done)."""
+async def _writer(
+    request: Request, permission: str = p.IAM_WRITE
+) -> tuple[Session | None, dict[str, str], Response | None]:
+    """The session and form of a POST that may change something: signed in, with the right
+    CSRF token, holding ``permission``; else the answer that refuses it (nothing done)."""
     session = await _session(request)
     if session is None:
-        return None, _to(request, "/sign-in")
+        return None, {}, _to(request, "/sign-in")
     form = await _form(request)
     if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
-        return None, _message(
-            request, session, 403, "This form is stale or not ours: reload the page and try again."
-        )
-    if not Can.of(session.caller).write:
-        return None, _message(request, session, 403, "Your token may not change this.")
-    return session, None
+        stale = "This form is stale or not ours: reload the page and try again."
+        return None, form, _message(request, session, 403, stale)
+    if permission not in session.caller.permissions:
+        return None, form, _message(request, session, 403, "Your token may not change this.")
+    return session, form, None
 
 
 # -- signing in and out ------------------------------------------------------------------------
@@ -233,11 +243,18 @@ async def overview(request: Request) -> Response:
     session = await _session(request)
     if session is None:
         return _to(request, "/sign-in")
+    can = Can.of(session.caller)
+    tenant = session.caller.tenant_id
     views: list[dict[str, Any]] = []
-    if Can.of(session.caller).views:
-        statuses = await services(request).views.statuses(session.caller.tenant_id)
+    if can.views:
+        statuses = await services(request).views.statuses(tenant)
         views = [_view(s) for s in statuses]
         views.sort(key=lambda v: (-v["failed"], -v["lag"], v["name"]))
+    jobs = {"quit": 0, "queued": 0}
+    if can.jobs:
+        for state in jobs:
+            found = await services(request).schedules.failed_jobs(tenant, state=state, count=1000)
+            jobs[state] = len(found)
     return _page(
         request,
         "overview.html",
@@ -245,6 +262,8 @@ async def overview(request: Request) -> Response:
         session,
         views=views,
         failed_total=sum(v["failed"] for v in views),
+        jobs_quit=jobs["quit"],
+        jobs_queued=jobs["queued"],
     )
 
 
@@ -339,7 +358,7 @@ async def reset_page(request: Request, view: str) -> Response:
 
 
 async def _act(request: Request, view: str, sequence: int | None, what: str) -> Response:
-    session, refused = await _writer(request)
+    session, _, refused = await _writer(request)
     if session is None:
         return refused  # type: ignore[return-value]
     views = services(request).views
@@ -387,3 +406,52 @@ async def view_action(request: Request, view: str, what: str) -> Response:
     if what not in ("pause", "resume", "reset"):
         return _message(request, await _session(request), 404, "No such action.")
     return await _act(request, view, None, what)
+
+
+# -- schedules' failed jobs ----------------------------------------------------------------------
+
+
+@router.get("/jobs")
+async def jobs_page(request: Request, state: str | None = None) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to(request, "/sign-in")
+    if not Can.of(session.caller).jobs:
+        return _message(request, session, 403, "Your token may not see schedules.")
+    if state not in (None, "quit", "queued"):
+        return _message(request, session, 400, "A failed job's state is quit or queued.")
+    found = await services(request).schedules.failed_jobs(
+        session.caller.tenant_id, state=state, count=1000
+    )
+    jobs = [
+        {
+            "group": j.group,
+            "name": j.name,
+            "state": j.state,
+            "failure_count": j.failure_count,
+            "error": j.error,
+            "updated_at": timestamp(j.updated_at),
+        }
+        for j in found
+    ]
+    title = {"quit": "Quit jobs", "queued": "Queued jobs"}.get(state or "", "Failed jobs")
+    return _page(request, "jobs.html", title, session, jobs=jobs)
+
+
+@router.post("/jobs/{what}")
+async def job_action(request: Request, what: str) -> Response:
+    session, form, refused = await _writer(request, p.EVENTS_WRITE)
+    if session is None:
+        return refused  # type: ignore[return-value]
+    schedules = services(request).schedules
+    group, name = form.get("group", ""), form.get("name", "")
+    try:
+        if what == "resume":
+            await schedules.resume_failed(session.caller.tenant_id, group, name)
+        elif what == "delete":
+            await schedules.delete_failed(session.caller.tenant_id, group, name)
+        else:
+            return _message(request, session, 404, "No such action.")
+    except ChronikError as exc:
+        return _message(request, session, exc.http_status, exc.message)
+    return _to(request, "/jobs")
