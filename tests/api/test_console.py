@@ -174,3 +174,51 @@ async def test_a_quit_job_shows_on_the_overview_and_is_resumed_or_deleted(
     gone = await api.post("/console/jobs/resume", data=form)
     assert gone.status_code == 404 and "has no failed job" in gone.text
     assert (await api.get("/console/jobs", params={"state": "later"})).status_code == 400
+
+
+async def test_events_are_found_by_filter_paged_and_shown_whole(
+    api: httpx.AsyncClient,
+    owner: Headers,
+    org_owner: Headers,
+    stranger: Headers,
+    chronik: Chronik,
+    tenant: str,
+) -> None:
+    stored = await chronik.events.append(
+        tenant,
+        [
+            NewEvent(aggregate_type="order", aggregate_id=f"o{n}", type="order.placed")
+            for n in range(55)
+        ]
+        + [
+            NewEvent(
+                aggregate_type="user",
+                aggregate_id="u-1",
+                type="user.renamed",
+                payload={"name": "Ada <b>"},
+            )
+        ],
+    )
+    await signed_in(api, owner)
+    renamed = await api.get("/console/events", params={"eventTypes": "user.renamed, nope"})
+    cell = '<td class="keep">{}</td>'.format
+    assert renamed.text.count(cell("user.renamed")) == 1
+    assert cell("order.placed") not in renamed.text
+    newest = await api.get("/console/events")
+    assert newest.text.count(cell("order.placed")) == 49  # newest first: the rename, 49 orders
+    older = re.search(r'href="(/console/events\?page=[^"]+)" rel="next"', newest.text)
+    assert older, newest.text
+    rest = await api.get(older[1].replace("&amp;", "&"))
+    assert rest.text.count(cell("order.placed")) == 6 and 'rel="next"' not in rest.text
+    detail = await api.get(f"/console/events/{stored[-1].locator}")
+    assert "&#34;name&#34;: &#34;Ada &lt;b&gt;&#34;" in detail.text  # escaped, pretty-printed
+    assert detail.text.count("/console/events/") >= 55  # the request's other events
+    assert (await api.get("/console/events", params={"page": "forged"})).status_code == 400
+
+    api.cookies.clear()
+    await signed_in(api, stranger)
+    assert (await api.get(f"/console/events/{stored[-1].locator}")).status_code == 404
+    assert "No events match." in (await api.get("/console/events")).text
+    api.cookies.clear()
+    await signed_in(api, org_owner)  # actions and flows only
+    assert (await api.get("/console/events")).status_code == 403

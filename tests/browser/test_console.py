@@ -108,3 +108,18 @@ def test_a_read_only_token_sees_no_button_that_writes(
     expect(page.get_by_role("button", name="Pause")).to_have_count(0)
     expect(page.get_by_role("link", name="Reset…")).to_have_count(0)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_an_operator_finds_an_event_by_filter_and_opens_it(
+    browser: Browser, served: tuple[Server, Path]
+) -> None:
+    server, _ = served
+    page = sign_in(browser, server, (server.data / "bootstrap-token").read_text().strip())
+    page.get_by_role("link", name="Events").click()
+    page.get_by_label("Event types").fill("user.added")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(1)
+    rows.first.get_by_role("link").click()
+    expect(page.locator("#payload")).to_contain_text('"poisonFile"')
+    expect(page.get_by_role("heading", name="The request's events")).to_be_visible()

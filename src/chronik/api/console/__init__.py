@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from chronik.auth import permissions as p
 from chronik.auth.principal import Principal
 from chronik.errors import ChronikError, NotFound, Unauthenticated
 from chronik.events.shapes import timestamp
+from chronik.records import EventQuery
 from chronik.views import ViewStatus
 
 PREFIX = "/console"
@@ -455,3 +457,98 @@ async def job_action(request: Request, what: str) -> Response:
     except ChronikError as exc:
         return _message(request, session, exc.http_status, exc.message)
     return _to(request, "/jobs")
+
+
+# -- events --------------------------------------------------------------------------------------
+
+_FILTERS = ("eventTypes", "aggregateTypes", "aggregateId", "editorUserId", "resourceOwner")
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    return tuple(t for t in (part.strip() for part in text.split(",")) if t)
+
+
+@router.get("/events")
+async def events_page(request: Request) -> Response:
+    """A search with ListEvents' filters, newest first; "older" pages follow the paging
+    token, so a page never expires and its time does not grow with depth."""
+    session = await _session(request)
+    if session is None:
+        return _to(request, "/sign-in")
+    if not Can.of(session.caller).jobs:
+        return _message(request, session, 403, "Your token may not read events.")
+    params = request.query_params
+    filters = {name: params.get(name, "")[:1000] for name in _FILTERS}
+    log = services(request).events
+    tenant = session.caller.tenant_id
+    problem = ""
+    try:
+        token = params.get("page", "")
+        if token:
+            page = await log.next_page(tenant, token)
+        else:
+            page = await log.search(
+                tenant,
+                EventQuery(
+                    limit=50,
+                    event_types=_listed(filters["eventTypes"]),
+                    aggregate_types=_listed(filters["aggregateTypes"]),
+                    aggregate_id=filters["aggregateId"].strip(),
+                    editor_user_id=filters["editorUserId"].strip(),
+                    resource_owner=filters["resourceOwner"].strip(),
+                ),
+            )
+        found, following = page.events, page.paging_token if page.events else ""
+    except ChronikError as exc:
+        found, following, problem = [], "", exc.message
+    events = [
+        {
+            "sequence": e.sequence,
+            "locator": e.locator,
+            "type": e.type,
+            "aggregate_type": e.aggregate_type,
+            "aggregate_id": e.aggregate_id,
+            "aggregate_version": e.aggregate_version,
+            "created": timestamp(e.created_at),
+            "editor": e.editor_user_id,
+        }
+        for e in found
+    ]
+    status = 400 if problem else 200
+    return _page(
+        request,
+        "events.html",
+        "Events",
+        session,
+        status,
+        events=events,
+        filters=filters,
+        next=following if len(found) == 50 else "",
+        problem=problem,
+    )
+
+
+@router.get("/events/{locator}")
+async def event_page(request: Request, locator: str) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to(request, "/sign-in")
+    if not Can.of(session.caller).jobs:
+        return _message(request, session, 403, "Your token may not read events.")
+    log = services(request).events
+    tenant = session.caller.tenant_id
+    try:
+        event = await log.get(tenant, locator)
+    except ChronikError:
+        return _message(request, session, 404, f"There is no event {locator!r}.")
+    return _page(
+        request,
+        "event.html",
+        f"Event {event.sequence}",
+        session,
+        e=event,
+        created=timestamp(event.created_at),
+        payload=json.dumps(event.payload, indent=2, ensure_ascii=False),
+        metadata=json.dumps(event.metadata, indent=2, ensure_ascii=False) if event.metadata else "",
+        request_events=await log.of_request(tenant, event.request_id),
+    )
