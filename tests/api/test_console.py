@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from chronik.records import Event, NewEvent, Schedule, TimeRule
+from chronik.records import Endpoint, Event, NewEvent, Schedule, TimeRule, WebhookDefinition
 from chronik.schedules import Scheduler
 from chronik.services import Chronik
 from chronik.views import Backoff, Rows, View, ViewRunner
@@ -222,3 +222,48 @@ async def test_events_are_found_by_filter_paged_and_shown_whole(
     api.cookies.clear()
     await signed_in(api, org_owner)  # actions and flows only
     assert (await api.get("/console/events")).status_code == 403
+
+
+async def test_an_owner_issues_a_token_shown_once_and_revokes_it(
+    api: httpx.AsyncClient, owner: Headers, viewer: Headers, chronik: Chronik, tenant: str
+) -> None:
+    await signed_in(api, owner)
+    page = await api.get("/console/tokens")
+    before = len(await chronik.tokens.list(tenant))
+    refused = await api.post("/console/tokens/issue", data={"name": "ci", "role": "EVENTS_READER"})
+    assert refused.status_code == 403 and len(await chronik.tokens.list(tenant)) == before
+    issued = await api.post(
+        "/console/tokens/issue",
+        data={"csrf": csrf(page), "name": "ci", "role": "EVENTS_READER"},
+    )
+    found = re.search(r'<pre id="issued">([^<]+)</pre>', issued.text)
+    assert found, issued.text
+    bearer = found[1]
+    record = next(r for r in await chronik.tokens.list(tenant) if r.name == "ci")
+    assert record.roles == ("EVENTS_READER",)
+    assert bearer not in (await api.get("/console/tokens")).text  # shown once
+    bad = await api.post("/console/tokens/issue", data={"csrf": csrf(page), "role": "GOD"})
+    assert bad.status_code == 400 and "needs a name" in bad.text
+    revoked = await api.post(f"/console/tokens/{record.id}/revoke", data={"csrf": csrf(page)})
+    assert revoked.status_code == 303
+    api.cookies.clear()
+    assert (await api.post("/console/sign-in", data={"token": bearer})).status_code == 401
+
+    await signed_in(api, viewer)
+    assert "/console/tokens" not in (await api.get("/console/overview")).text
+    assert (await api.get("/console/tokens")).status_code == 403
+
+
+async def test_the_overview_lists_webhooks_for_who_may_read_them(
+    api: httpx.AsyncClient, owner: Headers, org_owner: Headers, chronik: Chronik, tenant: str
+) -> None:
+    await chronik.webhooks.create(
+        tenant,
+        WebhookDefinition(name="crm-feed", endpoint=Endpoint(url="https://93.184.215.14/hook")),
+    )
+    await signed_in(api, owner)
+    overview = await api.get("/console/overview")
+    assert "crm-feed" in overview.text and "<h2>Webhooks</h2>" in overview.text
+    api.cookies.clear()
+    await signed_in(api, org_owner)
+    assert "crm-feed" not in (await api.get("/console/overview")).text

@@ -27,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from chronik.api.http import services
 from chronik.auth import permissions as p
+from chronik.auth.permissions import ROLES
 from chronik.auth.principal import Principal
 from chronik.errors import ChronikError, NotFound, Unauthenticated
 from chronik.events.shapes import timestamp
@@ -34,6 +35,7 @@ from chronik.records import EventQuery
 from chronik.views import ViewStatus
 
 PREFIX = "/console"
+OWNER = "IAM_OWNER"
 COOKIE = "chronik_console"
 _FORM_BYTES = 64 * 1024
 _HEADERS = {
@@ -63,6 +65,8 @@ class Can:
     jobs: bool = False
     jobs_write: bool = False
     """Act on schedules' failed jobs (``events.write``, as the schedules API)."""
+    tokens: bool = False
+    """Manage the tenant's tokens (the ``IAM_OWNER`` role, as the tokens API)."""
 
     @classmethod
     def of(cls, caller: Principal) -> Can:
@@ -72,6 +76,7 @@ class Can:
             write=p.IAM_WRITE in granted,
             jobs=p.EVENTS_READ in granted,
             jobs_write=p.EVENTS_WRITE in granted,
+            tokens=OWNER in caller.roles,
         )
 
 
@@ -257,11 +262,28 @@ async def overview(request: Request) -> Response:
         for state in jobs:
             found = await services(request).schedules.failed_jobs(tenant, state=state, count=1000)
             jobs[state] = len(found)
+    hooks: list[dict[str, Any]] = []
+    if p.WEBHOOKS_READ in session.caller.permissions:
+        webhooks = services(request).webhooks
+        listed, _ = await webhooks.find(tenant, count=100)
+        for hook in listed:
+            status = await webhooks.status(tenant, hook.locator)
+            state = "suspended" if hook.suspended_at else "enabled"
+            hooks.append(
+                {
+                    "name": hook.definition.name,
+                    "locator": hook.locator,
+                    "diverted": status.diverted,
+                    "lag": status.lag,
+                    "state": state if hook.definition.enabled else "disabled",
+                }
+            )
     return _page(
         request,
         "overview.html",
         "Overview",
         session,
+        hooks=hooks,
         views=views,
         failed_total=sum(v["failed"] for v in views),
         jobs_quit=jobs["quit"],
@@ -552,3 +574,77 @@ async def event_page(request: Request, locator: str) -> Response:
         metadata=json.dumps(event.metadata, indent=2, ensure_ascii=False) if event.metadata else "",
         request_events=await log.of_request(tenant, event.request_id),
     )
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+
+async def _tokens_page(
+    request: Request, session: Session, *, issued: str = "", problem: str = "", status: int = 200
+) -> Response:
+    records = await services(request).tokens.list(session.caller.tenant_id)
+    tokens = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "roles": list(r.roles),
+            "created": timestamp(r.created_at),
+            "revoked": timestamp(r.revoked_at) if r.revoked_at else "",
+        }
+        for r in records
+    ]
+    return _page(
+        request,
+        "tokens.html",
+        "Tokens",
+        session,
+        status,
+        tokens=tokens,
+        roles=sorted(ROLES),
+        issued=issued,
+        problem=problem,
+    )
+
+
+@router.get("/tokens")
+async def tokens_page(request: Request) -> Response:
+    session = await _session(request)
+    if session is None:
+        return _to(request, "/sign-in")
+    if not Can.of(session.caller).tokens:
+        return _message(request, session, 403, f"Managing tokens takes the {OWNER} role.")
+    return await _tokens_page(request, session)
+
+
+@router.post("/tokens/issue")
+async def issue_token(request: Request) -> Response:
+    session, form, refused = await _writer(request, p.IAM_READ)
+    if session is None:
+        return refused  # type: ignore[return-value]
+    if OWNER not in session.caller.roles:
+        return _message(request, session, 403, f"Managing tokens takes the {OWNER} role.")
+    name, role = form.get("name", "").strip(), form.get("role", "")
+    if not 1 <= len(name) <= 200 or role not in ROLES:
+        problem = "A token needs a name (1 to 200 characters) and one of the roles."
+        return await _tokens_page(request, session, problem=problem, status=400)
+    _, bearer = await services(request).tokens.issue(
+        session.caller.tenant_id,
+        [role],
+        name=name,
+        organisation_id=session.caller.organisation_id,
+    )
+    return await _tokens_page(request, session, issued=bearer)
+
+
+@router.post("/tokens/{token_id}/revoke")
+async def revoke_token(request: Request, token_id: str) -> Response:
+    session, _, refused = await _writer(request, p.IAM_READ)
+    if session is None:
+        return refused  # type: ignore[return-value]
+    if OWNER not in session.caller.roles:
+        return _message(request, session, 403, f"Managing tokens takes the {OWNER} role.")
+    try:
+        await services(request).tokens.revoke(session.caller.tenant_id, token_id)
+    except ChronikError as exc:
+        return _message(request, session, exc.http_status, exc.message)
+    return _to(request, "/tokens")
