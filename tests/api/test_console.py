@@ -4,6 +4,7 @@ CSRF token, and a page shows only what the token's roles allow."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,21 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from chronik.records import Endpoint, Event, NewEvent, Schedule, TimeRule, WebhookDefinition
+from chronik.records import (
+    Endpoint,
+    Event,
+    FailureHandling,
+    NewEvent,
+    Schedule,
+    TimeRule,
+    WebhookDefinition,
+)
 from chronik.schedules import Scheduler
 from chronik.services import Chronik
+from chronik.settings import Settings
 from chronik.views import Backoff, Rows, View, ViewRunner
 from tests.api.helpers import Headers
+from tests.receiver import receiving
 
 
 @pytest.fixture
@@ -267,3 +278,56 @@ async def test_the_overview_lists_webhooks_for_who_may_read_them(
     api.cookies.clear()
     await signed_in(api, org_owner)
     assert "crm-feed" not in (await api.get("/console/overview")).text
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Webhooks of this module may deliver to the receiver on 127.0.0.1."""
+    return Settings(
+        database_url=database_url,
+        follow_poll_seconds=0.05,
+        webhook_allowed_hosts=("127.0.0.1",),
+        webhook_timeout_seconds=0.5,
+    )
+
+
+async def test_diverted_deliveries_are_resent_or_deleted(
+    api: httpx.AsyncClient, owner: Headers, viewer: Headers, chronik: Chronik, tenant: str
+) -> None:
+    with receiving() as receiver:
+        hook = await chronik.webhooks.create(
+            tenant,
+            WebhookDefinition(
+                name="crm-feed",
+                endpoint=Endpoint(url=receiver.url()),
+                failure_handling=FailureHandling(divert=True),
+            ),
+        )
+        receiver.status = 503
+        chronik.start_webhooks()
+        await chronik.events.append(
+            tenant, [NewEvent(aggregate_type="o", aggregate_id=f"o{n}", type="t") for n in range(2)]
+        )
+        for _ in range(250):
+            if len(await chronik.webhooks.diverted(tenant, hook.locator)) == 2:
+                break
+            await asyncio.sleep(0.02)
+        await signed_in(api, owner)
+        path = f"/console/webhooks/{hook.locator}/diverted"
+        page = await api.get(path)
+        assert '<span id="diverted-count">2</span>' in page.text and "503" in page.text
+        first, second = await chronik.webhooks.diverted(tenant, hook.locator)
+        act = f"{path}/{first.event_locator}"
+        refused = await api.post(f"{act}/resend", data={"csrf": csrf(page)})
+        assert refused.status_code == 502 and "did not take the event" in refused.text
+        receiver.status = 200
+        assert (await api.post(f"{act}/resend", data={"csrf": csrf(page)})).status_code == 303
+        deleted = await api.post(f"{path}/{second.event_locator}/delete", data={"csrf": csrf(page)})
+        assert deleted.status_code == 303
+        assert "No diverted events." in (await api.get(path)).text
+        assert [d.json["locator"] for d in receiver.received()][-1] == first.event_locator
+
+    api.cookies.clear()
+    await signed_in(api, viewer)  # may read and list, not resend or delete
+    page = await api.get(path)
+    assert page.status_code == 200 and "Resend" not in page.text

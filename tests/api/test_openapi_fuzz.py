@@ -36,10 +36,10 @@ from chronik.settings import Settings
 from tests.api.helpers import ORG, Headers
 
 Case = schemathesis.Case[Any]
-EXAMPLES = {"sqlite": 20, "postgres": 8}
+EXAMPLES = {"sqlite": 12, "postgres": 6}
 """Generated cases per operation and backend (deterministic); the coverage phase adds its
 boundary cases to these on both."""
-UNAUTHENTICATED_EXAMPLES = 5
+UNAUTHENTICATED_EXAMPLES = 3
 """Fewer for the token check: the answer cannot depend on the body, only on the route (and
 the coverage phase's cases are most of this test's). It runs on SQLite only: a request
 without a token is refused before anything is read from a database."""

@@ -95,14 +95,14 @@ def _fired(cli: Cli) -> Counter[str]:
     return found
 
 
-def test_three_postgres_schedulers_fire_10000_schedules_once_each_despite_a_kill(
+def test_three_postgres_schedulers_fire_5000_schedules_once_each_despite_a_kill(
     postgres_database: str,
 ) -> None:
     from tests.conftest import _reset_postgres
 
     _reset_postgres(postgres_database)
     cli = Cli(Settings(database_url=postgres_database))
-    total = 10_000
+    total = 5_000
     _create_due(cli, total)
     lease = ("--schedule-lease-seconds", "2")
     with (
