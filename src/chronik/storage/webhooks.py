@@ -9,6 +9,8 @@ import msgspec
 from chronik.records import Webhook, WebhookDefinition
 from chronik.storage.views import Time
 
+DATABASE = "webhooks"
+"""The database column of every webhook's view."""
 _decode = msgspec.json.Decoder(WebhookDefinition).decode
 _encode = msgspec.json.encode
 

@@ -56,13 +56,6 @@ class Diverted(msgspec.Struct, frozen=True, kw_only=True):
 
 __all__ = ["Endpoint", "FailureHandling", "RetryStrategy", "Webhook", "WebhookDefinition"]
 
-VIEW_PREFIX = "webhook."
-DATABASE = "webhooks"
-
-
-def view_name(locator: str) -> str:
-    return f"{VIEW_PREFIX}{locator}"
-
 
 def backoff(strategy: RetryStrategy | None) -> Backoff:
     """``linear`` keeps the interval, ``exponential`` doubles it each time (at most an hour)."""

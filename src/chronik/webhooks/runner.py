@@ -26,11 +26,12 @@ from chronik.events.shapes import socotra_event
 from chronik.ids import new_ulid
 from chronik.records import Event, Webhook, reserved
 from chronik.storage.ports import Database
+from chronik.storage.webhooks import DATABASE
 from chronik.views.rows import Rows
 from chronik.views.runner import Step, ViewRunner
 from chronik.views.view import Registry, View
 from chronik.webhooks.delivery import Deliverer, Outcome
-from chronik.webhooks.model import DATABASE, backoff, failure_parts, failure_text
+from chronik.webhooks.model import backoff, failure_parts, failure_text
 
 log = logging.getLogger(__name__)
 

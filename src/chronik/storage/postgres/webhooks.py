@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING
 
 from chronik.records import Webhook
 from chronik.storage.postgres.database import Q, as_is
-from chronik.storage.webhooks import encode, webhook
+from chronik.storage.webhooks import DATABASE, encode, webhook
 
 if TYPE_CHECKING:
     from chronik.storage.postgres.database import PostgresDatabase
-
-DATABASE = "webhooks"
 
 
 class PostgresWebhookStore:

@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING
 
 from chronik.records import Webhook
 from chronik.storage.sqlite.database import Q, from_micros, micros
-from chronik.storage.webhooks import encode, webhook
+from chronik.storage.webhooks import DATABASE, encode, webhook
 
 if TYPE_CHECKING:
     from chronik.storage.sqlite.database import SQLiteDatabase
-
-DATABASE = "webhooks"
 
 
 class SQLiteWebhookStore:
