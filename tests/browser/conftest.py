@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from tests.acceptance.server import Server
+from tests.browser.console import console_server  # noqa: F401  (a fixture)
 from tests.conftest import unavailable
 
 CHROMIUM = Path(os.environ.get("CHRONIK_TEST_CHROMIUM", "/usr/bin/chromium"))
