@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from chronik.api.console import paging
 from chronik.records import NewEvent, Schedule, TimeRule
 from chronik.schedules import Scheduler, TenantEvent
 from chronik.services import Chronik
@@ -227,3 +229,22 @@ async def test_a_token_without_events_read_is_refused(
         refused = await api.get(path)
         assert refused.status_code == 403 and "may not see schedules" in refused.text
     assert "/console/schedules" not in (await api.get("/console/overview")).text
+
+
+async def test_a_search_page_reads_a_bounded_number_of_rows_and_goes_on_from_there() -> None:
+    rows = list(range(5000))
+    read: list[int] = []
+
+    async def fetch(offset: int, count: int) -> Sequence[int]:
+        read.append(len(rows[offset : offset + count]))
+        return rows[offset : offset + count]
+
+    pages = []
+    start, more = 0, True
+    while more:
+        read.clear()
+        found = await paging.page_of(fetch, lambda n: n % 1000 == 999, start)
+        assert sum(read) <= paging.SCAN
+        pages.append(found.rows)
+        start, more = found.read_to, found.more
+    assert pages == [[999, 1999], [2999, 3999], [4999]]
