@@ -34,11 +34,11 @@ def console_server(
             if request.param == "sqlite"
             else stack.enter_context(own_database("chronik_console"))
         )
-        yield stack.enter_context(_serving(data, url, poison)), poison
+        yield stack.enter_context(serving(data, url, poison)), poison
 
 
 @contextlib.contextmanager
-def _serving(data: Path, url: str | None, poison: Path) -> Iterator[Server]:
+def serving(data: Path, url: str | None, poison: Path) -> Iterator[Server]:
     server = Server(data, database_url=url, args=["--views", SAMPLE])
     try:
         server.wait_ready()
