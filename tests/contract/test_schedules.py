@@ -161,6 +161,7 @@ async def test_a_failing_firing_is_queued_then_quits_and_resume_fires_it(h: Harn
     assert await h.events() == []
     assert [j.name for j in await h.schedules.failed_jobs(h.tenant, state="quit")] == ["invoice"]
     assert await h.schedules.failed_jobs(h.tenant, state="queued") == []
+    assert await h.schedules.failed_job_counts(h.tenant) == {"queued": 0, "quit": 1}
 
     h.broken.clear()
     await h.schedules.resume_failed(h.tenant, "DEFAULT", "invoice")

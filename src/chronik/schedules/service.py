@@ -207,6 +207,11 @@ class Schedules:
             count=count,
         )
 
+    async def failed_job_counts(self, tenant_id: str) -> dict[str, int]:
+        """How many failed jobs are in each state, every state named (for an overview)."""
+        counts = await self._store.failed_job_counts(tenant_id)
+        return {state: counts.get(state, 0) for state in FAILED_JOB_STATES}
+
     async def resume_failed(self, tenant_id: str, group: str, name: str) -> None:
         """Back to NORMAL and due now; the failed job goes when that firing succeeds."""
         if not await self._store.resume_failed(tenant_id, group, name, self._clock()):

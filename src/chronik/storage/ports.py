@@ -347,6 +347,10 @@ class ScheduleStore(Protocol):
         """Ordered by (group, name)."""
         ...
 
+    async def failed_job_counts(self, tenant_id: str) -> dict[str, int]:
+        """How many failed jobs the tenant has in each state (states without any left out)."""
+        ...
+
     async def delete_failed(self, tenant_id: str, group: str, name: str) -> bool: ...
 
     async def export(

@@ -29,9 +29,7 @@ async def overview(request: Request) -> Response:
         views.sort(key=lambda v: (-v["failed"], -v["lag"], v["name"]))
     jobs = {"quit": 0, "queued": 0}
     if can.jobs:
-        for state in jobs:
-            found = await services(request).schedules.failed_jobs(tenant, state=state, count=1000)
-            jobs[state] = len(found)
+        jobs = await services(request).schedules.failed_job_counts(tenant)
     hooks: list[dict[str, Any]] = []
     if p.WEBHOOKS_READ in session.caller.permissions:
         webhooks = services(request).webhooks

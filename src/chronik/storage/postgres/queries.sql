@@ -378,6 +378,9 @@ WHERE f.tenant_key = %(tenant)s AND (%(state)s::text IS NULL OR f.state = %(stat
   AND (%(policy)s::text IS NULL OR s.policy_locator = %(policy)s)
 ORDER BY f.grp, f.name LIMIT %(count)s OFFSET %(offset)s;
 
+-- name: failed_job_counts
+SELECT state, count(*) FROM failed_jobs WHERE tenant_key = %(tenant)s GROUP BY state;
+
 -- A page of a tenant's schedules for a backup, each with its failed job, after a
 -- (group, name) key.
 -- name: schedule_export

@@ -214,6 +214,12 @@ class PostgresScheduleStore:
             cur = await conn.execute(Q["failed_job_list"], params)
             return [failed_job(tenant_id, r, as_is) for r in await cur.fetchall()]
 
+    async def failed_job_counts(self, tenant_id: str) -> dict[str, int]:
+        async with self._db.connection() as conn:
+            params = {"tenant": await self._keys.key(conn, tenant_id)}
+            cur = await conn.execute(Q["failed_job_counts"], params)
+            return {str(state): int(n) for state, n in await cur.fetchall()}
+
     async def delete_failed(self, tenant_id: str, group: str, name: str) -> bool:
         async with self._db.connection() as conn:
             key = (await self._keys.key(conn, tenant_id), group, name)

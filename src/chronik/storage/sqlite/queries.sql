@@ -452,6 +452,9 @@ WHERE f.tenant_key = :tenant AND (:state IS NULL OR f.state = :state)
   AND (:policy IS NULL OR s.policy_locator = :policy)
 ORDER BY f.grp, f.name LIMIT :count OFFSET :offset;
 
+-- name: failed_job_counts
+SELECT state, count(*) FROM failed_jobs WHERE tenant_key = :tenant GROUP BY state;
+
 -- A page of a tenant's schedules for a backup, each with its failed job, after a
 -- (group, name) key.
 -- name: schedule_export

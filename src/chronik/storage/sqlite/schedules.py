@@ -223,6 +223,13 @@ class SQLiteScheduleStore:
 
         return await self._db.read(read)
 
+    async def failed_job_counts(self, tenant_id: str) -> dict[str, int]:
+        def read(con: sqlite3.Connection) -> dict[str, int]:
+            params = {"tenant": self._keys.key(con, tenant_id)}
+            return dict(con.execute(Q["failed_job_counts"], params).fetchall())
+
+        return await self._db.read(read)
+
     async def delete_failed(self, tenant_id: str, group: str, name: str) -> bool:
         def delete(con: sqlite3.Connection) -> bool:
             key = (self._keys.key(con, tenant_id), group, name)
