@@ -124,6 +124,28 @@ def page(
     return response
 
 
+def set_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    path: str = PREFIX,
+    max_age: int | None = None,
+) -> None:
+    """Set a console cookie as every one is: HttpOnly, SameSite=Strict, ``Secure`` when
+    browsers reach the console over HTTPS."""
+    public = services(request).settings.console_public_url
+    secure = request.url.scheme == "https" or public.startswith("https:")
+    response.set_cookie(
+        name, value, max_age=max_age, path=path, httponly=True, samesite="strict", secure=secure
+    )
+
+
+def clear_cookie(response: Response, name: str, *, path: str = PREFIX) -> None:
+    response.delete_cookie(name, path=path, httponly=True, samesite="strict")
+
+
 def to(request: Request, path: str) -> RedirectResponse:
     response = RedirectResponse(f"{request.scope.get('root_path', '')}{PREFIX}{path}", 303)
     response.headers.update(HEADERS)

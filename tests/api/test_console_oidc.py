@@ -1,0 +1,288 @@
+"""Signing in to the console with OIDC, against a fake issuer on a loopback port
+(discovery, an authorization endpoint that approves at once, a token endpoint that checks
+the PKCE verifier, a JWKS): the flow ends in a session only when the browser that started it
+finishes it with its state, and every cookie the console sets is HttpOnly and
+SameSite=Strict."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import hashlib
+import json
+import re
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from chronik.api import create_app
+from chronik.services import Chronik
+from chronik.settings import Settings
+
+CLIENT_ID = "chronik-console"
+AUDIENCE = "chronik"
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@dataclasses.dataclass
+class Issuer:
+    """The fake issuer; a test may have it refuse (``deny``) or change its tokens' claims."""
+
+    url: str = ""
+    deny: bool = False
+    claims: dict[str, Any] = dataclasses.field(default_factory=dict)
+    codes: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+    def app(self) -> Starlette:
+        async def discovery(request: Request) -> Response:
+            return JSONResponse(
+                {
+                    "issuer": self.url,
+                    "authorization_endpoint": f"{self.url}/authorize",
+                    "token_endpoint": f"{self.url}/token",
+                    "jwks_uri": f"{self.url}/jwks",
+                    "code_challenge_methods_supported": ["S256"],
+                }
+            )
+
+        async def authorize(request: Request) -> Response:
+            asked = request.query_params
+            back = asked["redirect_uri"]
+            if self.deny:
+                said = {"error": "access_denied", "error_description": "the user said no"}
+                return RedirectResponse(f"{back}?{urlencode({**said, 'state': asked['state']})}")
+            assert asked["client_id"] == CLIENT_ID and asked["code_challenge_method"] == "S256"
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = dict(asked)
+            return RedirectResponse(f"{back}?{urlencode({'code': code, 'state': asked['state']})}")
+
+        async def token(request: Request) -> Response:
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            asked = self.codes.pop(form.get("code", ""), None)
+            verifier = form.get("code_verifier", "").encode()
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
+            if (
+                asked is None
+                or form.get("redirect_uri") != asked["redirect_uri"]
+                or challenge.decode() != asked["code_challenge"]
+            ):
+                return JSONResponse({"error": "invalid_grant"}, 400)
+            now = int(time.time())
+            common = {"iss": self.url, "sub": "user-7", "iat": now, "exp": now + 300}
+            access = {
+                **common,
+                "aud": [AUDIENCE, CLIENT_ID],
+                "urn:chronik:tenant": "acme",
+                "urn:zitadel:iam:org:project:roles": {"IAM_OWNER": {"org-1": "acme.example"}},
+                **self.claims,
+            }
+            identity = {**common, "aud": CLIENT_ID, "nonce": asked["nonce"]}
+            return JSONResponse(
+                {
+                    "access_token": _signed(access),
+                    "id_token": _signed(identity),
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                }
+            )
+
+        async def keys(request: Request) -> Response:
+            jwk = json.loads(RSAAlgorithm.to_jwk(KEY.public_key()))
+            return JSONResponse({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]})
+
+        return Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", discovery),
+                Route("/authorize", authorize),
+                Route("/token", token, methods=["POST"]),
+                Route("/jwks", keys),
+            ]
+        )
+
+
+def _signed(claims: dict[str, Any]) -> str:
+    return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": "k1"})
+
+
+@pytest.fixture
+async def issuer() -> AsyncIterator[Issuer]:
+    """The fake issuer, served by uvicorn on a free loopback port in this test's loop."""
+    fake = Issuer()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    fake.url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    served = uvicorn.Server(uvicorn.Config(fake.app(), lifespan="off", log_level="warning"))
+    task = asyncio.create_task(served.serve(sockets=[listener]))
+    while not served.started:
+        assert not task.done(), "uvicorn stopped before it started"
+        await asyncio.sleep(0.01)
+    try:
+        yield fake
+    finally:
+        served.should_exit = True
+        await task
+        listener.close()
+
+
+@contextlib.asynccontextmanager
+async def _console(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser of a console with ``settings``; the tenant ``acme`` exists."""
+    async with await Chronik.open(settings) as chronik:
+        await chronik.tenants.create("acme", tenant_id="acme")
+        transport = httpx.ASGITransport(app=create_app(settings, chronik=chronik))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as browser:
+            yield browser
+
+
+@pytest.fixture
+async def browser(settings: Settings, issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser of a console that is a client of the fake issuer."""
+    configured = dataclasses.replace(
+        settings,
+        oidc_issuer=issuer.url,
+        oidc_audience=AUDIENCE,
+        oidc_jwks_url=f"{issuer.url}/jwks",
+        console_oidc_client_id=CLIENT_ID,
+    )
+    async with _console(configured) as client:
+        yield client
+
+
+async def _to_issuer_and_back(browser: httpx.AsyncClient) -> tuple[httpx.Response, str]:
+    """Start a sign-in and let the issuer approve it: the callback's page and where it moves
+    on to."""
+    sign_in = await browser.get("/console/sign-in")
+    assert 'href="/console/oidc/start"' in sign_in.text
+    started = await browser.get("/console/oidc/start")
+    assert started.status_code == 303, started.text
+    async with httpx.AsyncClient() as elsewhere:  # the issuer's site: no console cookie
+        approved = await elsewhere.get(started.headers["location"])
+    assert approved.is_redirect, approved.text
+    back = urlsplit(approved.headers["location"])
+    assert back.path == "/console/oidc/callback"
+    callback = await browser.get(f"{back.path}?{back.query}")
+    assert callback.status_code == 200
+    refresh = re.search(r'http-equiv="refresh" content="0; url=([^"]+)"', callback.text)
+    assert refresh, callback.text
+    return callback, refresh[1].replace("&amp;", "&")
+
+
+async def test_the_whole_flow_signs_in_and_the_overview_shows_the_tenant(
+    browser: httpx.AsyncClient,
+) -> None:
+    callback, onward = await _to_issuer_and_back(browser)
+    assert "set-cookie" not in callback.headers
+    finished = await browser.get(onward)
+    assert finished.status_code == 303, finished.text
+    assert finished.headers["location"] == "/console/overview"
+    overview = await browser.get("/console/overview")
+    assert overview.status_code == 200 and "tenant acme" in overview.text
+
+
+async def test_every_cookie_of_the_flow_is_httponly_and_strict(
+    browser: httpx.AsyncClient,
+) -> None:
+    set_cookies: list[str] = []
+
+    async def record(response: httpx.Response) -> None:
+        set_cookies.extend(response.headers.get_list("set-cookie"))
+
+    browser.event_hooks["response"].append(record)
+    _, onward = await _to_issuer_and_back(browser)
+    await browser.get(onward)
+    overview = await browser.get("/console/overview")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', overview.text)
+    assert csrf, overview.text
+    signed_out = await browser.post("/console/sign-out", data={"csrf": csrf[1]})
+    assert signed_out.status_code == 303
+    # the flow cookie set and cleared, the session set and cleared
+    assert len(set_cookies) == 4, set_cookies
+    for cookie in set_cookies:
+        flags = [part.strip().lower() for part in cookie.split(";")]
+        assert "httponly" in flags and "samesite=strict" in flags, cookie
+
+
+async def test_a_finish_with_another_state_is_refused_and_signs_nothing_in(
+    browser: httpx.AsyncClient,
+) -> None:
+    _, onward = await _to_issuer_and_back(browser)
+    url = urlsplit(onward)
+    query = {name: values[0] for name, values in parse_qs(url.query).items()}
+    refused = await browser.get(url.path, params={**query, "state": "forged"})
+    assert refused.status_code == 400 and "stale or was not started here" in refused.text
+    assert browser.cookies.get("chronik_console") is None
+    assert (await browser.get("/console/overview")).headers["location"].endswith("/sign-in")
+
+
+async def test_a_callback_without_the_flow_cookie_signs_nothing_in(
+    browser: httpx.AsyncClient,
+) -> None:
+    _, onward = await _to_issuer_and_back(browser)
+    browser.cookies.clear()  # another browser than the one that started it
+    refused = await browser.get(onward)
+    assert refused.status_code == 400 and "stale or was not started here" in refused.text
+    assert "chronik_console=" not in refused.headers.get("set-cookie", "")
+    assert (await browser.get("/console/overview")).headers["location"].endswith("/sign-in")
+
+
+async def test_the_issuers_error_is_shown(browser: httpx.AsyncClient, issuer: Issuer) -> None:
+    issuer.deny = True
+    _, onward = await _to_issuer_and_back(browser)
+    refused = await browser.get(onward)
+    assert refused.status_code == 400
+    assert "did not sign you in: access_denied (the user said no)" in refused.text
+    assert browser.cookies.get("chronik_console") is None
+
+
+async def test_a_token_without_the_tenant_claim_is_refused(
+    browser: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    issuer.claims = {"urn:chronik:tenant": ""}
+    _, onward = await _to_issuer_and_back(browser)
+    refused = await browser.get(onward)
+    assert refused.status_code == 401 and "urn:chronik:tenant" in refused.text
+    assert browser.cookies.get("chronik_console") is None
+
+
+async def test_an_unreachable_issuer_gives_a_page_that_says_so(
+    settings: Settings,
+) -> None:
+    unreachable = "http://127.0.0.1:9"
+    configured = dataclasses.replace(
+        settings,
+        oidc_issuer=unreachable,
+        oidc_jwks_url=f"{unreachable}/jwks",
+        console_oidc_client_id=CLIENT_ID,
+    )
+    async with _console(configured) as browser:
+        answer = await browser.get("/console/oidc/start")
+        assert answer.status_code == 503
+        assert "Signing in with 127.0.0.1:9 is not possible now" in answer.text
+
+
+async def test_without_the_client_id_the_sign_in_page_offers_no_oidc(
+    settings: Settings, issuer: Issuer
+) -> None:
+    configured = dataclasses.replace(
+        settings, oidc_issuer=issuer.url, oidc_jwks_url=f"{issuer.url}/jwks"
+    )
+    async with _console(configured) as browser:
+        page = await browser.get("/console/sign-in")
+        assert page.status_code == 200 and "/console/oidc/start" not in page.text
+        assert (await browser.get("/console/oidc/start")).status_code == 404
