@@ -53,11 +53,13 @@ class Issuer:
 
     url: str = ""
     deny: bool = False
+    discovered: int = 0
     claims: dict[str, Any] = dataclasses.field(default_factory=dict)
     codes: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def app(self) -> Starlette:
         async def discovery(request: Request) -> Response:
+            self.discovered += 1
             return JSONResponse(
                 {
                     "issuer": self.url,
@@ -148,41 +150,49 @@ async def issuer() -> AsyncIterator[Issuer]:
 
 
 @contextlib.asynccontextmanager
-async def _console(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser of a console with ``settings``; the tenant ``acme`` exists."""
+async def _console(settings: Settings, root: str = "") -> AsyncIterator[httpx.AsyncClient]:
+    """A browser of a console with ``settings`` (served under ``root``); the tenant
+    ``acme`` exists."""
     async with await Chronik.open(settings) as chronik:
         await chronik.tenants.create("acme", tenant_id="acme")
-        transport = httpx.ASGITransport(app=create_app(settings, chronik=chronik))
+        app = create_app(settings, chronik=chronik)
+        transport = httpx.ASGITransport(app=app, root_path=root)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as browser:
             yield browser
 
 
-@pytest.fixture
-async def browser(settings: Settings, issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser of a console that is a client of the fake issuer."""
-    configured = dataclasses.replace(
+def _client_of(settings: Settings, issuer: Issuer, **more: str) -> Settings:
+    return dataclasses.replace(
         settings,
         oidc_issuer=issuer.url,
         oidc_audience=AUDIENCE,
         oidc_jwks_url=f"{issuer.url}/jwks",
         console_oidc_client_id=CLIENT_ID,
+        **more,
     )
-    async with _console(configured) as client:
+
+
+@pytest.fixture
+async def browser(settings: Settings, issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser of a console that is a client of the fake issuer."""
+    async with _console(_client_of(settings, issuer)) as client:
         yield client
 
 
-async def _to_issuer_and_back(browser: httpx.AsyncClient) -> tuple[httpx.Response, str]:
+async def _to_issuer_and_back(
+    browser: httpx.AsyncClient, root: str = ""
+) -> tuple[httpx.Response, str]:
     """Start a sign-in and let the issuer approve it: the callback's page and where it moves
     on to."""
-    sign_in = await browser.get("/console/sign-in")
-    assert 'href="/console/oidc/start"' in sign_in.text
-    started = await browser.get("/console/oidc/start")
+    sign_in = await browser.get(f"{root}/console/sign-in")
+    assert f'href="{root}/console/oidc/start"' in sign_in.text
+    started = await browser.get(f"{root}/console/oidc/start")
     assert started.status_code == 303, started.text
     async with httpx.AsyncClient() as elsewhere:  # the issuer's site: no console cookie
         approved = await elsewhere.get(started.headers["location"])
     assert approved.is_redirect, approved.text
     back = urlsplit(approved.headers["location"])
-    assert back.path == "/console/oidc/callback"
+    assert f"{back.scheme}://{back.netloc}{back.path}" == f"http://test{root}/console/oidc/callback"
     callback = await browser.get(f"{back.path}?{back.query}")
     assert callback.status_code == 200
     refresh = re.search(r'http-equiv="refresh" content="0; url=([^"]+)"', callback.text)
@@ -293,3 +303,34 @@ async def test_without_the_client_id_the_sign_in_page_offers_no_oidc(
         page = await browser.get("/console/sign-in")
         assert page.status_code == 200 and "/console/oidc/start" not in page.text
         assert (await browser.get("/console/oidc/start")).status_code == 404
+
+
+async def test_behind_a_root_path_the_flow_and_its_cookies_stay_under_it(
+    settings: Settings, issuer: Issuer
+) -> None:
+    async with _console(_client_of(settings, issuer), root="/chronik") as browser:
+        _, onward = await _to_issuer_and_back(browser, "/chronik")
+        assert onward.startswith("/chronik/console/oidc/finish?")
+        finished = await browser.get(onward)
+        assert finished.headers["location"] == "/chronik/console/overview"
+        assert "Path=/chronik/console;" in finished.headers["set-cookie"]
+        overview = await browser.get("/chronik/console/overview")
+        assert overview.status_code == 200 and "tenant acme" in overview.text
+
+
+async def test_the_public_url_setting_names_the_redirect_uri(
+    settings: Settings, issuer: Issuer
+) -> None:
+    public = _client_of(settings, issuer, console_public_url="https://chronik.example/")
+    async with _console(public) as browser:
+        started = await browser.get("/console/oidc/start")
+    asked = parse_qs(urlsplit(started.headers["location"]).query)
+    assert asked["redirect_uri"] == ["https://chronik.example/console/oidc/callback"]
+    assert "secure" in started.headers["set-cookie"].lower()
+
+
+async def test_the_discovery_document_is_read_once_for_many_sign_ins(
+    browser: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    await asyncio.gather(*(browser.get("/console/oidc/start") for _ in range(5)))
+    assert issuer.discovered == 1

@@ -14,7 +14,8 @@ back, a cross-site navigation. So the flow takes three steps here:
    same-site and carries the flow cookie.
 3. ``/console/oidc/finish`` checks the state against the flow cookie, exchanges the code,
    checks the access token and sets the session cookie to it; it clears the flow cookie
-   whatever the outcome.
+   whatever the outcome. The issuer's error (``access_denied``…) is shown only to the
+   browser whose flow it ends.
 
 The flow cookie holds the state, the time it was made and an HMAC of both under a secret the
 database keeps (so any node may finish what another started, and the time cannot be moved).
@@ -135,7 +136,7 @@ async def finish(request: Request) -> Response:
     """End a sign-in: the session cookie set to the access token, or a page that says why
     not (and sets nothing)."""
     response = await _finish(request)
-    clear_cookie(response, FLOW_COOKIE, path=FLOW_PATH)
+    clear_cookie(request, response, FLOW_COOKIE, path=FLOW_PATH)
     return response
 
 
@@ -144,15 +145,17 @@ async def _finish(request: Request) -> Response:
     if provider is None:
         return sign_in_form(request, 404, "Signing in with OIDC is not configured.")
     params = request.query_params
+    state = await _flow_state(request)
+    # The state is checked first, also for an error, so that no page of ours shows the
+    # text of a link someone else made up.
+    if state is None or not hmac.compare_digest(params.get("state", ""), state):
+        stale = "This sign-in is stale or was not started here: sign in again."
+        return sign_in_form(request, 400, stale)
     if "error" in params:
         said = params["error"][:200]
         described = params.get("error_description", "")[:500]
         problem = f"{provider.host} did not sign you in: {said}"
         return sign_in_form(request, 400, f"{problem} ({described})" if described else problem)
-    state = await _flow_state(request)
-    if state is None or not hmac.compare_digest(params.get("state", ""), state):
-        stale = "This sign-in is stale or was not started here: sign in again."
-        return sign_in_form(request, 400, stale)
     try:
         token = await provider.exchange(
             code=params.get("code", ""),

@@ -134,16 +134,24 @@ def set_cookie(
     max_age: int | None = None,
 ) -> None:
     """Set a console cookie as every one is: HttpOnly, SameSite=Strict, ``Secure`` when
-    browsers reach the console over HTTPS."""
+    browsers reach the console over HTTPS, and scoped to ``path`` under the root path."""
     public = services(request).settings.console_public_url
     secure = request.url.scheme == "https" or public.startswith("https:")
     response.set_cookie(
-        name, value, max_age=max_age, path=path, httponly=True, samesite="strict", secure=secure
+        name,
+        value,
+        max_age=max_age,
+        path=f"{request.scope.get('root_path', '')}{path}",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
     )
 
 
-def clear_cookie(response: Response, name: str, *, path: str = PREFIX) -> None:
-    response.delete_cookie(name, path=path, httponly=True, samesite="strict")
+def clear_cookie(request: Request, response: Response, name: str, *, path: str = PREFIX) -> None:
+    response.delete_cookie(
+        name, path=f"{request.scope.get('root_path', '')}{path}", httponly=True, samesite="strict"
+    )
 
 
 def to(request: Request, path: str) -> RedirectResponse:

@@ -67,5 +67,5 @@ async def sign_out(request: Request) -> Response:
     if session is not None and not hmac.compare_digest(form.get("csrf", ""), session.csrf):
         return message(request, session, 403, "This form is stale or not ours.")
     response = to(request, "/sign-in")
-    clear_cookie(response, COOKIE)
+    clear_cookie(request, response, COOKIE)
     return response
