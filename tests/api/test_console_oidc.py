@@ -161,14 +161,14 @@ async def _console(settings: Settings, root: str = "") -> AsyncIterator[httpx.As
             yield browser
 
 
-def _client_of(settings: Settings, issuer: Issuer, **more: str) -> Settings:
+def _client_of(settings: Settings, issuer: Issuer, public_url: str = "") -> Settings:
     return dataclasses.replace(
         settings,
         oidc_issuer=issuer.url,
         oidc_audience=AUDIENCE,
         oidc_jwks_url=f"{issuer.url}/jwks",
         console_oidc_client_id=CLIENT_ID,
-        **more,
+        console_public_url=public_url,
     )
 
 
@@ -321,7 +321,7 @@ async def test_behind_a_root_path_the_flow_and_its_cookies_stay_under_it(
 async def test_the_public_url_setting_names_the_redirect_uri(
     settings: Settings, issuer: Issuer
 ) -> None:
-    public = _client_of(settings, issuer, console_public_url="https://chronik.example/")
+    public = _client_of(settings, issuer, "https://chronik.example/")
     async with _console(public) as browser:
         started = await browser.get("/console/oidc/start")
     asked = parse_qs(urlsplit(started.headers["location"]).query)
