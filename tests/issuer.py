@@ -9,6 +9,7 @@ import base64
 import contextlib
 import dataclasses
 import hashlib
+import html
 import json
 import secrets
 import socket
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 CLIENT_ID = "chronik-console"
@@ -34,10 +35,13 @@ KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 @dataclasses.dataclass
 class Issuer:
-    """The fake issuer; a test may have it refuse (``deny``) or change its tokens' claims."""
+    """The fake issuer; a test may have it refuse (``deny``), ask first (``consent``: a page
+    of its own with a link that approves, as a real issuer's sign-in page is) or change its
+    tokens' claims."""
 
     url: str = ""
     deny: bool = False
+    consent: bool = False
     discovered: int = 0
     claims: dict[str, Any] = dataclasses.field(default_factory=dict)
     codes: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
@@ -62,6 +66,9 @@ class Issuer:
                 said = {"error": "access_denied", "error_description": "the user said no"}
                 return RedirectResponse(f"{back}?{urlencode({**said, 'state': asked['state']})}")
             assert asked["client_id"] == CLIENT_ID and asked["code_challenge_method"] == "S256"
+            if self.consent and "approved" not in asked:
+                approve = f"/authorize?{urlencode({**asked, 'approved': '1'})}"
+                return HTMLResponse(f'<!doctype html><a href="{html.escape(approve)}">Approve</a>')
             code = secrets.token_urlsafe(16)
             self.codes[code] = dict(asked)
             return RedirectResponse(f"{back}?{urlencode({'code': code, 'state': asked['state']})}")

@@ -1,7 +1,9 @@
 """Signing in to the console with OIDC in a real browser. The issuer is on another site
-(``127.0.0.1``, the console on ``localhost``), so its redirect back carries no SameSite=Strict
-cookie; the callback's page moves on by a same-site navigation, which does, and the browser
-ends on the overview holding the session cookie alone, HttpOnly and Strict."""
+(``127.0.0.1``, the console on ``localhost``) and its page sends the browser back, so that
+navigation carries no SameSite=Strict cookie; the callback's page moves on by a same-site
+navigation, which does, and the browser ends on the overview holding the session cookie
+alone, HttpOnly and Strict. (With a plain redirect from the callback to ``finish`` instead,
+this test fails: the flow cookie is not sent.)"""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from tests.issuer import AUDIENCE, CLIENT_ID, Issuer, running
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[Issuer]:
     with running() as served:
+        served.consent = True
         yield served
 
 
@@ -58,6 +61,8 @@ def test_signing_in_at_the_issuer_ends_on_the_overview_with_a_strict_session(
         page = context.new_page()
         page.goto(f"{console}/console/sign-in")
         page.get_by_role("link", name=re.compile(r"^Sign in with 127\.0\.0\.1:")).click()
+        # A link on the issuer's own page: the navigation back is the issuer's, cross-site.
+        page.get_by_role("link", name="Approve").click()
         expect(page).to_have_url(f"{console}/console/overview")
         expect(page.locator(".who")).to_have_text(f"tenant {issuer.claims['urn:chronik:tenant']}")
         cookies = context.cookies()
