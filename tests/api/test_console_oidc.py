@@ -218,3 +218,22 @@ async def test_the_discovery_document_is_read_once_for_many_sign_ins(
 ) -> None:
     await asyncio.gather(*(browser.get("/console/oidc/start") for _ in range(5)))
     assert issuer.discovered == 1
+
+
+async def test_a_code_the_issuer_refuses_to_exchange_signs_nothing_in(
+    browser: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    _, onward = await _to_issuer_and_back(browser)
+    issuer.codes.clear()
+    refused = await browser.get(onward)
+    assert refused.status_code == 401
+    assert "the issuer refused the code: invalid_grant" in refused.text
+    assert browser.cookies.get("chronik_console") is None
+
+
+async def test_a_finished_sign_in_cannot_be_finished_again(browser: httpx.AsyncClient) -> None:
+    _, onward = await _to_issuer_and_back(browser)
+    assert (await browser.get(onward)).status_code == 303
+    browser.cookies.delete("chronik_console")
+    again = await browser.get(onward)
+    assert again.status_code == 400 and "stale or was not started here" in again.text
