@@ -42,6 +42,7 @@ from chronik.api.console.session import (
     PREFIX,
     clear_cookie,
     page,
+    same,
     set_cookie,
     to,
 )
@@ -124,7 +125,7 @@ async def _flow_state(request: Request) -> str | None:
     if not issued.isdigit() or not state or not mac:
         return None
     expected = await _derived(request, "flow", f"{issued}.{state}")
-    if not hmac.compare_digest(mac, expected):
+    if not same(mac, expected):
         return None
     if not 0 <= time.time() - int(issued) <= FLOW_SECONDS:
         return None
@@ -148,7 +149,7 @@ async def _finish(request: Request) -> Response:
     state = await _flow_state(request)
     # The state is checked first, also for an error, so that no page of ours shows the
     # text of a link someone else made up.
-    if state is None or not hmac.compare_digest(params.get("state", ""), state):
+    if state is None or not same(params.get("state", ""), state):
         stale = "This sign-in is stale or was not started here: sign in again."
         return sign_in_form(request, 400, stale)
     if "error" in params:

@@ -83,6 +83,12 @@ class Session:
     csrf: str
 
 
+def same(given: str, expected: str) -> bool:
+    """Whether ``given`` is ``expected``, compared in constant time (as bytes: the ``str``
+    comparison raises on a character that is not ASCII, which anyone can send)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 async def csrf_of(request: Request, token: str) -> str:
     key = await services(request).db.secret("console-csrf")
     return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
@@ -203,7 +209,7 @@ async def writer(
     if session is None:
         return None, {}, to(request, "/sign-in")
     form = await read_form(request)
-    if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+    if not same(form.get("csrf", ""), session.csrf):
         stale = "This form is stale or not ours: reload the page and try again."
         return None, form, message(request, session, 403, stale)
     if permission not in session.caller.permissions:

@@ -3,8 +3,6 @@ also offers the OIDC issuer when the console is its client (see :mod:`.oidc`).""
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -14,6 +12,7 @@ from chronik.api.console.session import (
     message,
     page,
     read_form,
+    same,
     session_of,
     set_cookie,
     to,
@@ -64,7 +63,7 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     session = await session_of(request)
     form = await read_form(request)
-    if session is not None and not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+    if session is not None and not same(form.get("csrf", ""), session.csrf):
         return message(request, session, 403, "This form is stale or not ours.")
     response = to(request, "/sign-in")
     clear_cookie(request, response, COOKIE)
