@@ -238,3 +238,13 @@ async def test_a_finished_sign_in_cannot_be_finished_again(browser: httpx.AsyncC
     browser.cookies.delete("chronik_console")
     again = await browser.get(onward)
     assert again.status_code == 400 and "stale or was not started here" in again.text
+
+
+async def test_a_token_too_large_for_a_cookie_is_refused_with_a_page_that_says_so(
+    browser: httpx.AsyncClient, issuer: Issuer
+) -> None:
+    issuer.claims = {"groups": ["g" * 100] * 40}
+    _, onward = await _to_issuer_and_back(browser)
+    refused = await browser.get(onward)
+    assert refused.status_code == 401 and "too large for a cookie" in refused.text
+    assert browser.cookies.get("chronik_console") is None

@@ -57,6 +57,9 @@ FLOW_PATH = f"{PREFIX}/oidc"
 FLOW_SECONDS = 600
 """How long a sign-in may stay at the issuer."""
 _SECRET = "console-oidc"
+COOKIE_BYTES = 4000
+"""The longest access token a session cookie holds (browsers keep cookies up to 4096 bytes,
+name and attributes included)."""
 
 
 def _encode(digest: bytes) -> str:
@@ -167,6 +170,12 @@ async def _finish(request: Request) -> Response:
         if token.count(".") != 2:
             raise Unauthenticated(
                 "its access token is not a JWT (have the application issue JWT access tokens)"
+            )
+        if len(token) > COOKIE_BYTES:
+            # A browser drops a larger cookie without a word: the sign-in would loop.
+            raise Unauthenticated(
+                f"its access token ({len(token)} bytes) is too large for a cookie "
+                f"(at most {COOKIE_BYTES}): ask for fewer scopes or roles"
             )
         await services(request).authenticator.authenticate(f"Bearer {token}")
     except ChronikError as exc:
