@@ -4,8 +4,9 @@ the answers that refuse.
 The console under ``/console/``: server-rendered pages for operators over the same
 services as the APIs, with the same permissions.
 
-A session is the caller's Chronik token in an HttpOnly, SameSite=Strict cookie scoped to
-``/console``, checked on every request as a bearer token is; every form that changes
+A session is the caller's bearer token (a Chronik token, or the OIDC issuer's access token:
+see :mod:`.oidc`) in an HttpOnly, SameSite=Strict cookie scoped to ``/console`` (under the
+root path), checked on every request as a bearer token is; every form that changes
 something carries a CSRF token (an HMAC of the session under a secret the database keeps,
 so every node agrees), and a POST without the right one is refused with 403 before anything
 is read. Pages show only what the token's roles allow: a role that cannot write sees no form
