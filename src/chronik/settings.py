@@ -99,6 +99,17 @@ class Settings:
     oidc_tenant_claim: str = "urn:chronik:tenant"
     oidc_organisation_claim: str = "urn:zitadel:iam:user:resourceowner:id"
     oidc_roles_claim: str = "urn:zitadel:iam:org:project:roles"
+    console_oidc_client_id: str = ""
+    """When set together with ``oidc_issuer``, the console also signs in with the issuer, as
+    this client (the authorization code flow with PKCE)."""
+    console_oidc_client_secret: str = ""
+    """The console client's secret, for a confidential client; none: a public one."""
+    console_oidc_scopes: str = "openid profile email"
+    """The scopes the console asks the issuer for, space separated."""
+    console_public_url: str = ""
+    """Where browsers reach the server, up to ``/console`` (``https://chronik.example.com``),
+    for the console's OIDC redirect URI; by default the request's own scheme, host and root
+    path."""
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -159,7 +159,7 @@ def create_app(
 
     app.include_router(health.router)
     pages.install(app)
-    console.install(app)
+    console.install(app, settings)
     from chronik.api import (
         native,
         native_actions,

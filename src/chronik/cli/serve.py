@@ -48,6 +48,32 @@ def serve(
     oidc_jwks_url: Annotated[
         str, typer.Option(envvar="CHRONIK_OIDC_JWKS_URL", help="The issuer's JWKS URL.")
     ] = "",
+    console_oidc_client_id: Annotated[
+        str,
+        typer.Option(
+            envvar="CHRONIK_CONSOLE_OIDC_CLIENT_ID",
+            help="Let the console sign in with the OIDC issuer as this client (its secret, "
+            "for a confidential client, from CHRONIK_CONSOLE_OIDC_CLIENT_SECRET).",
+            show_default=False,
+        ),
+    ] = "",
+    console_oidc_scopes: Annotated[
+        str,
+        typer.Option(
+            envvar="CHRONIK_CONSOLE_OIDC_SCOPES",
+            help="The scopes the console asks the issuer for, space separated.",
+        ),
+    ] = "openid profile email",
+    console_public_url: Annotated[
+        str,
+        typer.Option(
+            envvar="CHRONIK_CONSOLE_PUBLIC_URL",
+            metavar="URL",
+            help="Where browsers reach this server, up to /console (for the console's OIDC "
+            "redirect URI behind a proxy; default: the request's own).",
+            show_default=False,
+        ),
+    ] = "",
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body accepted (413 above).", min=1)
     ] = 4 * 1024 * 1024,
@@ -105,6 +131,10 @@ def serve(
         oidc_issuer=oidc_issuer,
         oidc_audience=oidc_audience,
         oidc_jwks_url=oidc_jwks_url,
+        console_oidc_client_id=console_oidc_client_id,
+        console_oidc_client_secret=os.environ.get("CHRONIK_CONSOLE_OIDC_CLIENT_SECRET", ""),
+        console_oidc_scopes=console_oidc_scopes,
+        console_public_url=console_public_url,
         max_body_bytes=max_body_bytes,
         listen_port=port,
         listen_host=host,
@@ -114,6 +144,9 @@ def serve(
     )
     if oidc_issuer and not oidc_jwks_url:
         say("error: --oidc-issuer needs --oidc-jwks-url")
+        raise typer.Exit(1)
+    if console_oidc_client_id and not oidc_issuer:
+        say("error: --console-oidc-client-id needs --oidc-issuer")
         raise typer.Exit(1)
     if grpc_port is not None and grpc_port == port != 0:
         say(f"error: --grpc-port must differ from --port ({port})")

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from chronik.api.console import (
     events,
     jobs,
+    oidc,
     overview,
     schedules,
     signin,
@@ -20,13 +21,17 @@ from chronik.api.console import (
     webhooks,
 )
 from chronik.api.console.session import PREFIX, message
+from chronik.auth.provider import Provider
+from chronik.settings import Settings
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for area in (signin, overview, views, schedules, jobs, events, tokens, webhooks):
+for area in (signin, oidc, overview, views, schedules, jobs, events, tokens, webhooks):
     router.include_router(area.router)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: Settings) -> None:
+    configured = settings.oidc_issuer and settings.console_oidc_client_id
+    app.state.console_oidc = Provider(settings) if configured else None
     app.mount(
         f"{PREFIX}/static",
         StaticFiles(packages=[("chronik.api.console", "static")]),

@@ -4,8 +4,9 @@ the answers that refuse.
 The console under ``/console/``: server-rendered pages for operators over the same
 services as the APIs, with the same permissions.
 
-A session is the caller's Chronik token in an HttpOnly, SameSite=Strict cookie scoped to
-``/console``, checked on every request as a bearer token is; every form that changes
+A session is the caller's bearer token (a Chronik token, or the OIDC issuer's access token:
+see :mod:`.oidc`) in an HttpOnly, SameSite=Strict cookie scoped to ``/console`` (under the
+root path), checked on every request as a bearer token is; every form that changes
 something carries a CSRF token (an HMAC of the session under a secret the database keeps,
 so every node agrees), and a POST without the right one is refused with 403 before anything
 is read. Pages show only what the token's roles allow: a role that cannot write sees no form
@@ -83,6 +84,12 @@ class Session:
     csrf: str
 
 
+def same(given: str, expected: str) -> bool:
+    """Whether ``given`` is ``expected``, compared in constant time (as bytes: the ``str``
+    comparison raises on a character that is not ASCII, which anyone can send)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 async def csrf_of(request: Request, token: str) -> str:
     key = await services(request).db.secret("console-csrf")
     return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
@@ -122,6 +129,36 @@ def page(
     )
     response.headers.update(HEADERS)
     return response
+
+
+def set_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    path: str = PREFIX,
+    max_age: int | None = None,
+) -> None:
+    """Set a console cookie as every one is: HttpOnly, SameSite=Strict, ``Secure`` when
+    browsers reach the console over HTTPS, and scoped to ``path`` under the root path."""
+    public = services(request).settings.console_public_url
+    secure = request.url.scheme == "https" or public.startswith("https:")
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=f"{request.scope.get('root_path', '')}{path}",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
+
+
+def clear_cookie(request: Request, response: Response, name: str, *, path: str = PREFIX) -> None:
+    response.delete_cookie(
+        name, path=f"{request.scope.get('root_path', '')}{path}", httponly=True, samesite="strict"
+    )
 
 
 def to(request: Request, path: str) -> RedirectResponse:
@@ -173,7 +210,7 @@ async def writer(
     if session is None:
         return None, {}, to(request, "/sign-in")
     form = await read_form(request)
-    if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+    if not same(form.get("csrf", ""), session.csrf):
         stale = "This form is stale or not ours: reload the page and try again."
         return None, form, message(request, session, 403, stale)
     if permission not in session.caller.permissions:

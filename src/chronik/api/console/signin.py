@@ -1,22 +1,24 @@
-"""Signing in with a Chronik token (kept in the session cookie) and out."""
+"""Signing in with a Chronik token (kept in the session cookie) and out; the sign-in page
+also offers the OIDC issuer when the console is its client (see :mod:`.oidc`)."""
 
 from __future__ import annotations
-
-import hmac
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from chronik.api.console.session import (
     COOKIE,
-    PREFIX,
+    clear_cookie,
     message,
     page,
     read_form,
+    same,
     session_of,
+    set_cookie,
     to,
 )
 from chronik.api.http import services
+from chronik.auth.provider import Provider
 from chronik.errors import Unauthenticated
 
 router = APIRouter()
@@ -27,9 +29,22 @@ async def home(request: Request) -> Response:
     return to(request, "/overview" if await session_of(request) else "/sign-in")
 
 
+def provider_of(request: Request) -> Provider | None:
+    """The OIDC issuer the console signs in with, if it is configured as its client."""
+    provider: Provider | None = request.app.state.console_oidc
+    return provider
+
+
+def sign_in_form(request: Request, status: int = 200, problem: str = "") -> Response:
+    """The sign-in page, saying ``problem`` when there is one."""
+    provider = provider_of(request)
+    oidc = provider.host if provider else ""
+    return page(request, "sign_in.html", "Sign in", None, status, problem=problem, oidc=oidc)
+
+
 @router.get("/sign-in")
 async def sign_in_page(request: Request) -> Response:
-    return page(request, "sign_in.html", "Sign in", None, problem="")
+    return sign_in_form(request)
 
 
 @router.post("/sign-in")
@@ -38,23 +53,9 @@ async def sign_in(request: Request) -> Response:
     try:
         await services(request).authenticator.authenticate(f"Bearer {token}")
     except Unauthenticated:
-        return page(
-            request,
-            "sign_in.html",
-            "Sign in",
-            None,
-            401,
-            problem="That token is not valid (or no longer).",
-        )
+        return sign_in_form(request, 401, "That token is not valid (or no longer).")
     response = to(request, "/overview")
-    response.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path=PREFIX,
-    )
+    set_cookie(request, response, COOKIE, token)
     return response
 
 
@@ -62,8 +63,8 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     session = await session_of(request)
     form = await read_form(request)
-    if session is not None and not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+    if session is not None and not same(form.get("csrf", ""), session.csrf):
         return message(request, session, 403, "This form is stale or not ours.")
     response = to(request, "/sign-in")
-    response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict")
+    clear_cookie(request, response, COOKIE)
     return response
