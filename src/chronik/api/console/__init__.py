@@ -8,11 +8,12 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from chronik.api.console import events, jobs, overview, signin, tokens, views, webhooks
+from chronik.api.console import events, jobs, overview, signin, tail, tokens, views, webhooks
 from chronik.api.console.session import PREFIX
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for area in (signin, overview, views, jobs, events, tokens, webhooks):
+# The tail before the events: /events/tail is not an event's locator.
+for area in (signin, overview, views, jobs, tail, events, tokens, webhooks):
     router.include_router(area.router)
 
 
