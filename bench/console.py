@@ -161,6 +161,11 @@ async def run_backend(backend: str, args: Any) -> list[Result]:
                     ),
                     ("events of a type no event has", "/console/events", {"eventTypes": "nope"}),
                     (
+                        "events of the commonest type by an editor with none (worst case)",
+                        "/console/events",
+                        {"eventTypes": EVENT_TYPES[0][0], "editorUserId": "no-such-editor"},
+                    ),
+                    (
                         "events in a time range (from/until)",
                         "/console/events",
                         {"from": since.strftime(moment), "until": until.strftime(moment)},
