@@ -70,9 +70,9 @@ async def _database(backend: str, args: Any) -> AsyncIterator[tuple[str, Path, b
             shutil.rmtree(tmp, ignore_errors=True)
         return
     url, existed = create_pg_database(args.postgres_url, DATABASE, keep=args.keep)
-    with tempfile.TemporaryDirectory(prefix="chronik-bench-console-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="chronik-bench-console-") as scratch:
         try:
-            yield url, Path(tmp), existed
+            yield url, Path(scratch), existed
         finally:
             if not args.keep:
                 drop_pg_database(args.postgres_url, DATABASE)
