@@ -45,11 +45,11 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     return urlsplit(url)._replace(path=f"/{name}").geturl()
 
 
-def _connect_admin() -> psycopg.Connection[tuple[object, ...]]:
+def connect_admin() -> psycopg.Connection[tuple[object, ...]]:
     """A connection to ``ADMIN_URL``; its database is created first when the server is up
     but lacks it (a fresh PostgreSQL has no ``test`` database)."""
     try:
@@ -59,7 +59,7 @@ def _connect_admin() -> psycopg.Connection[tuple[object, ...]]:
     name = urlsplit(ADMIN_URL).path.lstrip("/")
     try:
         with psycopg.connect(
-            _with_database(ADMIN_URL, "postgres"), autocommit=True, connect_timeout=5
+            with_database(ADMIN_URL, "postgres"), autocommit=True, connect_timeout=5
         ) as server:
             if (
                 name
@@ -77,19 +77,29 @@ def _connect_admin() -> psycopg.Connection[tuple[object, ...]]:
     unavailable(f"no PostgreSQL at {ADMIN_URL} ({why}): start it, or set CHRONIK_TEST_POSTGRES_URL")
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A database of this test session's own; dropped at the end."""
-    name = f"chronik_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with _connect_admin() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+@contextlib.contextmanager
+def own_database(prefix: str, options: str = "") -> Iterator[str]:
+    """A PostgreSQL database of the caller's own (``CREATE DATABASE … options``), dropped
+    at the end."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with connect_admin() as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} ").format(sql.Identifier(name)) + sql.SQL(options)
+        )
     try:
-        yield _with_database(ADMIN_URL, name)
+        yield with_database(ADMIN_URL, name)
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with connect_admin() as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of this test session's own; dropped at the end."""
+    with own_database("chronik_test") as url:
+        yield url
 
 
 def _reset_postgres(url: str) -> None:

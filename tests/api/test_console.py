@@ -127,6 +127,9 @@ async def test_a_read_only_role_sees_no_form_that_writes_and_cannot_post_one(
         page = await api.get(path)
         assert page.status_code == 200
         assert "Retry" not in page.text and "Remove" not in page.text and "Pause" not in page.text
+    for confirm in ("/console/views/mailer/retry-all", "/console/views/mailer/reset"):
+        page = await api.get(confirm)
+        assert page.status_code == 403 and "<form method" not in page.text
     page = await api.get("/console/overview")
     refused = await api.post(
         f"/console/views/mailer/failed/{poisoned}/retry", data={"csrf": csrf(page)}
@@ -331,3 +334,15 @@ async def test_diverted_deliveries_are_resent_or_deleted(
     await signed_in(api, viewer)  # may read and list, not resend or delete
     page = await api.get(path)
     assert page.status_code == 200 and "Resend" not in page.text
+
+
+async def test_a_malformed_parameter_or_unknown_page_is_a_console_page_not_json(
+    api: httpx.AsyncClient, owner: Headers
+) -> None:
+    await signed_in(api, owner)
+    for path, status in (("/console/jobs?start=many", 400), ("/console/no-such-page", 404)):
+        page = await api.get(path)
+        assert page.status_code == status
+        assert page.headers["content-type"].startswith("text/html")
+        assert "<h1>Refused</h1>" in page.text and "Traceback" not in page.text
+    assert (await api.get("/console/static/nothing.css")).status_code == 404

@@ -3,6 +3,7 @@ poisoned event and a reader token beside the bootstrap one, and signing in."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,19 +11,35 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.acceptance.server import Server
+from tests.acceptance.server import Server, chronik
+from tests.conftest import BACKENDS, own_database
 
 SAMPLE = f"{Path(__file__).parents[1] / 'cli' / 'sample_views.py'}:views"
 
 
-@pytest.fixture(scope="module")
-def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    """A server running the sample views, with one event its ``counts`` and ``slow`` views
-    gave up on (while the poison file exists)."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def console_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, Path]]:
+    """A server running the sample views on each backend, with one event its ``counts`` and
+    ``slow`` views gave up on (while the poison file exists). Beside its data directory:
+    ``reader-token`` (IAM_OWNER_VIEWER) and ``stranger-token`` (IAM_OWNER of another
+    tenant)."""
     data = tmp_path_factory.mktemp("console") / "data"
     poison = data.parent / "poison"
     poison.touch()
-    server = Server(data, args=["--views", SAMPLE])
+    with contextlib.ExitStack() as stack:
+        url = (
+            None
+            if request.param == "sqlite"
+            else stack.enter_context(own_database("chronik_console"))
+        )
+        yield stack.enter_context(serving(data, url, poison)), poison
+
+
+@contextlib.contextmanager
+def serving(data: Path, url: str | None, poison: Path) -> Iterator[Server]:
+    server = Server(data, database_url=url, args=["--views", SAMPLE])
     try:
         server.wait_ready()
         token = (data / "bootstrap-token").read_text().strip()
@@ -57,7 +74,19 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
             )
             assert reader.status_code == 201, reader.text
             (data.parent / "reader-token").write_text(reader.json()["token"])
-        yield server, poison
+        chronik("tenants", "create", "stranger", data=data, database_url=url)
+        stranger = chronik(
+            "tokens",
+            "create",
+            "--tenant",
+            "stranger",
+            "--role",
+            "IAM_OWNER",
+            data=data,
+            database_url=url,
+        )
+        (data.parent / "stranger-token").write_text(stranger.stdout.strip())
+        yield server
     finally:
         server.kill()
 

@@ -4,15 +4,11 @@ a sequence (read your writes), tenant isolation; on every backend."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
-from tests.conftest import ADMIN_URL, _with_database
+from tests.conftest import own_database
 
 from chronik.errors import Conflict, InvalidArgument, NotFound, ViewBehind
 from chronik.records import Event, NewEvent
@@ -377,21 +373,11 @@ async def test_a_key_with_an_unpaired_surrogate_is_an_invalid_argument(
 def icu_database_url() -> Iterator[str]:
     """A PostgreSQL database whose collation (ICU's en-US) does not compare by code point:
     "a" < "ä" < "a-b" < "ab" < "b" < "B"."""
-    name = f"chronik_icu_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL(
-                "CREATE DATABASE {} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' "
-                "LOCALE 'C.UTF-8'"
-            ).format(sql.Identifier(name))
-        )
-    try:
-        yield _with_database(ADMIN_URL, name)
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with own_database(
+        "chronik_icu",
+        "TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'",
+    ) as url:
+        yield url
 
 
 async def test_keys_compare_by_code_point_whatever_the_postgres_collation(

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,19 +34,23 @@ _STATUS_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 8, 415: 
 
 def _error(
     request: Request, status: int, grpc: int, message: str, details: dict[str, Any] | None = None
-) -> JSON:
+) -> Response:
+    if console.serves(request.url.path):
+        return console.error_page(request, status, message)
     surface = errors.surface_of(request.url.path)
     return JSON(errors.body(surface, status, grpc, message, details or {}), status_code=status)
 
 
-def _chronik_error(request: Request, exc: ChronikError) -> JSON:
+def _chronik_error(request: Request, exc: ChronikError) -> Response:
+    if console.serves(request.url.path):
+        return console.error_page(request, exc.http_status, exc.message)
     surface = errors.surface_of(request.url.path)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
     status = errors.http_status(surface, exc.http_status, exc.grpc_code)
     return JSON(errors.error_body(surface, exc), status_code=status, headers=headers)
 
 
-def _unexpected(request: Request) -> JSON:
+def _unexpected(request: Request) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return _error(request, 500, 13, "internal error; the server log has the details")
 
@@ -133,23 +138,23 @@ def create_app(
     app.state.metrics = Metrics(app)
 
     @app.exception_handler(ChronikError)
-    async def chronik_error(request: Request, exc: ChronikError) -> JSON:
+    async def chronik_error(request: Request, exc: ChronikError) -> Response:
         return _chronik_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSON:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
         )
         return _error(request, 400, 3, f"invalid request: {problems}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSON:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         grpc = _STATUS_CODES.get(exc.status_code, 2)
         return _error(request, exc.status_code, grpc, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSON:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         return _unexpected(request)
 
     app.include_router(health.router)

@@ -112,3 +112,18 @@ def missed_between(rule: TimeRule, due: datetime, now: datetime) -> tuple[int, d
     if upcoming is not None and upcoming <= now:
         upcoming = after(rule, now)
     return count, upcoming
+
+
+def upcoming(
+    rule: TimeRule, next_fire_at: datetime | None, fired: int, count: int
+) -> list[datetime]:
+    """The next ``count`` fire times of a schedule that fires next at ``next_fire_at`` and
+    has fired ``fired`` times, as the scheduler would take them (its repeat limit
+    honoured, no misfire)."""
+    found: list[datetime] = []
+    left = count if rule.repeat_limit is None else min(count, rule.repeat_limit - fired)
+    moment = next_fire_at
+    while moment is not None and len(found) < left:
+        found.append(moment)
+        moment = after(rule, moment)
+    return found

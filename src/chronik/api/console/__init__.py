@@ -5,15 +5,26 @@ only makes links and forms swap the page in place."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
-from chronik.api.console import events, jobs, overview, signin, tail, tokens, views, webhooks
-from chronik.api.console.session import PREFIX
+from chronik.api.console import (
+    events,
+    jobs,
+    overview,
+    schedules,
+    signin,
+    tail,
+    tokens,
+    views,
+    webhooks,
+)
+from chronik.api.console.session import PREFIX, message
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # The tail before the events: /events/tail is not an event's locator.
-for area in (signin, overview, views, jobs, tail, events, tokens, webhooks):
+for area in (signin, overview, views, schedules, jobs, tail, events, tokens, webhooks):
     router.include_router(area.router)
 
 
@@ -24,3 +35,16 @@ def install(app: FastAPI) -> None:
         name="console-static",
     )
     app.include_router(router)
+
+
+def serves(path: str) -> bool:
+    """Whether ``path`` is one of the console's pages (whose errors are pages too)."""
+    return (path == PREFIX or path.startswith(f"{PREFIX}/")) and not path.startswith(
+        f"{PREFIX}/static/"
+    )
+
+
+def error_page(request: Request, status: int, text: str) -> Response:
+    """An error the app's handlers caught on a console page (a malformed parameter, an
+    unknown path), as the console's own page rather than another surface's JSON."""
+    return message(request, None, status, text)

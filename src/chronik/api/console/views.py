@@ -91,7 +91,7 @@ def _confirm(
 
 @router.get("/views/{view}/retry-all")
 async def retry_all_page(request: Request, view: str) -> Response:
-    session, refused = await reader(request, p.IAM_READ, "Your token may not see views.")
+    session, refused = await reader(request, p.IAM_WRITE, "Your token may not change views.")
     if session is None:
         return refused  # type: ignore[return-value]
     count = len(await services(request).views.all_failed(session.caller.tenant_id, view=view))
@@ -107,7 +107,7 @@ async def retry_all_page(request: Request, view: str) -> Response:
 
 @router.get("/views/{view}/reset")
 async def reset_page(request: Request, view: str) -> Response:
-    session, refused = await reader(request, p.IAM_READ, "Your token may not see views.")
+    session, refused = await reader(request, p.IAM_WRITE, "Your token may not change views.")
     if session is None:
         return refused  # type: ignore[return-value]
     return _confirm(
