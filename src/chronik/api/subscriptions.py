@@ -5,12 +5,15 @@ resuming after ``Last-Event-ID`` or ``after``.
 The stream opens with a ``: live`` comment once it has caught up, sends ``: keep-alive``
 after :attr:`~chronik.settings.Settings.subscribe_heartbeat_seconds` of silence, and ends
 with ``event: dropped`` (data ``{"after": "<sequence>"}``) when the subscriber fell too far
-behind. Errors before the stream starts are answered as every native error is.
+behind. Errors before the stream starts are answered as every native error is. The
+console's tail (:mod:`chronik.api.console.tail`) shares this stream, with an ``event:
+ended`` when its session is no longer valid.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -98,11 +101,17 @@ def _filters(request: Request) -> tuple[EventQuery, int | None]:
     return query, after
 
 
+Encode = Callable[[Event], dict[str, Any] | bytes]
+"""An event's ``data:`` field: a JSON object, or bytes sent as they are (one line)."""
+Valid = Callable[[], Awaitable[str]]
+"""Why the caller may no longer follow the stream ("" while it may)."""
+
+
 class Frames:
     """Each event's SSE frame, encoded once for all the subscribers that get it (the last
     few thousand, by sequence)."""
 
-    def __init__(self, encode: Callable[[Event], dict[str, Any]], size: int = 16384) -> None:
+    def __init__(self, encode: Encode, size: int = 16384) -> None:
         self._encode = encode
         self._size = size
         self._frames: dict[int, bytes] = {}
@@ -110,7 +119,8 @@ class Frames:
     def of(self, e: Event) -> bytes:
         frame = self._frames.get(e.sequence)
         if frame is None:
-            data = msgspec.json.encode(self._encode(e))
+            encoded = self._encode(e)
+            data = encoded if isinstance(encoded, bytes) else msgspec.json.encode(encoded)
             frame = b"id: %d\ndata: %s\n\n" % (e.sequence, data)
             if len(self._frames) >= self._size:
                 del self._frames[next(iter(self._frames))]
@@ -125,10 +135,19 @@ def dropped(after: int) -> bytes:
     return b"event: dropped\nid: %d\ndata: %s\n\n" % (after, data)
 
 
+def ended(message: str) -> bytes:
+    return b"event: ended\ndata: %s\n\n" % msgspec.json.encode({"message": message})
+
+
 async def _stream(
-    subscription: Subscription, frames: Frames, heartbeat: float, hooks: list[Any] | None
+    subscription: Subscription,
+    frames: Frames,
+    heartbeat: float,
+    hooks: list[Any] | None,
+    valid: Valid | None,
 ) -> AsyncIterator[bytes]:
     announced = False
+    checked = time.monotonic()
     try:
         while True:
             was_live = subscription.live
@@ -139,6 +158,12 @@ async def _stream(
                 return
             if events is None:
                 return
+            if valid is not None and time.monotonic() - checked >= heartbeat:
+                checked = time.monotonic()
+                reason = await valid()
+                if reason:
+                    yield ended(reason)
+                    return
             if events:
                 yield b"".join([frames.of(e) for e in events])
             elif was_live:
@@ -153,10 +178,11 @@ async def _stream(
 
 
 def event_stream(
-    request: Request, subscription: Subscription, encode: Callable[[Event], dict[str, Any]]
+    request: Request, subscription: Subscription, encode: Encode, *, valid: Valid | None = None
 ) -> StreamingResponse:
     """The SSE response of ``subscription``, each event as ``encode`` writes it; it ends when
-    the server shuts down."""
+    the server shuts down, and with ``event: ended`` once ``valid`` (asked about once a
+    heartbeat interval) gives a reason the caller may no longer follow."""
     hooks: list[Callable[[], None]] | None = request.scope.get(SHUTDOWN_HOOKS)
     if hooks is not None:
         hooks.append(subscription.end)
@@ -168,7 +194,7 @@ def event_stream(
         frames = caches[encode] = Frames(encode)
     heartbeat = services(request).settings.subscribe_heartbeat_seconds
     return StreamingResponse(
-        _stream(subscription, frames, heartbeat, hooks),
+        _stream(subscription, frames, heartbeat, hooks, valid),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -16,6 +16,7 @@ from chronik.api.console import (
     overview,
     schedules,
     signin,
+    tail,
     tokens,
     views,
     webhooks,
@@ -25,7 +26,8 @@ from chronik.auth.provider import Provider
 from chronik.settings import Settings
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for area in (signin, oidc, overview, views, schedules, jobs, events, tokens, webhooks):
+# The tail before the events: /events/tail is not an event's locator.
+for area in (signin, oidc, overview, views, schedules, jobs, tail, events, tokens, webhooks):
     router.include_router(area.router)
 
 
