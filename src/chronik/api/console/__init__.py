@@ -8,11 +8,23 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from chronik.api.console import events, jobs, overview, signin, tokens, views, webhooks
+from chronik.api.console import (
+    actions,
+    editor,
+    events,
+    flows,
+    jobs,
+    overview,
+    runs,
+    signin,
+    tokens,
+    views,
+    webhooks,
+)
 from chronik.api.console.session import PREFIX
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for area in (signin, overview, views, jobs, events, tokens, webhooks):
+for area in (signin, overview, views, jobs, events, tokens, webhooks, editor, actions, runs, flows):
     router.include_router(area.router)
 
 
