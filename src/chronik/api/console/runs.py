@@ -24,7 +24,7 @@ FAILING = ("failed", "timed_out", "out_of_memory", "crashed")
 """The outcomes of a run that went wrong (a rejection is the action's own answer)."""
 OUTCOMES = ("succeeded", "rejected", *FAILING)
 PAGE = 50
-COUNTED = 1000
+COUNTED = 100
 """The most failing runs the overview counts; past it, it says "or more"."""
 REFUSAL = "Your token may not see actions."
 
