@@ -81,14 +81,15 @@ def _script(form: dict[str, str]) -> str:
 
 
 def _problem(script: str, text: str) -> dict[str, Any]:
-    return {"text": text, "at": at_line(script, text)}
+    """An error to show: its text, and where it is in the script (said once, before it)."""
+    at = at_line(script, text)
+    return {"text": LOCATION.sub("", text).rstrip() if at else text, "at": at}
 
 
 def _run_result(run: Run) -> dict[str, Any]:
     return {
         "outcome": run.outcome.replace("_", " "),
         "ok": run.outcome == "succeeded",
-        "error": run.error,
         "logs": [(line.level, line.message) for line in run.logs],
         "logs_dropped": run.logs_dropped,
         "fields": json.dumps(run.fields, indent=2, ensure_ascii=False) if run.fields else "",
@@ -278,7 +279,7 @@ async def _sample(request: Request, session: Session, form: dict[str, str]) -> d
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"the sample event is not JSON: {exc}") from None
     if not isinstance(event, dict):
-        raise InvalidArgument("the sample event is a JSON object")
+        raise InvalidArgument("the sample event must be a JSON object")
     return event
 
 
@@ -297,14 +298,11 @@ async def test(request: Request, action_id: str) -> Response:
             session.caller.tenant_id, action.organisation_id, action.id, ctx={"event": event}
         )
     except ChronikError as exc:
+        not_run = {"refused": exc.message}
+        sample = form.get("event", "")
         return await _editor(
-            request,
-            session,
-            action,
-            problem=_problem("", exc.message),
-            sample=form.get("event", ""),
-            status=exc.http_status,
+            request, session, action, test=not_run, sample=sample, status=exc.http_status
         )
     result = _run_result(run)
-    result["at"] = at_line(action.script, run.error) if run.error else None
+    result["problem"] = _problem(action.script, run.error) if run.error else None
     return await _editor(request, session, action, test=result, sample=form.get("event", ""))
