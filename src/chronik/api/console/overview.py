@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from chronik.api.console.runs import failing_in_last_hour
+from chronik.api.console.runs import SCANNED, failing_in_last_hour
 from chronik.api.console.session import Can, page, session_of, to
 from chronik.api.console.views import view_row
 from chronik.api.http import services
@@ -63,4 +63,5 @@ async def overview(request: Request) -> Response:
         jobs_quit=jobs["quit"],
         jobs_queued=jobs["queued"],
         failing_runs=failing_runs,
+        runs_scanned=SCANNED,
     )
