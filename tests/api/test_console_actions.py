@@ -263,7 +263,9 @@ async def test_a_read_only_role_sees_no_form_that_writes_and_cannot_post_one(
         assert "New action" not in page.text and "Run test" not in page.text
     shown = await api.get(f"/console/actions/{greet.id}")
     assert '<pre id="script" class="code">function greet' in shown.text
-    assert (await api.get("/console/actions/new")).status_code == 403
+    for path in ("/console/actions/new", f"/console/actions/{greet.id}/delete"):
+        assert (await api.get(path)).status_code == 403, path
+    assert (await api.get(f"/console/flows/{EVENTS}/clear")).status_code == 403
     refused = await api.post(
         f"/console/actions/{greet.id}", data=_form(page, script=GREET + "\n// changed")
     )

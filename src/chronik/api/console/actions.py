@@ -178,7 +178,7 @@ async def change_state(request: Request, action_id: str, what: str) -> Response:
 
 @router.get("/actions/{action_id}/delete")
 async def delete_page(request: Request, action_id: str) -> Response:
-    session, refused = await reader(request, p.ACTION_READ, REFUSAL)
+    session, refused = await reader(request, p.ACTION_DELETE, "Your token may not delete actions.")
     if session is None:
         return refused  # type: ignore[return-value]
     action = await action_of(request, session, action_id)

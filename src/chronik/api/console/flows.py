@@ -136,7 +136,7 @@ async def set_trigger(request: Request, flow: str, trigger: str) -> Response:
 
 @router.get("/flows/{flow}/clear")
 async def clear_page(request: Request, flow: str) -> Response:
-    session, refused = await reader(request, p.FLOW_READ, REFUSAL)
+    session, refused = await reader(request, p.FLOW_DELETE, "Your token may not clear flows.")
     if session is None:
         return refused  # type: ignore[return-value]
     try:
