@@ -10,10 +10,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from chronik.api.console import (
+    actions,
+    editor,
     events,
+    flows,
     jobs,
     oidc,
     overview,
+    runs,
     schedules,
     signin,
     tail,
@@ -27,7 +31,9 @@ from chronik.settings import Settings
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # The tail before the events: /events/tail is not an event's locator.
-for area in (signin, oidc, overview, views, schedules, jobs, tail, events, tokens, webhooks):
+areas = (signin, oidc, overview, views, schedules, jobs, tail, events, tokens, webhooks)
+# The editor before the actions: /actions/new and /actions/check are not actions' ids.
+for area in (*areas, editor, actions, runs, flows):
     router.include_router(area.router)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from chronik.api.console.runs import SCANNED, failing_in_last_hour
 from chronik.api.console.session import Can, page, session_of, to
 from chronik.api.console.views import view_row
 from chronik.api.http import services
@@ -46,6 +47,9 @@ async def overview(request: Request) -> Response:
                     "state": state if hook.definition.enabled else "disabled",
                 }
             )
+    failing_runs = None
+    if p.ACTION_READ in session.caller.permissions:
+        failing_runs = await failing_in_last_hour(request, session)
     return page(
         request,
         "overview.html",
@@ -56,4 +60,6 @@ async def overview(request: Request) -> Response:
         failed_total=sum(v["failed"] for v in views),
         jobs_quit=jobs["quit"],
         jobs_queued=jobs["queued"],
+        failing_runs=failing_runs,
+        runs_scanned=SCANNED,
     )
