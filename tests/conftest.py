@@ -25,6 +25,7 @@ from psycopg import sql
 
 from chronik.services import Chronik
 from chronik.settings import Settings
+from tests import postgres_reset
 
 ADMIN_URL = os.environ.get("CHRONIK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [b for b in os.environ.get("CHRONIK_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
@@ -102,10 +103,20 @@ def postgres_database() -> Iterator[str]:
         yield url
 
 
+_fresh: list[postgres_reset.Migrated] = []
+"""What a fresh migration leaves, once per test process."""
+
+
+def empty_postgres(url: str) -> None:
+    """No schema at all in the database at ``url``: a test of migrating from nothing."""
+    postgres_reset.reset(url, None)
+
+
 def _reset_postgres(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
+    if not _fresh:
+        with own_database("chronik_reference") as reference:
+            _fresh.append(postgres_reset.migrated(reference))
+    postgres_reset.reset(url, _fresh[0])
 
 
 @pytest.fixture(params=BACKENDS)

@@ -21,9 +21,14 @@ pytestmark = pytest.mark.xdist_group("browser")
 
 @pytest.fixture(scope="module")
 def quit_server(server: Server) -> Server:
-    """The browser suite's server, its tenant holding one quit job, ``billing/invoice``:
-    restored as a backup carries it (a firing quits only after five failures spread over
-    minutes), beside the running server as a second process on the same database."""
+    """The browser suite's server, its tenant holding one quit job."""
+    return with_quit_job(server)
+
+
+def with_quit_job(server: Server) -> Server:
+    """``server`` (on its embedded database) with one quit job in its default tenant,
+    ``billing/invoice``: restored as a backup carries it (a firing quits only after five
+    failures spread over minutes), beside the running server as a second process."""
     due = datetime.now(UTC) - timedelta(minutes=1)
     settings = Settings(data_dir=server.data, create_database=False)
     with SyncChronik.open(settings) as chronik:

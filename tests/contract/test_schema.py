@@ -57,15 +57,15 @@ def test_sqlite_migrations_build_schema_sql(tmp_path: Path) -> None:
 
 
 def test_postgres_migrations_build_schema_sql(postgres_database: str) -> None:
-    from tests.conftest import _reset_postgres
+    from tests.conftest import empty_postgres
 
-    _reset_postgres(postgres_database)
+    empty_postgres(postgres_database)
     with psycopg.connect(postgres_database, autocommit=True) as conn:
         conn.execute("CREATE TABLE chronik_schema (version integer NOT NULL)")
         for _, _, script in queries.migrations("chronik.storage.postgres"):
             conn.execute(script.encode())
     migrated = _postgres_catalog(postgres_database)
-    _reset_postgres(postgres_database)
+    empty_postgres(postgres_database)
     with psycopg.connect(postgres_database, autocommit=True) as conn:
         conn.execute(queries.schema("chronik.storage.postgres").encode())
     assert _postgres_catalog(postgres_database) == migrated
