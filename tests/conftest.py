@@ -135,6 +135,15 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture
+def empty_database_url(backend: str, database_url: str) -> str:
+    """The URL of a database without any schema (``database_url``'s may be a fresh
+    migration's on PostgreSQL)."""
+    if backend == "postgres":
+        empty_postgres(database_url)
+    return database_url
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, follow_poll_seconds=0.05)
 

@@ -38,8 +38,9 @@ def test_a_mistyped_sqlite_database_is_refused_and_nothing_is_created(tmp_path: 
 
 
 def test_a_database_without_chronik_schema_is_refused_and_left_as_it_was(
-    backend: str, database_url: str
+    backend: str, empty_database_url: str
 ) -> None:
+    database_url = empty_database_url
     empty = Cli(Settings(database_url=database_url), create=False)
     if backend == "sqlite":
         Path(database_url.removeprefix("sqlite:///")).touch()

@@ -10,6 +10,8 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+
 from chronik import EventQuery, Settings
 from chronik.records import Schedule, TimeRule
 from chronik.services import Chronik
@@ -95,6 +97,13 @@ def _fired(cli: Cli) -> Counter[str]:
     return found
 
 
+def _count(url: str) -> int:
+    """How many events the log holds: a cheap poll (reading them all is the last check)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_three_postgres_schedulers_fire_5000_schedules_once_each_despite_a_kill(
     postgres_database: str,
 ) -> None:
@@ -111,12 +120,12 @@ def test_three_postgres_schedulers_fire_5000_schedules_once_each_despite_a_kill(
         cli.popen("worker", *lease) as c,
     ):
         deadline = time.monotonic() + TIMEOUT
-        while sum(_fired(cli).values()) < total // 10 and time.monotonic() < deadline:
+        while _count(postgres_database) < total // 10 and time.monotonic() < deadline:
             time.sleep(0.05)
         a.send_signal(signal.SIGKILL)
         a.wait(TIMEOUT)
         deadline = time.monotonic() + 2 * TIMEOUT
-        while sum(_fired(cli).values()) < total and time.monotonic() < deadline:
+        while _count(postgres_database) < total and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(3)  # a late duplicate would show now
         for worker in (b, c):

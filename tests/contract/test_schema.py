@@ -85,7 +85,7 @@ def test_both_backends_define_the_same_queries() -> None:
         "schedule_claim",
         "schedule_due",
         "tenant_id",
-    } | {n for n in sqlite if n.startswith("index_")}
+    } | {n for n in sqlite if n.startswith(("index_", "probe_"))}
     only_postgres = {
         "append",
         "append_one",

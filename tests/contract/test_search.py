@@ -91,6 +91,10 @@ async def test_sequence_is_a_lower_bound_ascending_and_upper_bound_descending(
             lambda e: e.type == "org.added",
         ),
         (
+            {"event_types": ("user.added", "org.changed"), "editor_user_id": "editor-1"},
+            lambda e: e.type in ("user.added", "org.changed") and e.editor_user_id == "editor-1",
+        ),
+        (
             {
                 "aggregate_types": ("user", "org"),
                 "resource_owner": "owner-0",

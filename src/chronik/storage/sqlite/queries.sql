@@ -177,6 +177,24 @@ SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_i
     ORDER BY sequence {direction} LIMIT :limit)
 ORDER BY sequence {direction} LIMIT :limit;
 
+-- How many of a tenant's indexed events (at most :probe) have a value in a lead's column:
+-- the search leads with the narrowest of a query's wider columns (storage/search.py).
+-- name: probe_event_type
+SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_type
+  WHERE tenant_key = :tenant_key AND type = :value AND pending IS NULL LIMIT :probe);
+
+-- name: probe_editor
+SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_editor
+  WHERE tenant_key = :tenant_key AND editor_user_id = :value AND pending IS NULL LIMIT :probe);
+
+-- name: probe_resource_owner
+SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_resource_owner
+  WHERE tenant_key = :tenant_key AND resource_owner = :value AND pending IS NULL LIMIT :probe);
+
+-- name: probe_aggregate_type
+SELECT count(*) FROM (SELECT 1 FROM events INDEXED BY events_aggregate_type
+  WHERE tenant_key = :tenant_key AND aggregate_type = :value AND pending IS NULL LIMIT :probe);
+
 -- name: index_aggregate_id
 INDEXED BY events_aggregate_id
 
