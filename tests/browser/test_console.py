@@ -90,3 +90,47 @@ def test_a_token_of_another_tenant_sees_none_of_this_tenants_data(
     expect(page.locator("main")).not_to_contain_text("poisonFile")
     page.goto("/console/views/counts/failed")
     expect(page.locator("#failed-count")).to_have_text("0")
+
+
+def test_an_operator_signs_in_and_moves_about_with_the_keyboard_alone(
+    browser: Browser, server: Server
+) -> None:
+    page = browser.new_context(base_url=server.url).new_page()
+    page.goto("/console/sign-in")
+    expect(page.get_by_label("Token")).to_be_focused()  # ready to type
+    page.keyboard.type((server.data / "bootstrap-token").read_text().strip())
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    for _ in range(10):  # through the menu, in reading order
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Events":
+            break
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Events")).to_be_visible()
+    outline = page.evaluate(
+        "getComputedStyle(document.querySelector('input[name=eventTypes]')).outlineStyle"
+    )
+    page.get_by_label("Event types").focus()
+    focused = page.evaluate(
+        "getComputedStyle(document.querySelector('input[name=eventTypes]')).outlineStyle"
+    )
+    assert (outline, focused) == ("none", "solid")  # the focused control is outlined
+
+
+def test_the_pages_fit_a_phone_and_follow_the_dark_preference(
+    browser: Browser, server: Server
+) -> None:
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 390, "height": 844}, color_scheme="dark"
+    )
+    page = context.new_page()
+    page.goto("/console/sign-in")
+    page.get_by_label("Token").fill((server.data / "bootstrap-token").read_text().strip())
+    page.get_by_role("button", name="Sign in").click()
+    for path in ("/console/overview", "/console/events", "/console/jobs", "/console/actions"):
+        page.goto(path)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, f"{path} is {wide} px wide on a 390 px screen"
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(20, 20, 22)"  # the dark scheme's, not white
+    context.close()
