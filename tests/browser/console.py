@@ -17,12 +17,13 @@ from tests.conftest import BACKENDS, own_database
 SAMPLE = f"{Path(__file__).parents[1] / 'cli' / 'sample_views.py'}:views"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def console_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, Path]]:
     """A server running the sample views on each backend, with one event its ``counts`` and
-    ``slow`` views gave up on (while the poison file exists). Beside its data directory:
+    ``slow`` views gave up on (while the poison file exists), shared by the console's browser
+    tests (each leaves the others' counts as they were). Beside its data directory:
     ``reader-token`` (IAM_OWNER_VIEWER) and ``stranger-token`` (IAM_OWNER of another
     tenant)."""
     data = tmp_path_factory.mktemp("console") / "data"

@@ -4,6 +4,8 @@ it, and runs a test with a sample event that shows the line the script logged.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -16,8 +18,9 @@ GREET = "function greet(ctx, api) {\n  log.info('hello')\n}"
 
 
 def test_an_operator_fixes_a_syntax_error_saves_and_test_runs_an_action(
-    browser: Browser, server: Server
+    browser: Browser, console_server: tuple[Server, Path]
 ) -> None:
+    server, _ = console_server
     token = (server.data / "bootstrap-token").read_text().strip()
     with server.client(token) as client:
         created = client.post(

@@ -3,6 +3,8 @@ and while paused new events are counted and held, then shown on resume."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -20,8 +22,9 @@ def _append(server: Server, token: str, aggregate_id: str) -> None:
 
 
 def test_the_tail_shows_new_events_and_holds_them_while_paused(
-    browser: Browser, server: Server
+    browser: Browser, console_server: tuple[Server, Path]
 ) -> None:
+    server, _ = console_server
     token = (server.data / "bootstrap-token").read_text().strip()
     page = sign_in(browser, server, token)
     page.get_by_role("link", name="Events").click()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -19,18 +20,20 @@ from tests.browser.console import sign_in
 pytestmark = pytest.mark.xdist_group("browser")
 
 
-@pytest.fixture(scope="module")
-def quit_server(server: Server) -> Server:
-    """The browser suite's server, its tenant holding one quit job."""
-    return with_quit_job(server)
+@pytest.fixture
+def quit_server(console_server: tuple[Server, Path]) -> Server:
+    """The console's browser server, its tenant holding one quit job."""
+    return with_quit_job(console_server[0])
 
 
 def with_quit_job(server: Server) -> Server:
-    """``server`` (on its embedded database) with one quit job in its default tenant,
+    """``server`` with one quit job in its default tenant,
     ``billing/invoice``: restored as a backup carries it (a firing quits only after five
     failures spread over minutes), beside the running server as a second process."""
     due = datetime.now(UTC) - timedelta(minutes=1)
-    settings = Settings(data_dir=server.data, create_database=False)
+    settings = Settings(
+        data_dir=server.data, database_url=server.database_url or "", create_database=False
+    )
     with SyncChronik.open(settings) as chronik:
         tenant = chronik.default_tenant().id
         schedule = Schedule(
