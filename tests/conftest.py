@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import psycopg
@@ -122,6 +122,20 @@ def _reset_postgres(url: str) -> None:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+def surface_backend() -> Any:
+    """A ``backend`` fixture of SQLite alone, for a module that tests how a surface (a wire
+    format, the CLI's output, the Python client) translates the services, not what storage
+    does: the contract suite runs every storage behaviour on both backends, and the fuzz,
+    acceptance and browser suites run every surface on PostgreSQL too. Use it as
+    ``backend = surface_backend()`` at a module's top level."""
+
+    @pytest.fixture(name="backend")
+    def sqlite() -> str:
+        return "sqlite"
+
+    return sqlite
 
 
 @pytest.fixture

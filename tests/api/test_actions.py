@@ -20,6 +20,9 @@ from tests.api.helpers import (
     new_event,
     zitadel_error,
 )
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 M = "/management/v1"
 CHECK = "function check(ctx, api) { if (!ctx.event.payload.email) api.reject('email missing') }"

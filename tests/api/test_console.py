@@ -346,3 +346,5 @@ async def test_a_malformed_parameter_or_unknown_page_is_a_console_page_not_json(
         assert page.headers["content-type"].startswith("text/html")
         assert "<h1>Refused</h1>" in page.text and "Traceback" not in page.text
     assert (await api.get("/console/static/nothing.css")).status_code == 404
+    huge = await api.post("/console/jobs/resume", data={"csrf": "x", "name": "n" * 70_000})
+    assert huge.status_code == 413 and "over 64 KiB" in huge.text

@@ -22,6 +22,9 @@ from chronik.api.rpc import server
 from chronik.services import Chronik
 from chronik.settings import Settings
 from tests.api.helpers import OTHER_ORG, Headers, append, new_event
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 if TYPE_CHECKING:
     from chronik.api.proto.zitadel.admin_pb2_grpc import AdminServiceAsyncStub as Admin

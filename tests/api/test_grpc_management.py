@@ -27,6 +27,9 @@ from chronik.api.rpc import server
 from chronik.services import Chronik
 from chronik.settings import Settings
 from tests.api.helpers import ORG, OTHER_ORG, Headers
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 if TYPE_CHECKING:
     from chronik.api.proto.zitadel.management_pb2_grpc import (

@@ -27,6 +27,9 @@ from chronik.services import Chronik
 from chronik.settings import Settings
 from tests.api.helpers import Headers, append, new_event
 from tests.api.transports import Stubbable
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 ADMIN = "/zitadel.admin.v1.AdminService"
 LIST_EVENTS = f"{ADMIN}/ListEvents"

@@ -20,6 +20,9 @@ from tests.api.helpers import (
     new_event,
     search,
 )
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 
 async def test_an_append_answers_the_stored_events(api: httpx.AsyncClient, owner: Headers) -> None:

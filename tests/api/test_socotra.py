@@ -10,6 +10,9 @@ import httpx
 from chronik.ids import new_ulid
 from chronik.services import Chronik
 from tests.api.helpers import Headers, append, new_event, socotra_error
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 
 def events_path(tenant: str, rest: str) -> str:

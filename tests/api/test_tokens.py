@@ -15,6 +15,9 @@ from chronik.auth.principal import Principal
 from chronik.errors import PermissionDenied
 from chronik.services import Chronik
 from tests.api.helpers import ORG, Headers, bearer, native_error
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 
 def issue_body(**fields: Any) -> dict[str, Any]:

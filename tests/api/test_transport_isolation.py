@@ -13,6 +13,9 @@ from chronik.auth.permissions import ROLES
 from chronik.services import Chronik
 from tests.api.helpers import OTHER_ORG, Headers, append, bearer, failed_events, new_event
 from tests.api.transports import Clients
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, UNAUTHENTICATED = 5, 3, 7, 16
 EVENTS = "FLOW_TYPE_EVENTS"

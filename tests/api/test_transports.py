@@ -14,6 +14,9 @@ from chronik.api.rpc.methods import all_methods
 from chronik.services import Chronik
 from tests.api.helpers import ORG, Headers, append, failed_events, new_event
 from tests.api.transports import TRANSPORTS, Answer, Clients
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 EVENTS = "FLOW_TYPE_EVENTS"
 POST = "TRIGGER_TYPE_POST_APPEND"

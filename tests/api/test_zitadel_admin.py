@@ -21,6 +21,9 @@ from tests.api.helpers import (
     sequences,
     surface_error,
 )
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 Log = list[dict[str, Any]]
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")

@@ -11,6 +11,9 @@ import pytest
 
 from chronik import Editor, EventQuery, NewEvent, Settings
 from tests.cli.conftest import Cli, event, ndjson, new
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 REQUEST = "01J" + "0" * 22 + "A"
 

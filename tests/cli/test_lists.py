@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.cli.conftest import Cli
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 EMPTY = {
     ("tokens", "list"): "tokens",

@@ -1,15 +1,18 @@
 """Fixtures of the remote client's tests: the app served by uvicorn on loopback (real HTTP),
-on each backend, and tokens of the test's tenant."""
+on SQLite (a surface), and tokens of the test's tenant."""
 
 from __future__ import annotations
 
 import pytest
 
 from chronik.services import Chronik
-from tests.api.conftest import app, database_url, web
+from tests.api.conftest import app, web
 from tests.api.helpers import bearer
+from tests.conftest import surface_backend
 
-__all__ = ["app", "database_url", "web"]
+backend = surface_backend()  # the contract suite covers storage on both backends
+
+__all__ = ["app", "web"]
 
 
 async def token(chronik: Chronik, tenant: str, *roles: str) -> str:

@@ -25,8 +25,6 @@ from chronik.records import Editor
 router = APIRouter()
 
 PAGE = 50
-FORM_BYTES = 64 * 1024
-"""What the console reads of a form (see :func:`~chronik.api.console.session.read_form`)."""
 SERVICE = "console"
 """The service the events a console write appends are recorded as written by."""
 
@@ -53,28 +51,13 @@ def missing(request: Request, session: Session, action_id: str) -> Response:
     return message(request, session, 404, f"There is no action {action_id!r}.")
 
 
-def _too_large(request: Request) -> bool:
-    try:
-        return int(request.headers.get("content-length", "0")) > FORM_BYTES
-    except ValueError:
-        return False
-
-
 async def checked_writer(
     request: Request, permission: str
 ) -> tuple[Session | None, dict[str, str], Response | None]:
-    """:func:`writer`, saying so when the form is over what the console reads (a long script
-    with many characters a form must escape) instead of calling it stale."""
-    if _too_large(request):
-        refused = message(
-            request,
-            None,
-            413,
-            f"The form is over {FORM_BYTES // 1024} KiB: save a script this long through the "
-            "Management API (PUT /management/v1/actions/{id}).",
-        )
-        return None, {}, refused
-    return await writer(request, permission)
+    """:func:`writer`, pointing a form too long for the console (a long script with many
+    characters a form must escape) to the Management API."""
+    hint = "Save a script this long through the Management API (PUT /management/v1/actions/{id})."
+    return await writer(request, permission, too_large=hint)
 
 
 # -- the list ------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from chronik.errors import Unauthenticated
 PREFIX = "/console"
 OWNER = "IAM_OWNER"
 COOKIE = "chronik_console"
-_FORM_BYTES = 64 * 1024
+FORM_BYTES = 64 * 1024
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
     "X-Frame-Options": "DENY",
@@ -179,11 +179,11 @@ def message(request: Request, session: Session | None, status: int, text: str) -
     )
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form (the console's only kind), at most 64 KiB."""
+async def read_form(request: Request) -> dict[str, str] | None:
+    """An urlencoded form (the console's only kind); None when it is over 64 KiB."""
     body = await request.body()
-    if len(body) > _FORM_BYTES:
-        return {}
+    if len(body) > FORM_BYTES:
+        return None
     parsed = urllib.parse.parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
     return {name: values[0] for name, values in parsed.items()}
 
@@ -202,14 +202,18 @@ async def reader(
 
 
 async def writer(
-    request: Request, permission: str = p.IAM_WRITE
+    request: Request, permission: str = p.IAM_WRITE, *, too_large: str = ""
 ) -> tuple[Session | None, dict[str, str], Response | None]:
     """The session and form of a POST that may change something: signed in, with the right
-    CSRF token, holding ``permission``; else the answer that refuses it (nothing done)."""
+    CSRF token, holding ``permission``; else the answer that refuses it (nothing done). A
+    form over 64 KiB is refused with 413, saying so and then ``too_large``."""
     session = await session_of(request)
     if session is None:
         return None, {}, to(request, "/sign-in")
     form = await read_form(request)
+    if form is None:
+        over = f"The form is over {FORM_BYTES // 1024} KiB. {too_large}".strip()
+        return None, {}, message(request, session, 413, over)
     if not same(form.get("csrf", ""), session.csrf):
         stale = "This form is stale or not ours: reload the page and try again."
         return None, form, message(request, session, 403, stale)

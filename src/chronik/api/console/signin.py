@@ -49,7 +49,7 @@ async def sign_in_page(request: Request) -> Response:
 
 @router.post("/sign-in")
 async def sign_in(request: Request) -> Response:
-    token = (await read_form(request)).get("token", "").strip()
+    token = ((await read_form(request)) or {}).get("token", "").strip()
     try:
         await services(request).authenticator.authenticate(f"Bearer {token}")
     except Unauthenticated:
@@ -62,7 +62,7 @@ async def sign_in(request: Request) -> Response:
 @router.post("/sign-out")
 async def sign_out(request: Request) -> Response:
     session = await session_of(request)
-    form = await read_form(request)
+    form = await read_form(request) or {}
     if session is not None and not same(form.get("csrf", ""), session.csrf):
         return message(request, session, 403, "This form is stale or not ours.")
     response = to(request, "/sign-in")
