@@ -36,7 +36,7 @@ from chronik.settings import Settings
 from tests.api.helpers import ORG, Headers
 
 Case = schemathesis.Case[Any]
-EXAMPLES = {"sqlite": 8, "postgres": 4}
+EXAMPLES = {"sqlite": 8, "postgres": 2}
 """Generated cases per operation and backend (deterministic); the coverage phase adds its
 boundary cases to these on both."""
 UNAUTHENTICATED_EXAMPLES = 3

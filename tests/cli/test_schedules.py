@@ -16,6 +16,9 @@ from chronik import EventQuery, Settings
 from chronik.records import Schedule, TimeRule
 from chronik.services import Chronik
 from tests.cli.conftest import TIMEOUT, Cli
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 
 def test_create_list_pause_and_delete_a_schedule(cli: Cli) -> None:

@@ -11,6 +11,9 @@ from chronik.services import Chronik
 from chronik.views import installed
 from tests.cli.conftest import TIMEOUT, Cli, new
 from tests.cli.test_views import SAMPLE, eventually
+from tests.conftest import surface_backend
+
+backend = surface_backend()  # the contract suite covers storage on both backends
 
 HEAD = 3
 
