@@ -15,7 +15,7 @@ from starlette.responses import Response
 from chronik.actions import Action, ActionQuery, NameQuery
 from chronik.actions.search import TEXT_METHODS, SortingColumn
 from chronik.api.console.runs import REFUSAL
-from chronik.api.console.session import PREFIX, Session, message, page, reader, to, writer
+from chronik.api.console.session import Session, confirm, message, page, reader, to, writer
 from chronik.api.http import services
 from chronik.auth import permissions as p
 from chronik.errors import ChronikError, InvalidArgument, NotFound
@@ -167,14 +167,11 @@ async def delete_page(request: Request, action_id: str) -> Response:
     action = await action_of(request, session, action_id)
     if action is None:
         return missing(request, session, action_id)
-    root = request.scope.get("root_path", "")
-    return page(
+    return confirm(
         request,
-        "confirm.html",
-        "Confirm",
         session,
-        question=f"Delete the action {action.name}? It leaves every trigger it is bound to.",
-        action=f"{root}{PREFIX}/actions/{action.id}/delete",
-        button="Delete",
-        back=f"{root}{PREFIX}/actions/{action.id}",
+        f"Delete the action {action.name}? It leaves every trigger it is bound to.",
+        f"/actions/{action.id}/delete",
+        "Delete",
+        f"/actions/{action.id}",
     )

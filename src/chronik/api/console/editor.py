@@ -218,11 +218,7 @@ async def create(request: Request) -> Response:
         created = await services(request).actions.create(
             session.caller.tenant_id,
             session.caller.organisation_id,
-            name=form.get("name", ""),
-            script=script,
-            timeout=_seconds(form),
-            allowed_to_fail=form.get("allowedToFail") == "on",
-            editor=Editor(user_id=session.caller.subject, service=SERVICE),
+            **_fields(session, form, script),
         )
     except ChronikError as exc:
         problem = _problem(script, exc.message)
@@ -230,6 +226,17 @@ async def create(request: Request) -> Response:
             request, session, None, form=form, problem=problem, status=exc.http_status
         )
     return to(request, f"/actions/{created.id}")
+
+
+def _fields(session: Session, form: dict[str, str], script: str) -> dict[str, Any]:
+    """What the editor's form sets of an action, and who set it."""
+    return {
+        "name": form.get("name", ""),
+        "script": script,
+        "timeout": _seconds(form),
+        "allowed_to_fail": form.get("allowedToFail") == "on",
+        "editor": Editor(user_id=session.caller.subject, service=SERVICE),
+    }
 
 
 @router.post("/actions/{action_id}")
@@ -248,11 +255,7 @@ async def save(request: Request, action_id: str) -> Response:
             session.caller.tenant_id,
             session.caller.organisation_id,
             action.id,
-            name=form.get("name", ""),
-            script=script,
-            timeout=_seconds(form),
-            allowed_to_fail=form.get("allowedToFail") == "on",
-            editor=Editor(user_id=session.caller.subject, service=SERVICE),
+            **_fields(session, form, script),
         )
     except ChronikError as exc:
         problem = _problem(script, exc.message)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from chronik.actions import FLOW_TYPES, ActionQuery
 from chronik.actions.model import flow_type
-from chronik.api.console.session import PREFIX, Session, message, page, reader, to, writer
+from chronik.api.console.session import Session, confirm, message, page, reader, to, writer
 from chronik.api.http import services
 from chronik.auth import permissions as p
 from chronik.errors import ChronikError, InvalidArgument, NotFound
@@ -143,16 +143,13 @@ async def clear_page(request: Request, flow: str) -> Response:
         kind = flow_type(flow)
     except InvalidArgument as exc:
         return message(request, session, 404, exc.message)
-    root = request.scope.get("root_path", "")
-    return page(
+    return confirm(
         request,
-        "confirm.html",
-        "Confirm",
         session,
-        question=f"Clear the flow {kind.name}? Every trigger of it stops running its actions.",
-        action=f"{root}{PREFIX}/flows/{urllib.parse.quote(kind.id)}/clear",
-        button="Clear",
-        back=f"{root}{PREFIX}/flows",
+        f"Clear the flow {kind.name}? Every trigger of it stops running its actions.",
+        f"/flows/{urllib.parse.quote(kind.id)}/clear",
+        "Clear",
+        "/flows",
     )
 
 

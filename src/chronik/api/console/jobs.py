@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from chronik.api.console import paging
 from chronik.api.console.session import (
-    PREFIX,
+    confirm,
     message,
     page,
     reader,
@@ -123,7 +123,6 @@ async def bulk_page(request: Request, bulk: str, state: str | None = None, q: st
     fetch = _fetch(services(request).schedules, session.caller.tenant_id, state)
     count = len(await paging.every(fetch, _matching(q)))
     verb, _ = BULK[bulk]
-    root = f"{request.scope.get('root_path', '')}{PREFIX}"
     if count == 0:
         return message(request, session, 200, f"There are no {_kind(state, q)}.")
     question = f"{verb} all {count} {_kind(state, q)}?"
@@ -131,15 +130,13 @@ async def bulk_page(request: Request, bulk: str, state: str | None = None, q: st
         question += " Each schedule fires now."
     else:
         question += " Their schedules stay as they are."
-    return page(
+    return confirm(
         request,
-        "confirm.html",
-        "Confirm",
         session,
-        question=question,
-        action=f"{root}/jobs/{bulk}{_query(state, q)}",
-        button=f"{verb} {count}",
-        back=f"{root}/jobs{_query(state, q)}",
+        question,
+        f"/jobs/{bulk}{_query(state, q)}",
+        f"{verb} {count}",
+        f"/jobs{_query(state, q)}",
     )
 
 

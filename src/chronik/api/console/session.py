@@ -161,6 +161,24 @@ def clear_cookie(request: Request, response: Response, name: str, *, path: str =
     )
 
 
+def confirm(
+    request: Request, session: Session, question: str, action: str, button: str, back: str
+) -> Response:
+    """The page that asks ``question`` before a mass or destructive change: its button POSTs
+    to the console path ``action``, Cancel goes back to the console path ``back``."""
+    root = f"{request.scope.get('root_path', '')}{PREFIX}"
+    return page(
+        request,
+        "confirm.html",
+        "Confirm",
+        session,
+        question=question,
+        action=f"{root}{action}",
+        button=button,
+        back=f"{root}{back}",
+    )
+
+
 def to(request: Request, path: str) -> RedirectResponse:
     response = RedirectResponse(f"{request.scope.get('root_path', '')}{PREFIX}{path}", 303)
     response.headers.update(HEADERS)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from chronik.api.console.session import (
-    PREFIX,
     Session,
+    confirm,
     message,
     page,
     reader,
@@ -75,17 +75,9 @@ async def failed_page(request: Request, view: str) -> Response:
 def _confirm(
     request: Request, session: Session, view: str, question: str, action: str, button: str
 ) -> Response:
-    root = request.scope.get("root_path", "")
     quoted = urllib.parse.quote(view, safe="")
-    return page(
-        request,
-        "confirm.html",
-        "Confirm",
-        session,
-        question=question,
-        action=f"{root}{PREFIX}/views/{quoted}/{action}",
-        button=button,
-        back=f"{root}{PREFIX}/views/{quoted}/failed",
+    return confirm(
+        request, session, question, f"/views/{quoted}/{action}", button, f"/views/{quoted}/failed"
     )
 
 
