@@ -11,11 +11,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from tests.acceptance.server import Server
 from tests.browser.console import console_server  # noqa: F401  (a fixture)
 from tests.conftest import unavailable
+
+# Assertions wait up to 15 s (Playwright's default is 5): under the whole suite's load on two
+# cores, Redoc took longer than 5 s to render the API's menu.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = Path(os.environ.get("CHRONIK_TEST_CHROMIUM", "/usr/bin/chromium"))
 """Debian's Chromium (``apt-get install chromium``); Playwright never downloads a browser."""
