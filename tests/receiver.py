@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from chronik.settings import Settings
+
 
 @dataclass
 class Delivery:
@@ -100,3 +102,15 @@ def receiving() -> Iterator[Receiver]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+def receiving_settings(database_url: str, **more: Any) -> Settings:
+    """Settings of a test whose webhooks deliver to the receiver: 127.0.0.1 allowed, given up
+    on after half a second, the log followed every 50 ms."""
+    return Settings(
+        database_url=database_url,
+        follow_poll_seconds=0.05,
+        webhook_allowed_hosts=("127.0.0.1",),
+        webhook_timeout_seconds=0.5,
+        **more,
+    )

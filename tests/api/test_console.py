@@ -26,7 +26,7 @@ from chronik.services import Chronik
 from chronik.settings import Settings
 from chronik.views import Backoff, Rows, View, ViewRunner
 from tests.api.helpers import Headers
-from tests.receiver import receiving
+from tests.receiver import receiving, receiving_settings
 
 
 @pytest.fixture
@@ -286,12 +286,7 @@ async def test_the_overview_lists_webhooks_for_who_may_read_them(
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Webhooks of this module may deliver to the receiver on 127.0.0.1."""
-    return Settings(
-        database_url=database_url,
-        follow_poll_seconds=0.05,
-        webhook_allowed_hosts=("127.0.0.1",),
-        webhook_timeout_seconds=0.5,
-    )
+    return receiving_settings(database_url)
 
 
 async def test_diverted_deliveries_are_resent_or_deleted(

@@ -12,17 +12,12 @@ import pytest
 from chronik.records import Endpoint, FailureHandling, NewEvent, WebhookDefinition
 from chronik.services import Chronik
 from chronik.settings import Settings
-from tests.receiver import receiving
+from tests.receiver import receiving, receiving_settings
 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        follow_poll_seconds=0.05,
-        webhook_allowed_hosts=("127.0.0.1",),
-        webhook_timeout_seconds=0.5,
-    )
+    return receiving_settings(database_url)
 
 
 def value(text: str, name: str, **labels: str) -> float:

@@ -20,7 +20,7 @@ from chronik.api import create_app
 from chronik.services import Chronik
 from chronik.settings import Settings
 from tests.api.helpers import Headers, append, bearer, new_event, surface_error
-from tests.receiver import Receiver, receiving
+from tests.receiver import Receiver, receiving, receiving_settings
 
 T = TypeVar("T")
 CAP = 16 * 1024
@@ -42,13 +42,7 @@ ENDPOINT_KEYS = {"url", "hmacEnabled", "secret", "secureSsl", "tag", "headers"}
 def settings(database_url: str) -> Settings:
     """The app's Chronik may deliver to 127.0.0.1 (the receiver), gives up on it quickly,
     and takes bodies of at most ``CAP`` bytes."""
-    return Settings(
-        database_url=database_url,
-        follow_poll_seconds=0.05,
-        webhook_allowed_hosts=("127.0.0.1",),
-        webhook_timeout_seconds=0.5,
-        max_body_bytes=CAP,
-    )
+    return receiving_settings(database_url, max_body_bytes=CAP)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from chronik.services import Chronik
 from chronik.settings import Settings
 from chronik.webhooks import WebhookChange
 from tests.api.helpers import OTHER_ORG, bearer
-from tests.receiver import Receiver, receiving
+from tests.receiver import Receiver, receiving, receiving_settings
 
 T = TypeVar("T")
 
@@ -33,12 +33,7 @@ T = TypeVar("T")
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """The server may deliver to 127.0.0.1 (the receiver) and gives up on it quickly."""
-    return Settings(
-        database_url=database_url,
-        follow_poll_seconds=0.05,
-        webhook_allowed_hosts=("127.0.0.1",),
-        webhook_timeout_seconds=0.5,
-    )
+    return receiving_settings(database_url)
 
 
 @pytest.fixture

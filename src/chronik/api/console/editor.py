@@ -239,16 +239,28 @@ def _fields(session: Session, form: dict[str, str], script: str) -> dict[str, An
     }
 
 
+async def _writable(
+    request: Request, action_id: str
+) -> tuple[Session | None, dict[str, str], Action | None, Response | None]:
+    """The session, form and action of a POST that changes or runs an action; else the answer
+    that refuses it (a stale form, a token that may not, an action not of this tenant)."""
+    session, form, refused = await checked_writer(request, p.ACTION_WRITE)
+    if session is None:
+        return None, form, None, refused
+    action = await action_of(request, session, action_id)
+    if action is None:
+        return session, form, None, missing(request, session, action_id)
+    return session, form, action, None
+
+
 @router.post("/actions/{action_id}")
 async def save(request: Request, action_id: str) -> Response:
     """Replace the action's name, script, timeout and allowedToFail; a script that does not
     compile is refused with its error at its line, and nothing is saved."""
-    session, form, refused = await checked_writer(request, p.ACTION_WRITE)
-    if session is None:
-        return refused  # type: ignore[return-value]
-    action = await action_of(request, session, action_id)
-    if action is None:
-        return missing(request, session, action_id)
+    session, form, action, refused = await _writable(request, action_id)
+    if refused is not None:
+        return refused
+    assert session is not None and action is not None
     script = _script(form)
     try:
         await services(request).actions.update(
@@ -289,12 +301,10 @@ async def _sample(request: Request, session: Session, form: dict[str, str]) -> d
 @router.post("/actions/{action_id}/test")
 async def test(request: Request, action_id: str) -> Response:
     """Run the saved script on a sample event: nothing is appended and no record kept."""
-    session, form, refused = await checked_writer(request, p.ACTION_WRITE)
-    if session is None:
-        return refused  # type: ignore[return-value]
-    action = await action_of(request, session, action_id)
-    if action is None:
-        return missing(request, session, action_id)
+    session, form, action, refused = await _writable(request, action_id)
+    if refused is not None:
+        return refused
+    assert session is not None and action is not None
     try:
         event = await _sample(request, session, form)
         run = await services(request).actions.test(
