@@ -232,9 +232,9 @@ async def test_an_endless_loop_times_out_within_its_timeout(act: Act, script: st
         "timed_out",
         "the action ran longer than its timeout of 0.2s",
     )
-    # Stopped promptly: within 150 ms more (a loaded two-core machine may not schedule the
-    # worker for a while; 50 ms failed under the whole suite's load).
-    assert run.duration < 0.2 + 0.15
+    # Stopped by the deadline, not by the 5 s default: the deadline is 30 ms past the timeout,
+    # but the whole suite's load on two cores has delayed this test's own event loop by 500 ms.
+    assert run.duration < 0.2 + 1.0
 
 
 async def test_a_promise_that_never_settles_fails(act: Act) -> None:
