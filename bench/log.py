@@ -10,6 +10,8 @@ Per backend, in one process:
 2. ``single``     one event per append, one client: vs raw single-row commits;
 3. ``concurrent32`` 32 asyncio tasks appending one event each on one Chronik, vs the raw
    single-client single-row commit rate of (2) (eventsourcing: 32 threads);
+   ``cold``     the same on a fresh database and tenant as a fresh Chronik's first work,
+   against the same after one sequential append, and its second burst;
 4. ``search``     with ``--events`` events stored (loaded with Chronik's own append), the p99
    latency of each ListEvents filter shape, and page 1 vs page 5,000 of a Socotra stream;
 5. ``follow``     ``EventLog.follow_batches`` over all tenants from sequence 0.
@@ -325,19 +327,7 @@ class Writes:
         single_events = [(tenant_ids[b.tenant], b.editor, new_events(b)) for b in singles]
 
         async def chronik32(duration: float) -> Run:
-            stop = time.perf_counter() + duration
-            counts = [0] * 32
-
-            async def task(i: int) -> None:
-                j = i
-                while time.perf_counter() < stop:
-                    tenant, editor, events = single_events[j % len(single_events)]
-                    counts[i] += len(await chronik.events.append(tenant, events, editor=editor))
-                    j += 32
-
-            start = time.perf_counter()
-            await asyncio.gather(*(task(i) for i in range(32)))
-            return Run(sum(counts), time.perf_counter() - start)
+            return await appenders32(chronik, single_events, duration)
 
         async def es_threads(duration: float) -> Run:
             items, seconds = es32.concurrent(singles, 32, duration)
@@ -473,6 +463,71 @@ async def write_workloads(backend: str, sizes: Sizes, admin_url: str) -> list[Re
         else:
             drop_pg_database(admin_url, "chronik_bench")
     return writes.results
+
+
+async def appenders32(chronik: Chronik, events: list[tuple[str, Any, Any]], seconds: float) -> Run:
+    """32 asyncio tasks appending one event each, round robin over ``events``, for
+    ``seconds``."""
+    stop = time.perf_counter() + seconds
+    counts = [0] * 32
+
+    async def task(i: int) -> None:
+        j = i
+        while time.perf_counter() < stop:
+            tenant, editor, batch = events[j % len(events)]
+            counts[i] += len(await chronik.events.append(tenant, batch, editor=editor))
+            j += 32
+
+    start = time.perf_counter()
+    await asyncio.gather(*(task(i) for i in range(32)))
+    return Run(sum(counts), time.perf_counter() - start)
+
+
+async def cold_workload(backend: str, sizes: Sizes, admin_url: str) -> list[Result]:
+    """32 concurrent 1-event appenders on a new database and tenant, as the first thing a
+    fresh Chronik does ("cold"), against the same after one sequential append ("warm"); each
+    round on a database of its own. "then" is a second burst on the cold round's Chronik right
+    after its first: a cold start must not leave the process slow."""
+    model = Model(seed=3)
+    singles = [b for b in model.batches(20_000, 1) if b.tenant == 0]
+    runs: dict[str, list[Run]] = {"cold": [], "then": [], "warm": []}
+    for _ in range(sizes.rounds):
+        for mode in ("cold", "warm"):
+            async with fresh_database(backend, admin_url, "chronik_bench_cold") as url:
+                chronik = await Chronik.open(Settings(database_url=url))
+                try:
+                    tenant = (await tenants_of(chronik))[0]
+                    events = [(tenant, b.editor, new_events(b)) for b in singles]
+                    if mode == "warm":
+                        await chronik.events.append(tenant, events[-1][2], editor=events[-1][1])
+                    gc.collect()
+                    runs[mode].append(await appenders32(chronik, events, sizes.duration))
+                    if mode == "cold":
+                        runs["then"].append(await appenders32(chronik, events, sizes.duration))
+                finally:
+                    await chronik.close()
+    rates = {mode: median([r.rate for r in mode_runs]) for mode, mode_runs in runs.items()}
+    results = []
+    for mode in ("cold", "then"):
+        ratio = rates[mode] / rates["warm"]
+        results.append(
+            Result(
+                backend=backend,
+                workload="3b. 32 concurrent 1-event appenders, cold tenant"
+                + (", its second burst" if mode == "then" else ""),
+                unit="ev/s",
+                raw=None,
+                chronik=rates[mode],
+                eventsourcing=None,
+                ratio=ratio,
+                target=">= 0.80 x warm",
+                status=check(ratio, ">=", 0.8),
+                note="warm = the same on a fresh database after one sequential append; "
+                "each round on a new database",
+                details={name: summary(r) for name, r in runs.items()},
+            )
+        )
+    return results
 
 
 # -- the read workloads ----------------------------------------------------------------------
@@ -877,6 +932,11 @@ async def run_backend(backend: str, sizes: Sizes, args: argparse.Namespace) -> l
         results += await write_workloads(backend, sizes, args.postgres_url)
         for r in results:
             log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
+    if "cold" in args.workloads:
+        cold = await cold_workload(backend, sizes, args.postgres_url)
+        for r in cold:
+            log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
+        results += cold
     if "reads" in args.workloads:
         results += await read_workloads(backend, sizes, args.postgres_url, args.reuse_data)
     return results
@@ -898,7 +958,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke check")
     parser.add_argument(
-        "--workloads", default="writes,reads", help="comma-separated: writes, reads (default both)"
+        "--workloads",
+        default="writes,cold,reads",
+        help="comma-separated: writes, cold, reads (default all three)",
     )
     parser.add_argument(
         "--reuse-data",

@@ -91,7 +91,7 @@ CREATE FUNCTION chronik_append(p_group jsonb) RETURNS TABLE (
     r_status text, r_first_sequence bigint, r_versions integer[], r_created_at timestamptz,
     r_aggregate_type text, r_aggregate_id text, r_expected integer, r_current integer
 )
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_sort = off AS $$
 DECLARE
     a_tenant integer[];
     a_request_id text[];
@@ -269,7 +269,7 @@ CREATE FUNCTION chronik_append_one(
     p_editor_user_id text, p_editor_service text, p_request_id text,
     p_correlation_id text, p_causation_id text, p_metadata jsonb, p_expected integer
 ) RETURNS TABLE (r_sequence bigint, r_current integer, r_created_at timestamptz)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_sort = off AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(7283915641);
     RETURN QUERY
@@ -323,7 +323,7 @@ CREATE FUNCTION chronik_append_many(
     p_tenant integer, p_request_id text, p_editor_user_id text, p_editor_service text,
     p_events jsonb
 ) RETURNS TABLE (r_first_sequence bigint, r_created_at timestamptz, r_versions integer[])
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_sort = off AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(7283915641);
     WITH g AS (
