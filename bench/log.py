@@ -12,6 +12,7 @@ Per backend, in one process:
    single-client single-row commit rate of (2) (eventsourcing: 32 threads);
    ``cold``     the same on a fresh database and tenant as a fresh Chronik's first work,
    against the same after one sequential append, and its second burst;
+   ``tenants``  32 concurrent one-event appenders over 16 tenants vs on one tenant;
 4. ``search``     with ``--events`` events stored (loaded with Chronik's own append), the p99
    latency of each ListEvents filter shape, and page 1 vs page 5,000 of a Socotra stream;
 5. ``follow``     ``EventLog.follow_batches`` over all tenants from sequence 0.
@@ -530,6 +531,52 @@ async def cold_workload(backend: str, sizes: Sizes, admin_url: str) -> list[Resu
     return results
 
 
+async def tenants_workload(backend: str, sizes: Sizes, admin_url: str) -> list[Result]:
+    """32 concurrent 1-event appenders spread over 16 tenants (two each) against the same on
+    one tenant, back to back on one fresh database: what appends keyed by tenant gain."""
+    model = Model(seed=4)
+    singles = model.batches(4_000, 1)
+    async with fresh_database(backend, admin_url, "chronik_bench_tenants") as url:
+        chronik = await Chronik.open(Settings(database_url=url))
+        try:
+            tenants = [(await chronik.tenants.create(f"bench-{i:02}")).id for i in range(16)]
+            spread = [(tenants[i % 16], b.editor, new_events(b)) for i, b in enumerate(singles)]
+            one = [(tenants[0], editor, events) for _, editor, events in spread]
+
+            async def settle() -> None:
+                await asyncio.sleep(0.2)
+
+            runs = await interleaved(
+                {
+                    "16 tenants": lambda d: appenders32(chronik, spread, d),
+                    "1 tenant": lambda d: appenders32(chronik, one, d),
+                },
+                sizes,
+                settle,
+            )
+        finally:
+            await chronik.close()
+    spread_rate = median([r.rate for r in runs["16 tenants"]])
+    one_rate = median([r.rate for r in runs["1 tenant"]])
+    ratio = spread_rate / one_rate
+    pg = backend == "postgres"
+    return [
+        Result(
+            backend=backend,
+            workload="3c. 32 concurrent 1-event appenders over 16 tenants",
+            unit="ev/s",
+            raw=None,
+            chronik=spread_rate,
+            eventsourcing=None,
+            ratio=ratio,
+            target=">= 2.00 x one tenant" if pg else "report (one writer)",
+            status=check(ratio, ">=", 2.0) if pg else "INFO",
+            note=f"one tenant: {one_rate:,.0f} ev/s in the same rounds",
+            details={name: summary(r) for name, r in runs.items()},
+        )
+    ]
+
+
 # -- the read workloads ----------------------------------------------------------------------
 
 
@@ -937,6 +984,11 @@ async def run_backend(backend: str, sizes: Sizes, args: argparse.Namespace) -> l
         for r in cold:
             log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
         results += cold
+    if "tenants" in args.workloads:
+        spread = await tenants_workload(backend, sizes, args.postgres_url)
+        for r in spread:
+            log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
+        results += spread
     if "reads" in args.workloads:
         results += await read_workloads(backend, sizes, args.postgres_url, args.reuse_data)
     return results
@@ -959,8 +1011,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke check")
     parser.add_argument(
         "--workloads",
-        default="writes,cold,reads",
-        help="comma-separated: writes, cold, reads (default all three)",
+        default="writes,cold,tenants,reads",
+        help="comma-separated: writes, cold, tenants, reads (default all four)",
     )
     parser.add_argument(
         "--reuse-data",
