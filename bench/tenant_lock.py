@@ -7,7 +7,10 @@ version, jsonb payloads, the indexes the lookups need), one event per transactio
 
 - ``global``: one advisory lock and one head for the whole table, as Chronik appends today;
 - ``tenant``: the lock and the head read keyed by tenant, ``(tenant, sequence)`` unique, as
-  issue 17 plans.
+  issue 17 plans;
+- ``counter``: no advisory lock: a counter row per tenant taken by ``UPDATE … RETURNING``
+  (its row lock, held to commit, orders the tenant's appends), what engines without
+  advisory locks (CockroachDB) would use.
 
 Each is run by pgbench with 32 clients spread over 16 tenants, with 32 clients on one tenant,
 and with one client, in interleaved rounds on a table emptied before each run; the figures are
@@ -72,6 +75,21 @@ BEGIN
     RETURN v_sequence;
 END;
 $$;
+CREATE TABLE tenant_heads (tenant_key integer PRIMARY KEY, sequence bigint NOT NULL);
+INSERT INTO tenant_heads SELECT t, 0 FROM generate_series(1, 16) t;
+CREATE FUNCTION append_counter(p_tenant integer, p_aggregate text) RETURNS bigint
+LANGUAGE plpgsql SET enable_sort = off AS $$
+DECLARE v_sequence bigint; v_version integer;
+BEGIN
+    UPDATE tenant_heads SET sequence = sequence + 1 WHERE tenant_key = p_tenant
+    RETURNING sequence INTO v_sequence;
+    SELECT coalesce(max(aggregate_version), 0) + 1 INTO v_version FROM events_tenant
+     WHERE tenant_key = p_tenant AND aggregate_type = 'order' AND aggregate_id = p_aggregate;
+    INSERT INTO events_tenant VALUES (p_tenant, v_sequence, 'order', p_aggregate, v_version,
+                                      '{"total": 1}', clock_timestamp());
+    RETURN v_sequence;
+END;
+$$;
 """
 
 # (name, function, clients, tenants)
@@ -79,6 +97,7 @@ RUNS = [
     ("global lock, 32 clients over 16 tenants", "global", 32, 16),
     ("tenant lock, 32 clients over 16 tenants", "tenant", 32, 16),
     ("tenant lock, 32 clients on 1 tenant", "tenant", 32, 1),
+    ("counter row per tenant, 32 clients over 16 tenants", "counter", 32, 16),
     ("global lock, 1 client", "global", 1, 1),
     ("tenant lock, 1 client", "tenant", 1, 1),
 ]
@@ -140,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             for round_ in range(args.rounds):
                 for name, function, clients, tenants in RUNS:
                     conn.execute("TRUNCATE events_global, events_tenant")
+                    conn.execute("UPDATE tenant_heads SET sequence = 0")
                     conn.execute("CHECKPOINT")
                     tps[name].append(pgbench(url, function, clients, tenants, args.seconds))
                     log(f"round {round_ + 1}: {name}: {tps[name][-1]:,.0f} tps")
