@@ -373,7 +373,7 @@ def fairness_workload(
 def measure_server(backend: str, url: str, tokens: list[str], seconds: float) -> list[Result]:
     token, a_token, b_token = tokens
     data = Path(tempfile.mkdtemp(prefix="chronik-actions-bench-"))
-    server, base = _serve(data, url, 1, "uvicorn")
+    server, base = _serve(data, url, 1, "uvicorn", None)
     headers = {"Authorization": f"Bearer {token}"}
     try:
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:

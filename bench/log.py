@@ -626,17 +626,15 @@ async def load(chronik: Chronik, sizes: Sizes, total: int, backend: str) -> Resu
 
 
 async def sample_events(chronik: Chronik, count: int, rng: random.Random) -> list[Event]:
-    """``count`` stored events picked uniformly by sequence (so 80 % of the big tenant)."""
-    head = await chronik.events.head()
+    """``count`` stored events picked uniformly (so 80 % of the big tenant): a tenant in
+    proportion to its events, then one of its sequences."""
+    heads = {t: h for t, h in (await chronik.events.heads()).items() if h}
+    tenants, weights = list(heads), list(heads.values())
     out: list[Event] = []
     for _ in range(count):
-        after = rng.randrange(head)
-        agen = chronik.events.follow_batches(None, after=after, batch=1)
-        try:
-            batch = await agen.__anext__()
-        finally:
-            await agen.aclose()
-        out.append(batch[0])
+        tenant = rng.choices(tenants, weights)[0]
+        [event] = await chronik.db.events.read_after(tenant, rng.randrange(heads[tenant]), 1)
+        out.append(event)
     return out
 
 
@@ -833,7 +831,7 @@ async def follow_from_zero(chronik: Chronik, limit: int) -> tuple[int, float]:
 async def follow_workload(
     chronik: Chronik, backend: str, raw_read: Callable[[int], Awaitable[float]]
 ) -> Result:
-    head = await chronik.events.head()
+    head = sum((await chronik.events.heads()).values())
 
     async def follow(limit: int) -> tuple[int, float]:
         return await follow_from_zero(chronik, limit)
@@ -937,7 +935,7 @@ async def read_workloads(backend: str, sizes: Sizes, admin_url: str, reuse: bool
         raw_read = _pg_raw_read(url)
     chronik = await Chronik.open(Settings(database_url=url))
     try:
-        head = await chronik.events.head()
+        head = sum((await chronik.events.heads()).values())
         if head and (not reuse or head != sizes.events):
             raise SystemExit(f"{url} holds {head} events, not {sizes.events}; remove it")
         if head == 0:

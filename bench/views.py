@@ -79,7 +79,7 @@ async def catch_up_all(chronik: Chronik, head: int, round_: int) -> float:
 
 
 async def catch_up_workload(chronik: Chronik, backend: str, rounds: int) -> Result:
-    head = await chronik.events.head()
+    head = sum((await chronik.events.heads()).values())
     follow_rates: list[float] = []
     view_rates: list[float] = []
     for r in range(rounds):

@@ -23,7 +23,7 @@ async def test_a_writer_cannot_append_chronik_records(
     response = await api.post("/v1/events", headers=writer, json={"events": [forged]})
     assert response.status_code == 400
     assert "'chronik.action' is reserved" in response.json()["error"]["message"]
-    assert await chronik.events.head() == 0
+    assert not any((await chronik.events.heads()).values())
 
 
 async def test_the_old_forgery_stores_plain_events_that_never_run(

@@ -46,7 +46,7 @@ async def keep(chronik: Chronik, tenant: str, rows: dict[str, Any]) -> int:
         ],
     )
     await run(chronik, tenant)
-    return await chronik.events.head()
+    return await chronik.events.head(tenant)
 
 
 @pytest.fixture

@@ -101,7 +101,7 @@ async def test_a_subscription_gets_the_new_events_its_filters_match_in_order(
 async def test_a_lost_connection_resumes_after_the_last_event_yielded(
     chronik: Chronik, tenant: str, web: str, owner_token: str
 ) -> None:
-    start = await chronik.events.head()
+    start = await chronik.events.head(tenant)
     stored = await chronik.events.append(tenant, [ev("u1"), ev("u2"), ev("u3")])
     transport = CutFirstStream()
     async with AsyncClient(web, token=owner_token, transport=transport, backoff=0.01) as remote:
@@ -117,7 +117,7 @@ async def test_a_lost_connection_resumes_after_the_last_event_yielded(
 async def test_a_dropped_subscriber_resumes_after_the_last_event_yielded(
     chronik: Chronik, tenant: str, web: str, owner_token: str
 ) -> None:
-    start = await chronik.events.head()
+    start = await chronik.events.head(tenant)
     stored = await chronik.events.append(tenant, [ev("u1"), ev("u2"), ev("u3")])
     transport = CutFirstStream(b'event: dropped\nid: <id>\ndata: {"after": "<id>"}\n\n')
     async with AsyncClient(web, token=owner_token, transport=transport, backoff=0.01) as remote:
@@ -133,7 +133,7 @@ async def test_a_dropped_subscriber_resumes_after_the_last_event_yielded(
 async def test_the_blocking_client_follows_as_an_iterator(
     chronik: Chronik, tenant: str, web: str, owner_token: str
 ) -> None:
-    start = await chronik.events.head()
+    start = await chronik.events.head(tenant)
     stored = await chronik.events.append(tenant, [ev("u1"), ev("o1", "org")])
 
     def use() -> tuple[list[Event], list[Event]]:

@@ -286,11 +286,11 @@ async def test_a_rejecting_action_refuses_the_append_and_writes_nothing(
     live: Chronik, acme: str
 ) -> None:
     await bind(live, acme, PRE, ("check", REJECT_EMPTY))
-    head = await live.events.head()
+    head = await live.events.head(acme)
     with pytest.raises(FailedPrecondition) as refused:
         await live.events.append(acme, [user_added({"email": "a@b"}), user_added({})])
     assert "an email is required" in refused.value.message
-    assert await live.events.head() == head
+    assert await live.events.head(acme) == head
 
 
 async def test_an_enriching_action_adds_to_the_stored_payload(live: Chronik, acme: str) -> None:

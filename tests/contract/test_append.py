@@ -126,7 +126,7 @@ async def test_correlation_causation_and_metadata_read_back_as_appended(
     assert read[0].metadata == {"ip": "192.0.2.1", "trace": {"span": 4}}
     assert (read[1].correlation_id, read[1].causation_id) == ("checkout-7", first.locator)
     assert read[1].metadata == {}
-    assert await chronik.db.events.read_after(0, 10, tenant) == [first, second]
+    assert await chronik.db.events.read_after(tenant, 0, 10) == [first, second]
 
 
 async def test_an_event_appended_without_metadata_has_none(chronik: Chronik, tenant: str) -> None:
@@ -521,7 +521,7 @@ async def test_concurrent_lone_appends_of_several_nodes_get_dense_ordered_sequen
     and creation dates never go back as sequences go up."""
     nodes = [await Chronik.open(settings, migrate=False) for _ in range(4)]
     try:
-        start = await chronik.events.head()
+        start = await chronik.events.head(tenant)
 
         async def write(node: Chronik, n: int) -> None:
             for i in range(25):
@@ -531,7 +531,7 @@ async def test_concurrent_lone_appends_of_several_nodes_get_dense_ordered_sequen
     finally:
         for node in nodes:
             await node.close()
-    events = await chronik.db.events.read_after(start, 1000, tenant)
+    events = await chronik.db.events.read_after(tenant, start, 1000)
     assert [e.sequence for e in events] == list(range(start + 1, start + 101))
     for aggregate in ("u0", "u1", "u2"):
         versions = [e.aggregate_version for e in events if e.aggregate_id == aggregate]
@@ -553,7 +553,7 @@ async def test_a_batch_of_recorded_types_continues_each_aggregate_from_its_last_
         assert versions == list(range(before + 1, before + 26))
     assert [e.sequence for e in stored] == list(range(4, 104))
     assert [e.payload["i"] for e in stored] == list(range(100))
-    assert await chronik.db.events.read_after(3, 1000, tenant) == stored
+    assert await chronik.db.events.read_after(tenant, 3, 1000) == stored
 
 
 async def test_a_batch_with_a_stale_expected_version_writes_none_of_its_events(
@@ -646,7 +646,7 @@ async def test_a_batch_keeps_each_events_correlation_causation_and_metadata(
             ),
         ],
     )
-    assert await chronik.db.events.read_after(cause.sequence, 10, tenant) == stored
+    assert await chronik.db.events.read_after(tenant, cause.sequence, 10) == stored
     assert [(e.correlation_id, e.causation_id, e.metadata) for e in stored] == [
         (None, None, {}),
         ("signup-4", None, {"ip": "192.0.2.7", "trace": [1, {"span": None}]}),
@@ -662,7 +662,7 @@ async def test_concurrent_batches_of_several_nodes_get_dense_ordered_sequences(
     gap, versions count up in sequence order per aggregate, creation dates never go back."""
     nodes = [await Chronik.open(settings, migrate=False) for _ in range(4)]
     try:
-        start = await chronik.events.head()
+        start = await chronik.events.head(tenant)
 
         async def write(node: Chronik, n: int) -> None:
             for i in range(10):
@@ -674,7 +674,7 @@ async def test_concurrent_batches_of_several_nodes_get_dense_ordered_sequences(
     finally:
         for node in nodes:
             await node.close()
-    events = await chronik.db.events.read_after(start, 1000, tenant)
+    events = await chronik.db.events.read_after(tenant, start, 1000)
     assert [e.sequence for e in events] == list(range(start + 1, start + 401))
     for aggregate in ("u0", "u1", "u2"):
         versions = [e.aggregate_version for e in events if e.aggregate_id == aggregate]

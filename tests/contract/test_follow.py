@@ -22,7 +22,9 @@ def ev(i: int, aggregate: str = "a") -> NewEvent:
     )
 
 
-async def collect(chronik: Chronik, tenant: str | None, count: int, after: int = 0) -> list[Event]:
+async def collect(
+    chronik: Chronik, tenant: str | None, count: int, after: int | dict[str, int] = 0
+) -> list[Event]:
     got: list[Event] = []
     async for event in chronik.events.follow(tenant, after=after):
         got.append(event)
@@ -43,14 +45,40 @@ async def test_follow_yields_stored_then_new_events_of_its_tenant(
     assert got == first + later
 
 
-async def test_follow_all_tenants_from_a_position(
+async def test_each_tenant_numbers_its_own_events_from_one(
     chronik: Chronik, tenant: str, other_tenant: str
 ) -> None:
+    a = await chronik.events.append(tenant, [ev(0), ev(1)])
+    b = await chronik.events.append(other_tenant, [ev(2)])
+    c = await chronik.events.append(tenant, [ev(3)])
+    assert [e.sequence for e in a + c] == [1, 2, 3]
+    assert [e.sequence for e in b] == [1]
+    assert (await chronik.events.heads())[tenant] == 3
+    assert await chronik.events.head(other_tenant) == 1
+
+
+async def test_follow_all_tenants_from_each_ones_position(
+    chronik: Chronik, tenant: str, other_tenant: str
+) -> None:
+    """Across tenants there is no order: each batch is one tenant's, in its order; a tenant
+    missing from the positions starts at its beginning."""
     a = await chronik.events.append(tenant, [ev(0)])
     b = await chronik.events.append(other_tenant, [ev(1)])
-    c = await chronik.events.append(tenant, [ev(2)])
-    got = await asyncio.wait_for(collect(chronik, None, 2, after=a[0].sequence), 10)
-    assert got == b + c
+    c = await chronik.events.append(tenant, [ev(2), ev(3)])
+    got = await asyncio.wait_for(collect(chronik, None, 3, after={tenant: a[0].sequence}), 10)
+    assert [e for e in got if e.tenant_id == tenant] == c
+    assert [e for e in got if e.tenant_id == other_tenant] == b
+
+
+async def test_follow_all_tenants_takes_up_a_tenant_made_later_from_its_beginning(
+    chronik: Chronik, tenant: str
+) -> None:
+    await chronik.events.append(tenant, [ev(0)])
+    follower = asyncio.create_task(collect(chronik, None, 2, after=1))
+    await asyncio.sleep(0.1)
+    newcomer = (await chronik.tenants.create("newcomer")).id
+    stored = await chronik.events.append(newcomer, [ev(1), ev(2)])
+    assert await asyncio.wait_for(follower, 10) == stored
 
 
 async def test_a_commit_wakes_the_follower_without_waiting_for_the_poll(
@@ -87,28 +115,29 @@ _WRITER = textwrap.dedent(
 )
 
 
-async def _race(settings: Settings, tenant: str, round_: int, most: int = 3) -> None:
+async def _race(settings: Settings, tenants: list[str], round_: int, most: int = 3) -> None:
     """Writers append 1 to ``most`` events at a time (1: only lone events, PostgreSQL's
-    lean path once a writer has recorded the type names)."""
+    lean path once a writer has recorded the type names), spread over ``tenants``; a reader
+    per tenant follows it."""
     writers = [await Chronik.open(settings, migrate=False) for _ in range(8)]
     reader = await Chronik.open(settings, migrate=False)
     try:
-        start = await reader.events.head()
+        starts = {t: await reader.events.head(t) for t in tenants}
         done = asyncio.Event()
-        seen: list[int] = []
+        seen: dict[str, list[int]] = {t: [] for t in tenants}
 
-        async def read() -> None:
-            last = start
+        async def read(tenant: str) -> None:
+            last = starts[tenant]
             while True:
                 finished = done.is_set()
-                batch = await reader.db.events.read_after(last, 500, tenant)
-                seen.extend(e.sequence for e in batch)
+                batch = await reader.db.events.read_after(tenant, last, 500)
+                seen[tenant].extend(e.sequence for e in batch)
                 if batch:
                     last = batch[-1].sequence
                 elif finished:
                     return
 
-        async def write(w: Chronik, name: str) -> None:
+        async def write(w: Chronik, tenant: str, name: str) -> None:
             for i in range(40):
                 await w.events.append(tenant, [ev(i, name)] * (1 + i % most))
 
@@ -118,7 +147,7 @@ async def _race(settings: Settings, tenant: str, round_: int, most: int = 3) -> 
                 "-c",
                 _WRITER,
                 settings.resolved_database_url,
-                tenant,
+                tenants[n % len(tenants)],
                 f"p{round_}{n}",
                 "40",
                 str(most),
@@ -126,41 +155,48 @@ async def _race(settings: Settings, tenant: str, round_: int, most: int = 3) -> 
             )
             for n in range(2)
         ]
-        reading = asyncio.create_task(read())
-        await asyncio.gather(*(write(w, f"w{round_}{n}") for n, w in enumerate(writers)))
+        readers = [asyncio.create_task(read(t)) for t in tenants]
+        await asyncio.gather(
+            *(write(w, tenants[n % len(tenants)], f"w{round_}{n}") for n, w in enumerate(writers))
+        )
         for proc in procs:
             _, err = await asyncio.wait_for(proc.communicate(), 120)
             assert proc.returncode == 0, err.decode()
         done.set()
-        await asyncio.wait_for(reading, 60)
+        await asyncio.wait_for(asyncio.gather(*readers), 60)
 
-        committed = [
-            e.sequence for e in await reader.db.events.read_after(start, 1_000_000, tenant)
-        ]
-        assert len(committed) == 10 * sum(1 + i % most for i in range(40))
-        assert seen == committed
+        for tenant in tenants:
+            committed = [
+                e.sequence
+                for e in await reader.db.events.read_after(tenant, starts[tenant], 1_000_000)
+            ]
+            writing = 10 // len(tenants)
+            assert len(committed) == writing * sum(1 + i % most for i in range(40))
+            assert committed == list(range(starts[tenant] + 1, starts[tenant] + 1 + len(committed)))
+            assert seen[tenant] == committed
     finally:
         for w in [*writers, reader]:
             await w.close()
 
 
 async def test_a_tailing_reader_sees_every_event_once_in_order_under_concurrent_writers(
-    settings: Settings, tenant: str
+    settings: Settings, tenant: str, other_tenant: str
 ) -> None:
-    """Eight writers on their own connections plus two writer processes race a reader that
-    reads ``sequence > last`` as fast as it can: it must see every committed event exactly
-    once. Repeated, because a wrong ordering scheme loses events only now and then."""
+    """Eight writers on their own connections plus two writer processes, spread over two
+    tenants, race a reader per tenant that reads ``sequence > last`` as fast as it can: each
+    must see every event its tenant committed exactly once, numbered without a gap.
+    Repeated, because a wrong ordering scheme loses events only now and then."""
     for round_ in range(3):
-        await _race(settings, tenant, round_)
+        await _race(settings, [tenant, other_tenant], round_)
 
 
 async def test_a_tailing_reader_sees_every_lone_event_once_in_order_under_concurrent_writers(
-    settings: Settings, tenant: str
+    settings: Settings, tenant: str, other_tenant: str
 ) -> None:
     """The same race with one event per append, each writer's type names recorded by its
     first append: the commonest append keeps the order too."""
     for round_ in range(2):
-        await _race(settings, tenant, round_, most=1)
+        await _race(settings, [tenant, other_tenant], round_, most=1)
 
 
 async def test_a_lone_append_of_a_recorded_type_wakes_a_follower_on_another_node(

@@ -82,6 +82,8 @@ def test_both_backends_define_the_same_queries() -> None:
         "insert_name",
         "indexing_pass",
         "indexing_position",
+        "last_created_at",
+        "sequence_at_pending",
         "schedule_claim",
         "schedule_due",
         "tenant_id",

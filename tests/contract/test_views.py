@@ -89,7 +89,7 @@ async def test_a_view_sees_each_matching_event_once_and_keeps_its_position(
     assert await rows.get("count:u0") + await rows.get("count:u1") == 7
     state = await chronik.db.views.state("user_counts", tenant)
     assert state is not None
-    assert state.position == await chronik.events.head()
+    assert state.position == await chronik.events.head(tenant)
     assert state.event_at is not None and state.last_run == clock.now
 
     # A new runner (a restart) continues where the stored position is, not from 0.

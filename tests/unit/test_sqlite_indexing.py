@@ -84,7 +84,7 @@ async def test_every_filter_finds_indexed_and_pending_events_alike(tmp_path: Pat
             followed += [e.sequence for e in tail.events]
             tail = await chronik.events.next_page(tenant, tail.paging_token)
         assert followed == [e.sequence for e in stored]
-        followed = [e.sequence for e in await chronik.db.events.read_after(0, 1000, tenant)]
+        followed = [e.sequence for e in await chronik.db.events.read_after(tenant, 0, 1000)]
         assert followed == [e.sequence for e in stored]
         for event in (stored[3], stored[-1]):
             assert await chronik.events.of_request(tenant, event.request_id) == [event]
@@ -133,7 +133,7 @@ async def test_passes_run_by_count_and_at_close(
         for _ in range(100):
             if not _pending(path):
                 break
-            await chronik.events.head()  # lets the loop run the pass
+            await chronik.events.head(tenant)  # lets the loop run the pass
         assert _pending(path) == 0
         await append_number(chronik, tenant, 9)
         assert _pending(path) == 1

@@ -34,7 +34,7 @@ def tenant(sync: SyncChronik) -> str:
 
 def test_an_append_is_read_back_by_head_and_get(sync: SyncChronik, tenant: str) -> None:
     [stored] = sync.events.append(tenant, [event()])
-    assert sync.events.head() == stored.sequence
+    assert sync.events.head(tenant) == stored.sequence
     assert sync.events.get(tenant, stored.locator) == stored
 
 
@@ -69,7 +69,7 @@ def test_follow_yields_events_until_the_caller_breaks(sync: SyncChronik, tenant:
 def test_follow_waits_for_an_event_appended_by_another_thread(
     sync: SyncChronik, tenant: str
 ) -> None:
-    following = sync.events.follow(tenant, after=sync.events.head())
+    following = sync.events.follow(tenant, after=sync.events.head(tenant))
     writer = threading.Thread(target=lambda: sync.events.append(tenant, [event()]))
     writer.start()
     followed = next(following)

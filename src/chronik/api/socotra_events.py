@@ -78,7 +78,7 @@ async def event_stream(
             )
         after = subscriptions.last_event_id(request)
         if after is None and startTimestamp is not None:
-            after = await events.first_at(startTimestamp) - 1
+            after = await events.first_at(tenant, startTimestamp) - 1
         query = EventQuery(event_types=(type,) if type else (), system=bool(includeSystem))
         subscription = await events.subscribe(tenant, query, after=after)
         return subscriptions.event_stream(request, subscription, socotra_event)

@@ -109,22 +109,23 @@ Valid = Callable[[], Awaitable[str]]
 
 class Frames:
     """Each event's SSE frame, encoded once for all the subscribers that get it (the last
-    few thousand, by sequence)."""
+    few thousand, by tenant and sequence: every tenant numbers its own events)."""
 
     def __init__(self, encode: Encode, size: int = 16384) -> None:
         self._encode = encode
         self._size = size
-        self._frames: dict[int, bytes] = {}
+        self._frames: dict[tuple[str, int], bytes] = {}
 
     def of(self, e: Event) -> bytes:
-        frame = self._frames.get(e.sequence)
+        key = (e.tenant_id, e.sequence)
+        frame = self._frames.get(key)
         if frame is None:
             encoded = self._encode(e)
             data = encoded if isinstance(encoded, bytes) else msgspec.json.encode(encoded)
             frame = b"id: %d\ndata: %s\n\n" % (e.sequence, data)
             if len(self._frames) >= self._size:
                 del self._frames[next(iter(self._frames))]
-            self._frames[e.sequence] = frame
+            self._frames[key] = frame
         return frame
 
 

@@ -302,11 +302,18 @@ async def _tail(
     table = EventTable(console(), tenants=all_tenants) if output is Stream.table else None
     async with await Chronik.open(settings) as chronik:
         tenant_id = None if all_tenants else (await tenant_of(chronik, tenant)).id
-        if after is None:
-            after = await chronik.events.head()
-        say(f"following events after sequence {after}; Ctrl-C stops")
+        start: int | dict[str, int]
+        if after is not None:
+            start = after
+            say(f"following events after sequence {after}; Ctrl-C stops")
+        elif tenant_id is None:
+            start = await chronik.events.heads()
+            say("following every tenant's new events; Ctrl-C stops")
+        else:
+            start = await chronik.events.head(tenant_id)
+            say(f"following events after sequence {start}; Ctrl-C stops")
         remaining = count
-        async with aclosing(chronik.events.follow_batches(tenant_id, after=after)) as batches:
+        async with aclosing(chronik.events.follow_batches(tenant_id, after=start)) as batches:
             async for batch in batches:
                 if not system:
                     batch = [e for e in batch if not reserved(e.aggregate_type)]

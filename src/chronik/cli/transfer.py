@@ -95,22 +95,25 @@ async def _export(
     exported = schedules = 0
     async with await Chronik.open(settings) as chronik:
         tenant_id = None if all_tenants else (await tenant_of(chronik, tenant)).id
-        head = await chronik.events.head()
+        heads = await chronik.events.heads()
+        if tenant_id is not None:
+            heads = {tenant_id: heads[tenant_id]}
         with _writing(file) as sink, progress(console(stderr=True)) as bar:
-            task = bar.add_task("export", total=head)
-            after = 0
-            while after < head:
-                # The port, not EventLog.follow: following a tenant would wait at its last
-                # event for ever when the head belongs to another tenant.
-                events = await chronik.db.events.read_after(after, batch_size, tenant_id)
-                events = [e for e in events if e.sequence <= head]
-                if not events:
-                    break
-                sink.write(ndjson(events))
-                sink.flush()
-                exported += len(events)
-                after = events[-1].sequence
-                bar.update(task, completed=after)
+            task = bar.add_task("export", total=sum(heads.values()))
+            for of, head in heads.items():
+                # Up to the head each tenant had when the export began, tenant by tenant
+                # (sequences are per tenant); the port, not EventLog.follow, which would wait.
+                after = 0
+                while after < head:
+                    events = await chronik.db.events.read_after(of, after, batch_size)
+                    events = [e for e in events if e.sequence <= head]
+                    if not events:
+                        break
+                    sink.write(ndjson(events))
+                    sink.flush()
+                    exported += len(events)
+                    after = events[-1].sequence
+                    bar.advance(task, len(events))
             for of in [tenant_id] if tenant_id else [t.id for t in await chronik.tenants.list()]:
                 async for record in chronik.schedules.export(of):
                     sink.write(_encode(record) + b"\n")
@@ -302,7 +305,7 @@ class _Import:
             self.schedules += restored
             self.present += not restored
             return
-        head = await chronik.events.head()
+        head = await chronik.events.head(tenant_id)
         # Every task is created before any runs, so the whole wave queues as one group.
         tasks = [asyncio.ensure_future(self._append(chronik, tenant_id, u)) for u in wave]
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)

@@ -164,23 +164,44 @@ class EventLog:
         return await self._page(paging.decode(paging_token, await self._key(), tenant_id))
 
     async def follow_batches(
-        self, tenant_id: str | None = None, *, after: int = 0, batch: int = 1000
+        self, tenant_id: str | None = None, *, after: int | dict[str, int] = 0, batch: int = 1000
     ) -> AsyncGenerator[list[Event], None]:
-        """Every event after ``after`` in sequence order, in batches, forever: woken by
-        commits (in this process, or by NOTIFY on PostgreSQL) and polling as a fallback."""
+        """The tenant's events after sequence ``after`` in sequence order, in batches,
+        forever: woken by commits (in this process, or by NOTIFY on PostgreSQL) and polling
+        as a fallback.
+
+        Without a tenant, every tenant's: each batch is one tenant's, in its order, and
+        ``after`` is where each tenant starts (a number for all of them, or one per tenant
+        id; a tenant missing from it, or made later, starts at its beginning). Sequences are
+        per tenant, so there is no order across tenants to keep."""
         poll = self._settings.follow_poll_seconds
+        if tenant_id is not None:
+            start = after if isinstance(after, int) else after.get(tenant_id, 0)
+            cursors = {tenant_id: start}
+        else:
+            cursors = dict(after) if isinstance(after, dict) else {}
+            every = after if isinstance(after, int) else 0
         while True:
             signal = self._store.commit_signal()
-            events = await self._store.read_after(after, batch, tenant_id)
-            if events:
-                after = events[-1].sequence
-                yield events
-                if len(events) == batch:
-                    continue
+            if tenant_id is None:
+                for known in await self._db.tenants.list():
+                    cursors.setdefault(known.id, every)
+                every = 0  # tenants made from now on start at their beginning
+            full = False
+            for of, position in cursors.items():
+                events = await self._store.read_after(of, position, batch)
+                if events:
+                    cursors[of] = events[-1].sequence
+                    full = full or len(events) == batch
+                    yield events
+            if full:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(signal.wait(), poll)
 
-    async def follow(self, tenant_id: str | None = None, *, after: int = 0) -> AsyncIterator[Event]:
+    async def follow(
+        self, tenant_id: str | None = None, *, after: int | dict[str, int] = 0
+    ) -> AsyncIterator[Event]:
         async for events in self.follow_batches(tenant_id, after=after):
             for event in events:
                 yield event
@@ -201,7 +222,7 @@ class EventLog:
             default_limit=s.search_default_limit,
             max_limit=s.search_max_limit,
         )
-        start = await self.head() if after is None else after
+        start = await self.head(tenant_id) if after is None else after
         return self._fanout.subscribe(cursor, start)
 
     @property
@@ -209,13 +230,18 @@ class EventLog:
         """Live subscribers now, and those dropped for falling behind so far."""
         return self._fanout.live, self._fanout.dropped
 
-    async def first_at(self, at: datetime) -> int:
-        """The sequence of the first event created at or after ``at`` (past the head:
-        ``head + 1``)."""
-        return await self._store.sequence_at(at, inclusive=True)
+    async def first_at(self, tenant_id: str, at: datetime) -> int:
+        """The sequence of the tenant's first event created at or after ``at`` (past its
+        head: ``head + 1``)."""
+        return await self._store.sequence_at(tenant_id, at, inclusive=True)
 
-    async def head(self) -> int:
-        return await self._store.head()
+    async def head(self, tenant_id: str) -> int:
+        """The tenant's last sequence (0 before its first event)."""
+        return await self._store.head(tenant_id)
+
+    async def heads(self) -> dict[str, int]:
+        """Every tenant's last sequence, by tenant id."""
+        return {t.id: await self._store.head(t.id) for t in await self._db.tenants.list()}
 
     async def close(self) -> None:
         self._fanout.close()

@@ -40,7 +40,10 @@ class Cursor(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     correlation_id: str = ""
 
 
-_VERSION = b"1"
+_VERSION = b"2"
+_PER_TENANT_SINCE = (
+    b"2"  # sequences per tenant (migrations 0012 / 0015): older ones point elsewhere
+)
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Cursor)
 
@@ -77,7 +80,16 @@ def decode(token: str, key: bytes, tenant_id: str) -> Cursor:
     if b64(body) != body_text or b64(mac) != mac_text:
         raise invalid  # one token per search: base64 with stray bits is an altered token
     expected = hmac.new(key, body, hashlib.sha256).digest()[:16]
-    if not hmac.compare_digest(mac, expected) or not body.startswith(_VERSION):
+    if not hmac.compare_digest(mac, expected):
+        raise invalid
+    if body[:1] < _PER_TENANT_SINCE:
+        raise InvalidArgument(
+            "the paging token was made before this server numbered each tenant's events on "
+            "its own, and its positions no longer hold: start again without it, from a "
+            "sequence or a time",
+            field="pagingToken",
+        )
+    if not body.startswith(_VERSION):
         raise invalid
     try:
         cursor = _decoder.decode(body[len(_VERSION) :])

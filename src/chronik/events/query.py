@@ -144,10 +144,14 @@ async def page_filter(store: EventStore, cursor: Cursor) -> EventFilter:
     """The sequence-bounded filter of the page a cursor points at."""
     after, before = cursor.after, cursor.before
     if cursor.lower is not None:
-        first = await store.sequence_at(cursor.lower, inclusive=cursor.lower_inclusive)
+        first = await store.sequence_at(
+            cursor.tenant_id, cursor.lower, inclusive=cursor.lower_inclusive
+        )
         after = max(after, first - 1)
     if cursor.upper is not None:
-        first_out = await store.sequence_at(cursor.upper, inclusive=not cursor.upper_inclusive)
+        first_out = await store.sequence_at(
+            cursor.tenant_id, cursor.upper, inclusive=not cursor.upper_inclusive
+        )
         before = first_out if before is None else min(before, first_out)
     if cursor.position:
         if cursor.asc:

@@ -81,7 +81,7 @@ class ConsumerGroups:
         )
         if start not in ("head", "beginning"):
             raise InvalidArgument("start: head or beginning", field="start")
-        position = await self._db.events.head() if start == "head" else 0
+        position = await self._db.events.head(tenant_id) if start == "head" else 0
         await self._store.create(group, position)
         return group
 
@@ -105,7 +105,7 @@ class ConsumerGroups:
         return GroupStatus(
             group=group,
             position=0 if state is None else state.position,
-            head=await self._db.events.head(),
+            head=await self._db.events.head(tenant_id),
             in_flight=await self._store.in_flight(tenant_id, name),
             parked=len(await self.parked(tenant_id, name)),
         )
@@ -172,7 +172,7 @@ class ConsumerGroups:
         return handed
 
     async def _event(self, tenant_id: str, sequence: int) -> Event:
-        found = await self._db.events.read_after(sequence - 1, 1, tenant_id)
+        found = await self._db.events.read_after(tenant_id, sequence - 1, 1)
         return found[0]
 
     async def ack(self, tenant_id: str, name: str, sequences: Sequence[int]) -> list[int]:

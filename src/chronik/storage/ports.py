@@ -37,6 +37,11 @@ AppendOutcome = list[Event] | ChronikError
 class EventStore(Protocol):
     committers: int
     """How many group commits this backend usefully runs at once."""
+    groups_by_tenant: bool
+    """Whether a group should hold one tenant's appends only: each tenant's appends are
+    ordered by a lock of its own, and a group of several tenants would wait on each of
+    their locks (PostgreSQL). Where one writer orders them all (SQLite), one group of
+    every tenant's queued appends is cheaper."""
     commits_inline: bool
     """Whether :meth:`commit_group` runs on the caller's thread without yielding to the loop
     (but to wait for another process's lock) and may be cancelled whenever it yields: then an
@@ -47,30 +52,31 @@ class EventStore(Protocol):
 
         Each append is atomic on its own: its outcome is either all of its stored events or
         the error that refused it (and wrote none of it). Sequences are assigned in commit
-        order, so a reader of ``sequence > n`` never misses one that commits later.
+        order within each tenant, so a reader of a tenant's ``sequence > n`` never misses one
+        that commits later.
         """
         ...
 
     async def search(self, query: EventFilter) -> list[Event]: ...
 
-    async def read_after(self, after: int, limit: int, tenant_id: str | None = None) -> list[Event]:
-        """Events with ``sequence > after`` in sequence order, of one tenant or of all."""
+    async def read_after(self, tenant_id: str, after: int, limit: int) -> list[Event]:
+        """The tenant's events with ``sequence > after``, in sequence order."""
         ...
 
     async def get(self, tenant_id: str, locator: str) -> Event | None: ...
 
     async def of_request(self, tenant_id: str, request_id: str) -> list[Event]: ...
 
-    async def sequence_at(self, at: datetime, *, inclusive: bool) -> int:
-        """The first sequence created at (or after, when not ``inclusive``) ``at``.
+    async def sequence_at(self, tenant_id: str, at: datetime, *, inclusive: bool) -> int:
+        """The tenant's first sequence created at (or after, when not ``inclusive``) ``at``.
 
-        Creation dates never decrease along the sequence, so a time bound is a sequence
-        bound. Past the head this is ``head + 1``.
+        Creation dates never decrease along a tenant's sequence, so a time bound is a
+        sequence bound. Past the head this is ``head + 1``.
         """
         ...
 
-    async def head(self) -> int:
-        """The highest committed sequence (0 for an empty log)."""
+    async def head(self, tenant_id: str) -> int:
+        """The tenant's highest committed sequence (0 before its first event)."""
         ...
 
     def commit_signal(self) -> asyncio.Event:

@@ -231,7 +231,7 @@ class ViewRunner:
     async def _page(self, view: View, tenant_id: str, after: int) -> _Page:
         """The next batch of ``view``'s events after ``after``, and the head read before it
         (all events up to that head are visible to the read)."""
-        head = await self._events.head()
+        head = await self._events.head(tenant_id)
         events = await self._events.search(
             EventFilter(
                 tenant_id=tenant_id,
@@ -250,7 +250,7 @@ class ViewRunner:
         state, rows, tenant_id = lease.state, lease.rows, batch.tenant_id
         if view.skips is not None and waiting_on is None and await view.skips(tenant_id):
             lease.drop_ahead()
-            head = await self._events.head()
+            head = await self._events.head(tenant_id)
             self._stats(view).heads[tenant_id] = head
             batch.position = max(batch.position, head)
             return Step.IDLE
@@ -341,7 +341,7 @@ class ViewRunner:
         self, view: View, tenant_id: str, failed: FailedEvent, rows: Rows, batch: ViewCommit
     ) -> None:
         """An operator asked to retry an event the view had skipped: run it again now."""
-        found = await self._events.read_after(failed.sequence - 1, 1, tenant_id)
+        found = await self._events.read_after(tenant_id, failed.sequence - 1, 1)
         if not found or found[0].sequence != failed.sequence:
             batch.resolved.append(failed.sequence)  # the event is gone (cannot happen)
             return

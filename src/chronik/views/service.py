@@ -55,7 +55,7 @@ class Views:
         """Every registered view (those that never ran at position 0), and views that
         are no longer registered but left a position behind."""
         stored = {s.view: s for s in await self._store.states(tenant_id)}
-        head = await self._db.events.head()
+        head = await self._db.events.head(tenant_id)
         states = [
             stored.get(v.name) or ViewState(view=v.name, tenant_id=tenant_id, database=v.database)
             for v in self.registry

@@ -101,7 +101,7 @@ class Webhooks:
             created_at=now,
             updated_at=now,
         )
-        await self._store.create(hook, await self._db.events.head())
+        await self._store.create(hook, await self._db.events.head(tenant_id))
         self._woken()
         return hook
 
@@ -188,7 +188,7 @@ class Webhooks:
         return WebhookStatus(
             webhook=hook,
             position=position,
-            head=await self._db.events.head(),
+            head=await self._db.events.head(tenant_id),
             retrying=retrying,
             diverted=await views.count_failed(tenant_id, hook.view) - (retrying is not None),
             node=node,
@@ -262,7 +262,7 @@ class Webhooks:
         raise NotFound(f"event {event_locator!r} is not diverted")
 
     async def _diverted(self, tenant_id: str, record: FailedEvent) -> Diverted:
-        found = await self._db.events.read_after(record.sequence - 1, 1, tenant_id)
+        found = await self._db.events.read_after(tenant_id, record.sequence - 1, 1)
         event = found[0]
         trigger, message = failure_parts(record.error)
         return Diverted(

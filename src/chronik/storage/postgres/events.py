@@ -192,14 +192,16 @@ def _first_repeat(appends: Sequence[PendingAppend]) -> int | None:
 
 
 class PostgresEventStore:
-    committers = 2
     commits_inline = False
+    groups_by_tenant = True
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
+        # Groups of different tenants commit side by side (each under its own tenant's lock):
+        # as many as half the pool, leaving the rest to readers.
+        self.committers = max(2, db.pool_size // 2)
         self._keys = db.keys
         self._known_names: set[tuple[int, str, str]] = set()
-        self._head = 0
         self._committed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
 
@@ -353,7 +355,7 @@ class PostgresEventStore:
     def committed(self, call: _Call | _Lean) -> None:
         """What a call wrote is committed: remember its names, wake the followers."""
         self._known_names |= call.written_names
-        self._wake(call.last_sequence)
+        self._wake()
 
     def _decide(
         self,
@@ -390,11 +392,9 @@ class PostgresEventStore:
         for i, append in retries:
             outcomes[i] = _events(self._keys, [by_locator[e.locator] for e in append.events])
 
-    def _wake(self, sequence: int) -> None:
-        if sequence > self._head:
-            self._head = sequence
-            self._committed.set()
-            self._committed = asyncio.Event()
+    def _wake(self) -> None:
+        self._committed.set()
+        self._committed = asyncio.Event()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -425,9 +425,7 @@ class PostgresEventStore:
                 pages = [_events(self._keys, await cur.fetchall()) for cur in cursors]
         return search.merge(pages, query.asc, query.limit)
 
-    async def read_after(self, after: int, limit: int, tenant_id: str | None = None) -> list[Event]:
-        if tenant_id is None:
-            return await self._rows(Q["read_after"], (after, limit))
+    async def read_after(self, tenant_id: str, after: int, limit: int) -> list[Event]:
         tenant = await self._tenant(tenant_id)
         return await self._rows(Q["read_after_tenant"], (tenant, after, limit))
 
@@ -440,20 +438,22 @@ class PostgresEventStore:
         tenant = await self._tenant(tenant_id)
         return await self._rows(Q["events_of_request"], (request_id, tenant))
 
-    async def sequence_at(self, at: datetime, *, inclusive: bool) -> int:
+    async def sequence_at(self, tenant_id: str, at: datetime, *, inclusive: bool) -> int:
+        tenant = await self._tenant(tenant_id)
         name = "sequence_at_or_after" if inclusive else "sequence_after"
         async with self._db.connection() as conn:
-            cur = await conn.execute(Q[name], (at,))
+            cur = await conn.execute(Q[name], (tenant, at))
             row = await cur.fetchone()
             if row:
                 return int(row[0])
-            cur = await conn.execute(Q["head"])
+            cur = await conn.execute(Q["head"], (tenant,))
             head = await cur.fetchone()
         return (int(head[0]) if head else 0) + 1
 
-    async def head(self) -> int:
+    async def head(self, tenant_id: str) -> int:
+        tenant = await self._tenant(tenant_id)
         async with self._db.connection() as conn:
-            cur = await conn.execute(Q["head"])
+            cur = await conn.execute(Q["head"], (tenant,))
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -472,9 +472,8 @@ class PostgresEventStore:
                 async with conn:
                     await conn.execute(Q["listen_commits"])
                     delay = 0.1
-                    async for note in conn.notifies():
-                        with contextlib.suppress(ValueError):
-                            self._wake(int(note.payload))
+                    async for _ in conn.notifies():
+                        self._wake()
             except psycopg.Error as exc:
                 log.warning("commit listener lost its connection (%s); reconnecting", exc)
                 await asyncio.sleep(delay)

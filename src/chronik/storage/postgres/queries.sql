@@ -42,7 +42,7 @@ SELECT * FROM chronik_append_many(%s::integer, %s::text, %s::text, %s::text, %s:
 LISTEN chronik_events;
 
 -- name: head
-SELECT coalesce(max(sequence), 0) FROM events;
+SELECT coalesce(max(sequence), 0) FROM events WHERE tenant_key = %s;
 
 -- name: events_by_locators
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
@@ -52,12 +52,6 @@ FROM events WHERE locator = ANY(%s::text[]) ORDER BY sequence;
 
 -- name: names
 SELECT name FROM event_names WHERE tenant_key = %s AND kind = %s ORDER BY name;
-
--- name: read_after
-SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
-       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at, correlation_id, causation_id, metadata
-FROM events WHERE sequence > %s ORDER BY sequence LIMIT %s;
 
 -- name: read_after_tenant
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
@@ -78,10 +72,12 @@ SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_ve
 FROM events WHERE request_id = %s AND tenant_key = %s ORDER BY sequence;
 
 -- name: sequence_at_or_after
-SELECT sequence FROM events WHERE created_at >= %s ORDER BY created_at, sequence LIMIT 1;
+SELECT sequence FROM events WHERE tenant_key = %s AND created_at >= %s
+ORDER BY created_at, sequence LIMIT 1;
 
 -- name: sequence_after
-SELECT sequence FROM events WHERE created_at > %s ORDER BY created_at, sequence LIMIT 1;
+SELECT sequence FROM events WHERE tenant_key = %s AND created_at > %s
+ORDER BY created_at, sequence LIMIT 1;
 
 -- name: tenant_key
 SELECT key FROM tenants WHERE id = %s;

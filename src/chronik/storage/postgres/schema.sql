@@ -14,7 +14,7 @@ CREATE TABLE tenants (
 );
 
 CREATE TABLE events (
-    sequence          bigint PRIMARY KEY,
+    sequence          bigint NOT NULL,
     tenant_key        integer NOT NULL,
     locator           text NOT NULL,
     aggregate_type    text NOT NULL,
@@ -30,18 +30,18 @@ CREATE TABLE events (
     created_at        timestamptz NOT NULL,
     correlation_id    text,
     causation_id      text,
-    metadata          jsonb
+    metadata          jsonb,
+    PRIMARY KEY (tenant_key, sequence)
 );
 CREATE UNIQUE INDEX events_locator ON events (locator);
 CREATE UNIQUE INDEX events_aggregate ON events (tenant_key, aggregate_type, aggregate_id, aggregate_version);
-CREATE INDEX events_tenant ON events (tenant_key, sequence);
 CREATE INDEX events_type ON events (tenant_key, type, sequence);
 CREATE INDEX events_aggregate_type ON events (tenant_key, aggregate_type, sequence);
 CREATE INDEX events_aggregate_id ON events (tenant_key, aggregate_id, sequence);
 CREATE INDEX events_editor ON events (tenant_key, editor_user_id, sequence);
 CREATE INDEX events_resource_owner ON events (tenant_key, resource_owner, sequence);
 CREATE INDEX events_request ON events (request_id);
-CREATE INDEX events_created_at ON events (created_at, sequence);
+CREATE INDEX events_created_at ON events (tenant_key, created_at, sequence);
 CREATE INDEX events_correlation ON events (tenant_key, correlation_id, sequence)
     WHERE correlation_id IS NOT NULL;
 
@@ -105,8 +105,11 @@ DECLARE
     x_append integer[];
     x_g integer[];
     x_version integer[];
-    v_sequence bigint;
-    v_created_at timestamptz;
+    d_tenant integer[];
+    d_sequence bigint[];
+    d_created_at timestamptz[];
+    v_d integer;
+    v_t integer;
     v_current integer[];
     e_append integer[];
     e_g integer[];
@@ -163,12 +166,19 @@ BEGIN
                           c text, k text, m jsonb))
            WITH ORDINALITY AS e (a, g, l, o, t, r, p, c, k, m, ord);
 
-    PERFORM pg_advisory_xact_lock(7283915641);
-    SELECT ev.sequence, greatest(ev.created_at, clock_timestamp())
-      INTO v_sequence, v_created_at
-      FROM events ev ORDER BY ev.sequence DESC LIMIT 1;
-    v_sequence := coalesce(v_sequence, 0);
-    v_created_at := coalesce(v_created_at, clock_timestamp());
+    -- Each tenant's lock, in ascending order (two groups never wait on each other), then
+    -- each tenant's head, read after the locks so that it is the last holder's.
+    SELECT array_agg(DISTINCT t ORDER BY t) INTO d_tenant FROM unnest(a_tenant) AS t;
+    FOREACH v_t IN ARRAY d_tenant LOOP
+        PERFORM pg_advisory_xact_lock(728391, v_t);
+    END LOOP;
+    SELECT array_agg(coalesce(h.sequence, 0) ORDER BY d.ord),
+           array_agg(greatest(h.created_at, clock_timestamp()) ORDER BY d.ord)
+      INTO d_sequence, d_created_at
+      FROM unnest(d_tenant) WITH ORDINALITY AS d (tenant_key, ord)
+      LEFT JOIN LATERAL (SELECT ev.sequence, ev.created_at FROM events ev
+                          WHERE ev.tenant_key = d.tenant_key
+                          ORDER BY ev.sequence DESC LIMIT 1) h ON true;
     SELECT array_agg(
                coalesce((SELECT ev.aggregate_version FROM events ev
                           WHERE ev.tenant_key = g.tenant_key
@@ -212,16 +222,17 @@ BEGIN
         END LOOP;
 
         IF r_status IS NULL THEN
+            v_d := array_position(d_tenant, a_tenant[i]);
             FOR k IN v_first .. v_last LOOP
                 v_current[e_g[k]] := v_current[e_g[k]] + 1;
                 v_version[k] := v_current[e_g[k]];
-                v_sequence := v_sequence + 1;
-                v_event_sequence[k] := v_sequence;
+                d_sequence[v_d] := d_sequence[v_d] + 1;
+                v_event_sequence[k] := d_sequence[v_d];
             END LOOP;
             r_status := 'written';
             r_first_sequence := v_event_sequence[v_first];
             r_versions := v_version[v_first:v_last];
-            r_created_at := v_created_at;
+            r_created_at := d_created_at[v_d];
             v_written[i] := true;
         END IF;
 
@@ -237,7 +248,8 @@ BEGIN
         SELECT u.sequence, a_tenant[u.append], u.locator, g_aggregate_type[u.g],
                g_aggregate_id[u.g], u.version, u.resource_owner, u.type, u.revision,
                u.payload, a_editor_user_id[u.append], a_editor_service[u.append],
-               a_request_id[u.append], v_created_at, u.correlation_id, u.causation_id,
+               a_request_id[u.append], d_created_at[array_position(d_tenant, a_tenant[u.append])],
+               u.correlation_id, u.causation_id,
                u.metadata
           FROM unnest(v_event_sequence, e_append, e_g, e_locator, v_version, e_resource_owner,
                       e_type, e_revision, e_payload, e_correlation_id, e_causation_id,
@@ -250,7 +262,8 @@ BEGIN
           FROM jsonb_to_recordset(p_group -> 'names') AS u (a integer, k text, n text)
          WHERE v_written[u.a]
         ON CONFLICT DO NOTHING;
-        PERFORM pg_notify('chronik_events', v_sequence::text);
+        PERFORM pg_notify('chronik_events', t::text)
+           FROM unnest(d_tenant) AS t;
     END IF;
 END;
 $$;
@@ -271,7 +284,7 @@ CREATE FUNCTION chronik_append_one(
 ) RETURNS TABLE (r_sequence bigint, r_current integer, r_created_at timestamptz)
 LANGUAGE plpgsql SET enable_sort = off AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(7283915641);
+    PERFORM pg_advisory_xact_lock(728391, p_tenant);
     RETURN QUERY
     WITH c AS (
         SELECT coalesce((SELECT ev.aggregate_version FROM events ev
@@ -290,11 +303,12 @@ BEGIN
                greatest(h.created_at, clock_timestamp()), p_correlation_id, p_causation_id,
                p_metadata
           FROM c LEFT JOIN (SELECT ev.sequence, ev.created_at FROM events ev
+                             WHERE ev.tenant_key = p_tenant
                              ORDER BY ev.sequence DESC LIMIT 1) h ON true
          WHERE p_expected IS NULL OR c.version = p_expected
             OR (p_expected = -1 AND c.version > 0)
         RETURNING events.sequence, events.created_at,
-                  pg_notify('chronik_events', events.sequence::text) AS notified
+                  pg_notify('chronik_events', p_tenant::text) AS notified
     )
     SELECT w.sequence, c.version, w.created_at FROM c LEFT JOIN w ON true;
 END;
@@ -325,7 +339,7 @@ CREATE FUNCTION chronik_append_many(
 ) RETURNS TABLE (r_first_sequence bigint, r_created_at timestamptz, r_versions integer[])
 LANGUAGE plpgsql SET enable_sort = off AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(7283915641);
+    PERFORM pg_advisory_xact_lock(728391, p_tenant);
     WITH g AS (
         SELECT a.ord, a.aggregate_type, a.aggregate_id,
                coalesce((SELECT ev.aggregate_version FROM events ev
@@ -349,6 +363,7 @@ BEGIN
         SELECT coalesce(l.sequence, 0) AS sequence,
                greatest(l.created_at, clock_timestamp()) AS created_at
           FROM (SELECT) one LEFT JOIN (SELECT ev.sequence, ev.created_at FROM events ev
+                                        WHERE ev.tenant_key = p_tenant
                                         ORDER BY ev.sequence DESC LIMIT 1) l ON true
     ), w AS (
         INSERT INTO events (sequence, tenant_key, locator, aggregate_type, aggregate_id,
@@ -381,8 +396,7 @@ BEGIN
       INTO r_first_sequence, r_created_at, r_versions
       FROM h CROSS JOIN refused;
     IF r_first_sequence IS NOT NULL THEN
-        PERFORM pg_notify('chronik_events',
-                          (r_first_sequence + jsonb_array_length(p_events -> 'l') - 1)::text);
+        PERFORM pg_notify('chronik_events', p_tenant::text);
     END IF;
     RETURN NEXT;
 END;

@@ -94,7 +94,7 @@ class Written:
     """The outcome of appends written in a transaction, for after it commits."""
 
     outcomes: list[AppendOutcome]
-    head: int
+    heads: dict[int, int]
     names: set[tuple[int, str, str]]
     events: int = 0
     versions: dict[tuple[int, str, str], int] | None = None
@@ -103,14 +103,17 @@ class Written:
 class SQLiteEventStore:
     committers = 1
     commits_inline = True
+    groups_by_tenant = False
 
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
         self._keys = db.keys
         self._known_names: set[tuple[int, str, str]] = set()
-        self._head = 0
         self._committed = asyncio.Event()
         self._versions: dict[tuple[int, str, str], int] = {}
+        self._heads: dict[int, int] = {}
+        """Each tenant's last sequence, as this writer committed it (true while no other
+        connection writes, as the versions)."""
         self._data_version = -1
         self._pending = 0
         self._any_pending = asyncio.Event()
@@ -146,26 +149,26 @@ class SQLiteEventStore:
         data_version = con.execute("PRAGMA data_version").fetchone()[0]
         if data_version != self._data_version:  # another connection wrote: forget
             self._versions.clear()
+            self._heads.clear()
             self._data_version = data_version
-        head = con.execute(Q["head"]).fetchone()
-        sequence, last_at = head if head else (0, 0)
-        now = max(time.time_ns() // 1000, last_at)
+        last = con.execute(Q["last_created_at"]).fetchone()
+        now = max(time.time_ns() // 1000, last[0] if last else 0)
         created_at = from_micros(now)
         versions: dict[tuple[int, str, str], int] = {}
+        heads: dict[int, int] = {}
         written = 0
         for append in appends:
             try:
-                stored = self._append_one(
-                    con, append, sequence, now, created_at, versions, new_names, alone
+                stored, new = self._append_one(
+                    con, append, heads, now, created_at, versions, new_names, alone
                 )
             except ChronikError as err:
                 outcomes.append(err)
                 continue
             outcomes.append(stored)
-            if stored and stored[-1].sequence > sequence:
-                sequence = stored[-1].sequence
+            if new:
                 written += len(stored)
-        return Written(outcomes, sequence, new_names, written, versions)
+        return Written(outcomes, heads, new_names, written, versions)
 
     def committed(self, written: Written) -> None:
         """What :meth:`append_in` wrote is committed: wake the followers, and index the
@@ -175,11 +178,10 @@ class SQLiteEventStore:
             if len(self._versions) > _VERSIONS_KEPT:
                 self._versions.clear()
             self._versions.update(written.versions)
-        if written.head > self._head:
-            self._head = written.head
+        self._heads.update(written.heads)
+        if written.events:
             self._committed.set()
             self._committed = asyncio.Event()
-        if written.events:
             self._pending += written.events
             self._any_pending.set()
             if self._indexer is None:
@@ -228,18 +230,24 @@ class SQLiteEventStore:
         self,
         con: sqlite3.Connection,
         append: PendingAppend,
-        sequence: int,
+        heads: dict[int, int],
         now: int,
         created_at: datetime,
         versions: dict[tuple[int, str, str], int],
         new_names: set[tuple[int, str, str]],
         alone: bool,
-    ) -> list[Event]:
+    ) -> tuple[list[Event], bool]:
+        """The append's stored events, and whether this wrote them (not a retry's)."""
         tenant = self._keys.key(con, append.tenant_id)
         if append.client_locators:
             existing = self._existing(con, tenant, append)
             if existing is not None:
-                return existing
+                return existing, False
+        sequence = heads.get(tenant)
+        if sequence is None:
+            sequence = self._heads.get(tenant)
+        if sequence is None:
+            sequence = con.execute(Q["head"], {"tenant_key": tenant}).fetchone()[0]
         current: dict[tuple[str, str], int] = {}
         for aggregate in append.aggregates:
             key = (tenant, *aggregate)
@@ -300,7 +308,8 @@ class SQLiteEventStore:
         new_names |= names
         for aggregate, version in current.items():
             versions[(tenant, *aggregate)] = version
-        return stored
+        heads[tenant] = sequence
+        return stored, True
 
     def _existing(
         self, con: sqlite3.Connection, tenant: int, append: PendingAppend
@@ -330,14 +339,11 @@ class SQLiteEventStore:
 
         return await self._db.read(run)
 
-    async def read_after(self, after: int, limit: int, tenant_id: str | None = None) -> list[Event]:
+    async def read_after(self, tenant_id: str, after: int, limit: int) -> list[Event]:
         def run(con: sqlite3.Connection) -> list[Event]:
-            if tenant_id is None:
-                rows = con.execute(Q["read_after"], (after, limit)).fetchall()
-            else:
-                tenant = self._keys.key(con, tenant_id)
-                params = {"tenant_key": tenant, "after": after, "limit": limit}
-                rows = con.execute(Q["read_after_tenant"], params).fetchall()
+            tenant = self._keys.key(con, tenant_id)
+            params = {"tenant_key": tenant, "after": after, "limit": limit}
+            rows = con.execute(Q["read_after_tenant"], params).fetchall()
             return _events(self._keys, con, rows)
 
         return await self._db.read(run)
@@ -359,21 +365,30 @@ class SQLiteEventStore:
 
         return await self._db.read(run)
 
-    async def sequence_at(self, at: datetime, *, inclusive: bool) -> int:
+    async def sequence_at(self, tenant_id: str, at: datetime, *, inclusive: bool) -> int:
         name = "sequence_at_or_after" if inclusive else "sequence_after"
 
         def run(con: sqlite3.Connection) -> int:
-            row = con.execute(Q[name], (micros(at),)).fetchone()
+            tenant = self._keys.key(con, tenant_id)
+            params = {"tenant_key": tenant, "at": micros(at)}
+            found, indexed_end = con.execute(Q[name], params).fetchone()
+            if found < indexed_end:
+                return int(found)
+            row = con.execute(
+                Q["sequence_at_pending"], params | {"inclusive": inclusive}
+            ).fetchone()
             if row:
                 return int(row[0])
-            head = con.execute(Q["head"]).fetchone()
-            return (head[0] if head else 0) + 1
+            return int(con.execute(Q["head"], {"tenant_key": tenant}).fetchone()[0]) + 1
 
         return await self._db.read(run)
 
-    async def head(self) -> int:
-        row = await self._db.read(lambda con: con.execute(Q["head"]).fetchone())
-        return int(row[0]) if row else 0
+    async def head(self, tenant_id: str) -> int:
+        def run(con: sqlite3.Connection) -> int:
+            tenant = self._keys.key(con, tenant_id)
+            return int(con.execute(Q["head"], {"tenant_key": tenant}).fetchone()[0])
+
+        return await self._db.read(run)
 
     def commit_signal(self) -> asyncio.Event:
         return self._committed

@@ -20,13 +20,23 @@ INSERT OR IGNORE INTO chronik_meta (key, value) VALUES (?, ?);
 
 -- name: indexing_pass
 -- An index pass (migration 0009): the pending events join the filter indexes.
-UPDATE events SET pending = NULL WHERE sequence > (SELECT upto FROM event_index_position);
+UPDATE events SET pending = NULL WHERE id > (SELECT upto FROM event_index_position);
 
 -- name: indexing_position
-UPDATE event_index_position SET upto = (SELECT coalesce(max(sequence), 0) FROM events);
+UPDATE event_index_position SET upto = (SELECT coalesce(max(id), 0) FROM events);
+
+-- name: last_created_at
+SELECT created_at FROM events ORDER BY id DESC LIMIT 1;
 
 -- name: head
-SELECT sequence, created_at FROM events ORDER BY sequence DESC LIMIT 1;
+-- A tenant's last sequence: the indexed events' from the tenant index, the pending ones'
+-- by a scan of the few after event_index_position.upto.
+SELECT coalesce(max(h), 0) FROM (
+    SELECT max(sequence) AS h FROM events INDEXED BY events_tenant
+     WHERE pending IS NULL AND tenant_key = :tenant_key
+    UNION ALL
+    SELECT max(sequence) FROM events NOT INDEXED
+     WHERE id > (SELECT upto FROM event_index_position) AND tenant_key = :tenant_key);
 
 -- name: aggregate_version
 SELECT max(aggregate_version) FROM events
@@ -36,7 +46,7 @@ WHERE tenant_key = ? AND aggregate_type = ? AND aggregate_id = ?;
 SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
        resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
        created_at, correlation_id, causation_id, metadata
-FROM events WHERE locator IN (SELECT value FROM json_each(?)) ORDER BY sequence;
+FROM events WHERE locator IN (SELECT value FROM json_each(?)) ORDER BY id;
 
 -- name: insert_event
 -- The last three come as '' when absent: Python's sqlite3 binds None through its adapter
@@ -54,12 +64,6 @@ INSERT OR IGNORE INTO event_names (tenant_key, kind, name) VALUES (?, ?, ?);
 -- name: names
 SELECT name FROM event_names WHERE tenant_key = ? AND kind = ? ORDER BY name;
 
--- name: read_after
-SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, aggregate_version,
-       resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
-       created_at, correlation_id, causation_id, metadata
-FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?;
-
 -- name: read_after_tenant
 -- Indexed events from the tenant index, the pending ones after them by the primary key
 -- (migration 0009): one statement, so one snapshot.
@@ -74,7 +78,7 @@ SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_i
            resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
            created_at, correlation_id, causation_id, metadata
     FROM events NOT INDEXED
-    WHERE sequence > (SELECT upto FROM event_index_position) AND sequence > :after
+    WHERE id > (SELECT upto FROM event_index_position) AND sequence > :after
       AND tenant_key = :tenant_key
     ORDER BY sequence LIMIT :limit)
 ORDER BY sequence LIMIT :limit;
@@ -96,48 +100,62 @@ SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_i
            resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
            created_at, correlation_id, causation_id, metadata
     FROM events NOT INDEXED
-    WHERE sequence > (SELECT upto FROM event_index_position)
+    WHERE id > (SELECT upto FROM event_index_position)
       AND request_id = :request_id AND tenant_key = :tenant_key)
 ORDER BY sequence;
 
 -- name: sequence_at_or_after
--- The first event created at or after a time. The writer never lets created_at go back
--- (each commit takes at least the time of the one before), so the log is in created_at order
--- too and a binary search over the sequence finds it in ~20 primary-key probes: an index on
--- created_at would cost every append one more B-tree page (migration 0008 drops it).
+-- A tenant's first indexed event created at or after a time, or its last indexed sequence + 1.
+-- The writer never lets created_at go back (each commit takes at least the time of the one
+-- before), and a tenant's sequences are dense, so a binary search over them finds it in ~20
+-- probes of the tenant index: an index on created_at would cost every append one more B-tree
+-- page (migration 0008 drops it). The pending events after them: sequence_at_pending.
 WITH RECURSIVE probe(lo, hi) AS (
-    SELECT (SELECT min(sequence) FROM events), (SELECT max(sequence) FROM events) + 1
+    SELECT 1, (SELECT coalesce(max(sequence), 0) FROM events INDEXED BY events_tenant
+                WHERE pending IS NULL AND tenant_key = :tenant_key) + 1
     UNION ALL
     SELECT
-        CASE WHEN (SELECT created_at FROM events WHERE sequence >= (lo + hi) / 2
-                   ORDER BY sequence LIMIT 1) >= ?1
+        CASE WHEN (SELECT created_at FROM events INDEXED BY events_tenant
+                    WHERE pending IS NULL AND tenant_key = :tenant_key
+                      AND sequence = (lo + hi) / 2) >= :at
              THEN lo ELSE (lo + hi) / 2 + 1 END,
-        CASE WHEN (SELECT created_at FROM events WHERE sequence >= (lo + hi) / 2
-                   ORDER BY sequence LIMIT 1) >= ?1
+        CASE WHEN (SELECT created_at FROM events INDEXED BY events_tenant
+                    WHERE pending IS NULL AND tenant_key = :tenant_key
+                      AND sequence = (lo + hi) / 2) >= :at
              THEN (lo + hi) / 2 ELSE hi END
     FROM probe WHERE lo < hi
 )
-SELECT sequence FROM events
-WHERE sequence >= (SELECT lo FROM probe WHERE lo >= hi)
-ORDER BY sequence LIMIT 1;
+SELECT lo, (SELECT coalesce(max(sequence), 0) FROM events INDEXED BY events_tenant
+            WHERE pending IS NULL AND tenant_key = :tenant_key) + 1
+FROM probe WHERE lo >= hi;
 
 -- name: sequence_after
--- The first event created after a time: as sequence_at_or_after.
+-- As sequence_at_or_after, for the first event created after a time.
 WITH RECURSIVE probe(lo, hi) AS (
-    SELECT (SELECT min(sequence) FROM events), (SELECT max(sequence) FROM events) + 1
+    SELECT 1, (SELECT coalesce(max(sequence), 0) FROM events INDEXED BY events_tenant
+                WHERE pending IS NULL AND tenant_key = :tenant_key) + 1
     UNION ALL
     SELECT
-        CASE WHEN (SELECT created_at FROM events WHERE sequence >= (lo + hi) / 2
-                   ORDER BY sequence LIMIT 1) > ?1
+        CASE WHEN (SELECT created_at FROM events INDEXED BY events_tenant
+                    WHERE pending IS NULL AND tenant_key = :tenant_key
+                      AND sequence = (lo + hi) / 2) > :at
              THEN lo ELSE (lo + hi) / 2 + 1 END,
-        CASE WHEN (SELECT created_at FROM events WHERE sequence >= (lo + hi) / 2
-                   ORDER BY sequence LIMIT 1) > ?1
+        CASE WHEN (SELECT created_at FROM events INDEXED BY events_tenant
+                    WHERE pending IS NULL AND tenant_key = :tenant_key
+                      AND sequence = (lo + hi) / 2) > :at
              THEN (lo + hi) / 2 ELSE hi END
     FROM probe WHERE lo < hi
 )
-SELECT sequence FROM events
-WHERE sequence >= (SELECT lo FROM probe WHERE lo >= hi)
-ORDER BY sequence LIMIT 1;
+SELECT lo, (SELECT coalesce(max(sequence), 0) FROM events INDEXED BY events_tenant
+            WHERE pending IS NULL AND tenant_key = :tenant_key) + 1
+FROM probe WHERE lo >= hi;
+
+-- name: sequence_at_pending
+-- The tenant's first pending event created at (:inclusive) or after a time.
+SELECT sequence FROM events NOT INDEXED
+ WHERE id > (SELECT upto FROM event_index_position) AND tenant_key = :tenant_key
+   AND (created_at > :at OR (:inclusive AND created_at = :at))
+ ORDER BY id LIMIT 1;
 
 -- name: tenant_key
 SELECT key FROM tenants WHERE id = ?;
@@ -172,7 +190,7 @@ SELECT * FROM (SELECT sequence, tenant_key, locator, aggregate_type, aggregate_i
            resource_owner, type, revision, payload, editor_user_id, editor_service, request_id,
            created_at, correlation_id, causation_id, metadata
     FROM events NOT INDEXED
-    WHERE sequence > (SELECT upto FROM event_index_position) AND tenant_key = :tenant_key
+    WHERE id > (SELECT upto FROM event_index_position) AND tenant_key = :tenant_key
       {where}
     ORDER BY sequence {direction} LIMIT :limit)
 ORDER BY sequence {direction} LIMIT :limit;

@@ -13,10 +13,11 @@ CREATE TABLE tenants (
     created_at INTEGER NOT NULL
 );
 
--- The last four columns came with ALTER TABLE (migrations 0007 and 0009), which is why they
--- are laid out as SQLite records them.
-CREATE TABLE events (
-    sequence          INTEGER PRIMARY KEY,
+-- `id` is the order of commits across tenants (the deferred indexes and time lookups use
+-- it), and `sequence` numbers each tenant's events 1, 2, 3… (migration 0012).
+CREATE TABLE "events" (
+    id                INTEGER PRIMARY KEY,
+    sequence          INTEGER NOT NULL,
     tenant_key        INTEGER NOT NULL,
     locator           TEXT NOT NULL,
     aggregate_type    TEXT NOT NULL,
@@ -29,13 +30,15 @@ CREATE TABLE events (
     editor_user_id    TEXT NOT NULL,
     editor_service    TEXT NOT NULL,
     request_id        TEXT NOT NULL,
-    created_at        INTEGER NOT NULL
-, correlation_id TEXT,
+    created_at        INTEGER NOT NULL,
+    correlation_id    TEXT,
     causation_id      TEXT,
-    metadata          TEXT, pending INTEGER);
+    metadata          TEXT,
+    pending           INTEGER
+);
 -- An append writes the table and its unique indexes; the partial filter indexes take an
 -- event when an index pass clears its `pending` mark, and every event after
--- event_index_position.upto is still pending (migration 0009 says why).
+-- event_index_position.upto (an id) is still pending (migration 0009 says why).
 CREATE UNIQUE INDEX events_locator ON events (locator);
 CREATE UNIQUE INDEX events_aggregate ON events (tenant_key, aggregate_type, aggregate_id, aggregate_version);
 CREATE INDEX events_tenant ON events (tenant_key, sequence) WHERE pending IS NULL;
