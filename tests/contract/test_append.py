@@ -8,8 +8,9 @@ import pytest
 
 from chronik.errors import Conflict, InvalidArgument, NotFound
 from chronik.events import EventQuery
+from chronik.events.append import prepare
 from chronik.ids import new_ulid, new_ulids
-from chronik.records import Editor, Event, ExpectedVersion, NewEvent
+from chronik.records import Editor, Event, ExpectedVersion, NewEvent, PendingAppend
 from chronik.services import Chronik
 from chronik.settings import Settings
 
@@ -238,6 +239,29 @@ async def test_group_commit_keeps_each_appends_own_outcome(chronik: Chronik, ten
     assert all(isinstance(r, Conflict) for r in results[20:])
     ids = {e.aggregate_id for e in await all_events(chronik, tenant)}
     assert ids == {"taken"} | {f"g{i}" for i in range(20)}
+
+
+async def test_one_group_of_several_tenants_numbers_each_tenants_events_on_its_own(
+    chronik: Chronik, tenant: str, other_tenant: str
+) -> None:
+    """A group may hold appends of several tenants (a transaction of the caller's, or a
+    store that groups every tenant's): each tenant's events continue its own numbers."""
+    await chronik.events.append(tenant, [ev("first")])
+
+    def pending(of: str, *ids: str) -> PendingAppend:
+        return prepare(of, [ev(i) for i in ids], max_payload_bytes=1 << 20, max_events=100)
+
+    outcomes = await chronik.db.events.commit_group(
+        [
+            pending(tenant, "a1", "a2"),
+            pending(other_tenant, "b1"),
+            pending(tenant, "a3"),
+            pending(other_tenant, "b2", "b3"),
+        ]
+    )
+    assert [[e.sequence for e in o] for o in outcomes] == [[2, 3], [1], [4], [2, 3]]  # type: ignore[union-attr]
+    assert [e.aggregate_id for e in await all_events(chronik, other_tenant)] == ["b1", "b2", "b3"]
+    assert await chronik.events.head(tenant) == 4
 
 
 async def test_retry_with_same_locators_returns_stored_events_and_writes_nothing(
