@@ -14,18 +14,16 @@ from chronik.events.commit import GroupCommitter
 
 
 class Append:
-    def __init__(self, name: str, refuse: bool = False, tenant_id: str = "t") -> None:
+    def __init__(self, name: str, refuse: bool = False) -> None:
         self.name = name
         self.events = [name]
         self.refuse = refuse
-        self.tenant_id = tenant_id
 
 
 class Store:
     """Commits by recording each group; an append made with ``refuse`` is refused alone."""
 
     committers = 1
-    groups_by_tenant = False
 
     def __init__(self, inline: bool, fail: bool = False) -> None:
         self.commits_inline = inline
@@ -116,20 +114,3 @@ async def test_closing_refuses_new_appends() -> None:
     await committer.close()
     with pytest.raises(ChronikError, match="shutting down"):
         await committer.submit(Append("late"))  # type: ignore[arg-type]
-
-
-async def test_a_store_that_orders_each_tenant_apart_gets_groups_of_one_tenant() -> None:
-    """PostgreSQL's appends take their tenant's lock: a group of one tenant never waits on
-    another's, and each tenant's appends keep their order."""
-    store = Store(inline=False)
-    store.groups_by_tenant = True
-    committer = _committer(store)
-    appends = [Append(f"{t}{i}", tenant_id=t) for i in range(4) for t in "abc"]
-    outcomes: list[Any] = await asyncio.gather(*(committer.submit(a) for a in appends))  # type: ignore[arg-type]
-    assert outcomes == [[a.name] for a in appends]
-    assert sorted(store.groups) == [
-        ["a0", "a1", "a2", "a3"],
-        ["b0", "b1", "b2", "b3"],
-        ["c0", "c1", "c2", "c3"],
-    ]
-    await committer.close()

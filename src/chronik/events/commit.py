@@ -20,9 +20,8 @@ class GroupCommitter:
 
     Each append keeps its own outcome: the backend commits a group in one transaction but
     refuses or accepts every append in it on its own. ``store.committers`` groups may be in
-    flight at once (one on SQLite, whose writer is single; more on PostgreSQL, where groups
-    of different tenants commit side by side under their own tenants' locks, and one group
-    can be prepared while another waits for its commit).
+    flight at once (one on SQLite, whose writer is single; more on PostgreSQL, where one
+    group can be prepared while another waits for its commit).
     """
 
     def __init__(self, store: EventStore, *, max_events: int = 10_000) -> None:
@@ -76,21 +75,8 @@ class GroupCommitter:
             ]
 
     def _take(self) -> list[_Waiting]:
-        """The oldest queued append and those queued after it, up to ``max_events`` events:
-        of its tenant only where the store groups by tenant (the others keep their place)."""
         group = [self._queue.popleft()]
         size = len(group[0][0].events)
-        if self._store.groups_by_tenant:
-            tenant, others = group[0][0].tenant_id, deque[_Waiting]()
-            while self._queue:
-                item = self._queue.popleft()
-                if item[0].tenant_id == tenant and size + len(item[0].events) <= self._max_events:
-                    size += len(item[0].events)
-                    group.append(item)
-                else:
-                    others.append(item)
-            self._queue = others
-            return group
         while self._queue and size + len(self._queue[0][0].events) <= self._max_events:
             item = self._queue.popleft()
             size += len(item[0].events)

@@ -37,11 +37,6 @@ AppendOutcome = list[Event] | ChronikError
 class EventStore(Protocol):
     committers: int
     """How many group commits this backend usefully runs at once."""
-    groups_by_tenant: bool
-    """Whether a group should hold one tenant's appends only: each tenant's appends are
-    ordered by a lock of its own, and a group of several tenants would wait on each of
-    their locks (PostgreSQL). Where one writer orders them all (SQLite), one group of
-    every tenant's queued appends is cheaper."""
     commits_inline: bool
     """Whether :meth:`commit_group` runs on the caller's thread without yielding to the loop
     (but to wait for another process's lock) and may be cancelled whenever it yields: then an

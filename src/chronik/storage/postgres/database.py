@@ -146,11 +146,10 @@ class PostgresDatabase:
         self.create = create
         self.connect_seconds = connect_seconds
         self.keys = TenantKeys()
-        self.pool_size = max(pool_size, 4)
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             url,
             min_size=1,
-            max_size=self.pool_size,
+            max_size=max(pool_size, 4),
             open=False,
             configure=_configure,
             kwargs={"autocommit": True},

@@ -192,14 +192,11 @@ def _first_repeat(appends: Sequence[PendingAppend]) -> int | None:
 
 
 class PostgresEventStore:
+    committers = 2
     commits_inline = False
-    groups_by_tenant = True
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
-        # Groups of different tenants commit side by side (each under its own tenant's lock):
-        # as many as half the pool, leaving the rest to readers.
-        self.committers = max(2, db.pool_size // 2)
         self._keys = db.keys
         self._known_names: set[tuple[int, str, str]] = set()
         self._committed = asyncio.Event()

@@ -103,7 +103,6 @@ class Written:
 class SQLiteEventStore:
     committers = 1
     commits_inline = True
-    groups_by_tenant = False
 
     def __init__(self, db: SQLiteDatabase) -> None:
         self._db = db
