@@ -13,6 +13,8 @@ Per backend, in one process:
    ``cold``     the same on a fresh database and tenant as a fresh Chronik's first work,
    against the same after one sequential append, and its second burst;
    ``tenants``  32 concurrent one-event appenders over 16 tenants vs on one tenant;
+   ``nodes``    the same over 4 processes (nodes) of 8 appenders, each on tenants of its own
+   (PostgreSQL);
 4. ``search``     with ``--events`` events stored (loaded with Chronik's own append), the p99
    latency of each ListEvents filter shape, and page 1 vs page 5,000 of a Socotra stream;
 5. ``follow``     ``EventLog.follow_batches`` over all tenants from sequence 0.
@@ -577,6 +579,95 @@ async def tenants_workload(backend: str, sizes: Sizes, admin_url: str) -> list[R
     ]
 
 
+def _node(url: str, tenants: list[str], seconds: float, start_at: float) -> int:
+    """One node of ``nodes_workload``: a Chronik of its own process with 8 one-event
+    appenders over ``tenants``, from ``start_at`` (a shared wall-clock start) for
+    ``seconds``; the events it appended."""
+
+    async def run() -> int:
+        chronik = await Chronik.open(Settings(database_url=url), migrate=False)
+        try:
+            model = Model(seed=len(tenants))
+            events = [
+                (tenants[i % len(tenants)], b.editor, new_events(b))
+                for i, b in enumerate(model.batches(2_000, 1))
+            ]
+            await asyncio.sleep(max(0.0, start_at - time.time()))
+            stop = time.perf_counter() + seconds
+            counts = [0] * 8
+
+            async def task(i: int) -> None:
+                j = i
+                while time.perf_counter() < stop:
+                    tenant, editor, batch = events[j % len(events)]
+                    counts[i] += len(await chronik.events.append(tenant, batch, editor=editor))
+                    j += 8
+
+            await asyncio.gather(*(task(i) for i in range(8)))
+            return sum(counts)
+        finally:
+            await chronik.close()
+
+    return asyncio.run(run())
+
+
+async def nodes_workload(backend: str, sizes: Sizes, admin_url: str) -> list[Result]:
+    """Four nodes (processes) of 8 one-event appenders each, every node on 4 tenants of its
+    own (16 in all), against the same four nodes all on one tenant: what ordering per tenant
+    gains an installation of several nodes, where one node's groups would otherwise wait on
+    the others' lock. PostgreSQL only (SQLite has one writer)."""
+    import concurrent.futures
+    import multiprocessing
+
+    if backend != "postgres":
+        return []
+    async with fresh_database(backend, admin_url, "chronik_bench_nodes") as url:
+        chronik = await Chronik.open(Settings(database_url=url))
+        try:
+            tenants = [(await chronik.tenants.create(f"node-{i:02}")).id for i in range(16)]
+        finally:
+            await chronik.close()
+        shapes = {
+            "16 tenants": [tenants[n * 4 : n * 4 + 4] for n in range(4)],
+            "1 tenant": [tenants[:1]] * 4,
+        }
+        rates: dict[str, list[float]] = {name: [] for name in shapes}
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(4, mp_context=context) as pool:
+            for round_ in range(sizes.rounds + 1):  # the first round warms up
+                for name, per_node in shapes.items():
+                    start_at = time.time() + 3.0  # every process opened and ready
+                    counts = list(
+                        pool.map(
+                            _node,
+                            [url] * 4,
+                            per_node,
+                            [sizes.duration] * 4,
+                            [start_at] * 4,
+                        )
+                    )
+                    if round_:
+                        rates[name].append(sum(counts) / sizes.duration)
+                        log(f"{backend}: nodes, {name}: {rates[name][-1]:,.0f} ev/s")
+    spread, one = median(rates["16 tenants"]), median(rates["1 tenant"])
+    ratio = spread / one
+    return [
+        Result(
+            backend=backend,
+            workload="3d. 4 nodes x 8 one-event appenders, 16 tenants (4 per node)",
+            unit="ev/s",
+            raw=None,
+            chronik=spread,
+            eventsourcing=None,
+            ratio=ratio,
+            target=">= 2.00 x one tenant",
+            status=check(ratio, ">=", 2.0),
+            note=f"the same four nodes on one tenant: {one:,.0f} ev/s in the same rounds",
+            details={name: [round(r) for r in values] for name, values in rates.items()},
+        )
+    ]
+
+
 # -- the read workloads ----------------------------------------------------------------------
 
 
@@ -867,11 +958,11 @@ def _sqlite_raw_read(path: Path) -> Callable[[int], Awaitable[float]]:
     async def read(total: int) -> float:
         con = sqlite3.connect(path)
         q = (
-            "SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, "
+            "SELECT id, tenant_key, locator, aggregate_type, aggregate_id, "
             "aggregate_version, resource_owner, type, revision, payload, editor_user_id, "
-            "editor_service, request_id, created_at FROM events WHERE sequence > ? "
-            "ORDER BY sequence LIMIT 1000"
-        )
+            "editor_service, request_id, created_at, sequence FROM events WHERE id > ? "
+            "ORDER BY id LIMIT 1000"
+        )  # the file's own order of commits (sequences are per tenant)
         n, after = 0, 0
         start = time.perf_counter()
         while n < total:
@@ -894,17 +985,17 @@ def _pg_raw_read(url: str) -> Callable[[int], Awaitable[float]]:
                 "SELECT sequence, tenant_key, locator, aggregate_type, aggregate_id, "
                 "aggregate_version, resource_owner, type, revision, payload::text, "
                 "editor_user_id, editor_service, request_id, created_at FROM events "
-                "WHERE sequence > %s ORDER BY sequence LIMIT 1000"
-            )
-            n, after = 0, 0
+                "WHERE (tenant_key, sequence) > (%s, %s) ORDER BY tenant_key, sequence LIMIT 1000"
+            )  # keyset over the primary key: tenant by tenant (sequences are per tenant)
+            n, tenant, after = 0, 0, 0
             start = time.perf_counter()
             while n < total:
-                cur = await conn.execute(q, (after,))
+                cur = await conn.execute(q, (tenant, after))
                 rows = await cur.fetchall()
                 if not rows:
                     break
                 n += len(rows)
-                after = rows[-1][0]
+                tenant, after = rows[-1][1], rows[-1][0]
             return n / (time.perf_counter() - start)
 
     return read
@@ -987,6 +1078,11 @@ async def run_backend(backend: str, sizes: Sizes, args: argparse.Namespace) -> l
         for r in spread:
             log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
         results += spread
+    if "nodes" in args.workloads:
+        nodes = await nodes_workload(backend, sizes, args.postgres_url)
+        for r in nodes:
+            log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
+        results += nodes
     if "reads" in args.workloads:
         results += await read_workloads(backend, sizes, args.postgres_url, args.reuse_data)
     return results
@@ -1009,8 +1105,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke check")
     parser.add_argument(
         "--workloads",
-        default="writes,cold,tenants,reads",
-        help="comma-separated: writes, cold, tenants, reads (default all four)",
+        default="writes,cold,tenants,nodes,reads",
+        help="comma-separated: writes, cold, tenants, nodes, reads (default all)",
     )
     parser.add_argument(
         "--reuse-data",

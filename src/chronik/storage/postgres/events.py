@@ -65,7 +65,6 @@ class _Call:
         self.appends = appends
         self.new_names: list[set[tuple[int, str, str]]] = []
         self.written_names: set[tuple[int, str, str]] = set()
-        self.last_sequence = 0
         group: dict[str, list[dict[str, Any]]] = {
             "appends": [],
             "events": [],
@@ -117,10 +116,9 @@ class _Call:
         group["aggregates"] = [{"t": t, "a": a, "i": i} for t, a, i in aggregates]
         self.params = (_encode(group).decode(),)
 
-    def written(self, number: int, last_sequence: int) -> None:
-        """The append of ``number`` (0-based) was written, its last event at this sequence."""
+    def written(self, number: int) -> None:
+        """The append of ``number`` (0-based) was written."""
         self.written_names |= self.new_names[number]
-        self.last_sequence = max(self.last_sequence, last_sequence)
 
 
 _encode = msgspec.json.Encoder().encode
@@ -131,9 +129,6 @@ class _Lean:
     runs only when all are)."""
 
     written_names: frozenset[tuple[int, str, str]] = frozenset()
-
-    def __init__(self, last_sequence: int) -> None:
-        self.last_sequence = last_sequence
 
 
 class _Many:
@@ -321,7 +316,7 @@ class PostgresEventStore:
         if sequence is None:
             assert expected is not None  # only an expectation refuses
             return version_conflict(aggregate, expected, current), None
-        return [stored_event(append, e, sequence, current + 1, created_at)], _Lean(sequence)
+        return [stored_event(append, e, sequence, current + 1, created_at)], _Lean()
 
     async def _append_many(
         self, conn: psycopg.AsyncConnection[Any], append: PendingAppend, tenant: int
@@ -347,7 +342,7 @@ class PostgresEventStore:
                 zip(append.events, call.aggregate, call.place, strict=True)
             )
         ]
-        return stored, _Lean(first + len(stored) - 1)
+        return stored, _Lean()
 
     def committed(self, call: _Call | _Lean) -> None:
         """What a call wrote is committed: remember its names, wake the followers."""
@@ -368,7 +363,7 @@ class PostgresEventStore:
                     stored_event(append, e, first + k, versions[k], created_at)
                     for k, e in enumerate(append.events)
                 ]
-                call.written(number, first + len(append.events) - 1)
+                call.written(number)
             elif status == "retry":
                 retries.append((i, append))
             elif status == "locator_taken":
