@@ -233,7 +233,7 @@ class ViewStatus:
 
     @property
     def lag(self) -> int:
-        """Sequences between the view's position and the log's head (of all tenants)."""
+        """Events of the tenant after the view's position (its head minus the position)."""
         return max(0, self.head - self.state.position)
 
     @property

@@ -32,7 +32,7 @@ async def run(chronik: Chronik, tenant: str) -> None:
 
 
 async def keep(chronik: Chronik, tenant: str, rows: dict[str, Any]) -> int:
-    """Store ``rows`` through the view and run it; the log's head."""
+    """Store ``rows`` through the view and run it; the tenant's head."""
     await chronik.events.append(
         tenant,
         [

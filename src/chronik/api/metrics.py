@@ -131,7 +131,9 @@ class _ViewCollector(Collector):
             "chronik_view_position", "Last sequence a view dealt with.", labels=labels
         )
         lag = GaugeMetricFamily(
-            "chronik_view_lag_events", "Sequences between a view and the log's head.", labels=labels
+            "chronik_view_lag_events",
+            "Events of the tenant a view has yet to handle.",
+            labels=labels,
         )
         lag_seconds = GaugeMetricFamily(
             "chronik_view_lag_seconds",
@@ -252,7 +254,7 @@ class _WebhookCollector(Collector):
         labels = ["webhook", "tenant"]
         lag = GaugeMetricFamily(
             "chronik_webhook_lag_events",
-            "Sequences between a webhook's position and the log's head.",
+            "Events of the tenant between a webhook's position and the tenant's head.",
             labels=labels,
         )
         lag_seconds = GaugeMetricFamily(

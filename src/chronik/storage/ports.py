@@ -206,7 +206,7 @@ class ViewStore(Protocol):
 
 class WebhookStore(Protocol):
     async def create(self, webhook: Webhook, position: int) -> None:
-        """Store a new webhook, its view starting after ``position`` (the head of the log)."""
+        """Store a new webhook, its view starting after ``position`` (its tenant's head)."""
         ...
 
     async def get(self, tenant_id: str, locator: str) -> Webhook | None: ...

@@ -82,7 +82,7 @@ def _forget_failure(task: asyncio.Task[_Page]) -> None:
 @dataclass
 class Stats:
     """Per view, since the runner started: handled events, failures, handler seconds; and
-    per tenant the position, the head of the log it last saw, and its last event's time."""
+    per tenant the position, the tenant's head it last saw, and its last event's time."""
 
     handled: int = 0
     failures: int = 0

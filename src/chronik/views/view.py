@@ -48,7 +48,7 @@ class View:
     an operator (``"stop"``).
 
     ``skips``, when given, is asked before each batch whether the view has nothing to do in
-    a tenant (say, no flow is bound there): then it moves to the head of the log without
+    a tenant (say, no flow is bound there): then it moves to the tenant's head without
     reading the events in between, at most once a second. ``on_commit=False`` makes the
     runner look at the view on its poll interval and when woken, not after every commit (for
     a view of rare events that its writers wake).
