@@ -330,7 +330,7 @@ class Writes:
         single_events = [(tenant_ids[b.tenant], b.editor, new_events(b)) for b in singles]
 
         async def chronik32(duration: float) -> Run:
-            return await appenders32(chronik, single_events, duration)
+            return await appenders(chronik, single_events, duration)
 
         async def es_threads(duration: float) -> Run:
             items, seconds = es32.concurrent(singles, 32, duration)
@@ -468,21 +468,23 @@ async def write_workloads(backend: str, sizes: Sizes, admin_url: str) -> list[Re
     return writes.results
 
 
-async def appenders32(chronik: Chronik, events: list[tuple[str, Any, Any]], seconds: float) -> Run:
-    """32 asyncio tasks appending one event each, round robin over ``events``, for
+async def appenders(
+    chronik: Chronik, events: list[tuple[str, Any, Any]], seconds: float, tasks: int = 32
+) -> Run:
+    """``tasks`` asyncio tasks appending one event each, round robin over ``events``, for
     ``seconds``."""
     stop = time.perf_counter() + seconds
-    counts = [0] * 32
+    counts = [0] * tasks
 
     async def task(i: int) -> None:
         j = i
         while time.perf_counter() < stop:
             tenant, editor, batch = events[j % len(events)]
             counts[i] += len(await chronik.events.append(tenant, batch, editor=editor))
-            j += 32
+            j += tasks
 
     start = time.perf_counter()
-    await asyncio.gather(*(task(i) for i in range(32)))
+    await asyncio.gather(*(task(i) for i in range(tasks)))
     return Run(sum(counts), time.perf_counter() - start)
 
 
@@ -504,9 +506,9 @@ async def cold_workload(backend: str, sizes: Sizes, admin_url: str) -> list[Resu
                     if mode == "warm":
                         await chronik.events.append(tenant, events[-1][2], editor=events[-1][1])
                     gc.collect()
-                    runs[mode].append(await appenders32(chronik, events, sizes.duration))
+                    runs[mode].append(await appenders(chronik, events, sizes.duration))
                     if mode == "cold":
-                        runs["then"].append(await appenders32(chronik, events, sizes.duration))
+                        runs["then"].append(await appenders(chronik, events, sizes.duration))
                 finally:
                     await chronik.close()
     rates = {mode: median([r.rate for r in mode_runs]) for mode, mode_runs in runs.items()}
@@ -550,8 +552,8 @@ async def tenants_workload(backend: str, sizes: Sizes, admin_url: str) -> list[R
 
             runs = await interleaved(
                 {
-                    "16 tenants": lambda d: appenders32(chronik, spread, d),
-                    "1 tenant": lambda d: appenders32(chronik, one, d),
+                    "16 tenants": lambda d: appenders(chronik, spread, d),
+                    "1 tenant": lambda d: appenders(chronik, one, d),
                 },
                 sizes,
                 settle,
@@ -593,18 +595,7 @@ def _node(url: str, tenants: list[str], seconds: float, start_at: float) -> int:
                 for i, b in enumerate(model.batches(2_000, 1))
             ]
             await asyncio.sleep(max(0.0, start_at - time.time()))
-            stop = time.perf_counter() + seconds
-            counts = [0] * 8
-
-            async def task(i: int) -> None:
-                j = i
-                while time.perf_counter() < stop:
-                    tenant, editor, batch = events[j % len(events)]
-                    counts[i] += len(await chronik.events.append(tenant, batch, editor=editor))
-                    j += 8
-
-            await asyncio.gather(*(task(i) for i in range(8)))
-            return sum(counts)
+            return (await appenders(chronik, events, seconds, tasks=8)).items
         finally:
             await chronik.close()
 
