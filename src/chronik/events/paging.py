@@ -41,9 +41,9 @@ class Cursor(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
 
 
 _VERSION = b"2"
-_PER_TENANT_SINCE = (
-    b"2"  # sequences per tenant (migrations 0012 / 0015): older ones point elsewhere
-)
+# Sequences are per tenant from this version on (migrations 0012 / 0015): the positions of
+# older tokens point at other events.
+_PER_TENANT_SINCE = b"2"
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Cursor)
 

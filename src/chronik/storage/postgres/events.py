@@ -65,6 +65,7 @@ class _Call:
         self.appends = appends
         self.new_names: list[set[tuple[int, str, str]]] = []
         self.written_names: set[tuple[int, str, str]] = set()
+        self.heads: dict[int, int] = {}
         group: dict[str, list[dict[str, Any]]] = {
             "appends": [],
             "events": [],
@@ -116,9 +117,11 @@ class _Call:
         group["aggregates"] = [{"t": t, "a": a, "i": i} for t, a, i in aggregates]
         self.params = (_encode(group).decode(),)
 
-    def written(self, number: int) -> None:
-        """The append of ``number`` (0-based) was written."""
+    def written(self, number: int, last_sequence: int) -> None:
+        """The append of ``number`` (0-based) was written, its last event at this sequence."""
         self.written_names |= self.new_names[number]
+        tenant = self.appends[number][2]
+        self.heads[tenant] = max(self.heads.get(tenant, 0), last_sequence)
 
 
 _encode = msgspec.json.Encoder().encode
@@ -129,6 +132,9 @@ class _Lean:
     runs only when all are)."""
 
     written_names: frozenset[tuple[int, str, str]] = frozenset()
+
+    def __init__(self, tenant: int, last_sequence: int) -> None:
+        self.heads = {tenant: last_sequence}
 
 
 class _Many:
@@ -194,6 +200,8 @@ class PostgresEventStore:
         self._db = db
         self._keys = db.keys
         self._known_names: set[tuple[int, str, str]] = set()
+        self._heads: dict[int, int] = {}
+        """Each tenant's last sequence this node knows committed (its own or NOTIFYed)."""
         self._committed = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
 
@@ -316,7 +324,7 @@ class PostgresEventStore:
         if sequence is None:
             assert expected is not None  # only an expectation refuses
             return version_conflict(aggregate, expected, current), None
-        return [stored_event(append, e, sequence, current + 1, created_at)], _Lean()
+        return [stored_event(append, e, sequence, current + 1, created_at)], _Lean(tenant, sequence)
 
     async def _append_many(
         self, conn: psycopg.AsyncConnection[Any], append: PendingAppend, tenant: int
@@ -342,12 +350,13 @@ class PostgresEventStore:
                 zip(append.events, call.aggregate, call.place, strict=True)
             )
         ]
-        return stored, _Lean()
+        return stored, _Lean(tenant, first + len(stored) - 1)
 
     def committed(self, call: _Call | _Lean) -> None:
         """What a call wrote is committed: remember its names, wake the followers."""
         self._known_names |= call.written_names
-        self._wake()
+        for tenant, sequence in call.heads.items():
+            self._wake(tenant, sequence)
 
     def _decide(
         self,
@@ -363,7 +372,7 @@ class PostgresEventStore:
                     stored_event(append, e, first + k, versions[k], created_at)
                     for k, e in enumerate(append.events)
                 ]
-                call.written(number)
+                call.written(number, first + len(append.events) - 1)
             elif status == "retry":
                 retries.append((i, append))
             elif status == "locator_taken":
@@ -384,9 +393,13 @@ class PostgresEventStore:
         for i, append in retries:
             outcomes[i] = _events(self._keys, [by_locator[e.locator] for e in append.events])
 
-    def _wake(self) -> None:
-        self._committed.set()
-        self._committed = asyncio.Event()
+    def _wake(self, tenant: int, sequence: int) -> None:
+        """Wake the followers when a tenant's head moved: once per commit, not again for the
+        NOTIFY of this node's own commit."""
+        if sequence > self._heads.get(tenant, 0):
+            self._heads[tenant] = sequence
+            self._committed.set()
+            self._committed = asyncio.Event()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -464,8 +477,10 @@ class PostgresEventStore:
                 async with conn:
                     await conn.execute(Q["listen_commits"])
                     delay = 0.1
-                    async for _ in conn.notifies():
-                        self._wake()
+                    async for note in conn.notifies():
+                        tenant, _, sequence = note.payload.partition(":")
+                        with contextlib.suppress(ValueError):
+                            self._wake(int(tenant), int(sequence))
             except psycopg.Error as exc:
                 log.warning("commit listener lost its connection (%s); reconnecting", exc)
                 await asyncio.sleep(delay)

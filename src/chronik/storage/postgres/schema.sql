@@ -262,8 +262,8 @@ BEGIN
           FROM jsonb_to_recordset(p_group -> 'names') AS u (a integer, k text, n text)
          WHERE v_written[u.a]
         ON CONFLICT DO NOTHING;
-        PERFORM pg_notify('chronik_events', t::text)
-           FROM unnest(d_tenant) AS t;
+        PERFORM pg_notify('chronik_events', d.t || ':' || d.s)
+           FROM unnest(d_tenant, d_sequence) AS d (t, s);
     END IF;
 END;
 $$;
@@ -308,7 +308,7 @@ BEGIN
          WHERE p_expected IS NULL OR c.version = p_expected
             OR (p_expected = -1 AND c.version > 0)
         RETURNING events.sequence, events.created_at,
-                  pg_notify('chronik_events', p_tenant::text) AS notified
+                  pg_notify('chronik_events', p_tenant || ':' || events.sequence) AS notified
     )
     SELECT w.sequence, c.version, w.created_at FROM c LEFT JOIN w ON true;
 END;
@@ -396,7 +396,8 @@ BEGIN
       INTO r_first_sequence, r_created_at, r_versions
       FROM h CROSS JOIN refused;
     IF r_first_sequence IS NOT NULL THEN
-        PERFORM pg_notify('chronik_events', p_tenant::text);
+        PERFORM pg_notify('chronik_events', p_tenant || ':'
+                          || (r_first_sequence + jsonb_array_length(p_events -> 'l') - 1));
     END IF;
     RETURN NEXT;
 END;
