@@ -15,7 +15,8 @@ place (``chronik.api``), so the core never thinks in HTTP.
     ├── ResourceExhausted    a size limit was passed (413)
     ├── Unauthenticated      no valid credentials (401)
     └── Unavailable          the database or a dependency cannot be reached (503)
-        └── DatabaseUnavailable  the database named cannot be opened at all
+        ├── DatabaseUnavailable  the database named cannot be opened at all
+        └── TenantMoved      a write reached a database its tenant has moved out of
 
 Driver exceptions never leave a storage backend: each backend translates them in one place.
 """
@@ -112,3 +113,10 @@ class DatabaseUnavailable(Unavailable):
     """The database the settings name cannot be opened: it does not exist (and this process
     was not asked to create it), holds no Chronik schema, or its server refuses the
     connection or the credentials. The command line exits 2 on it, as on a wrong option."""
+
+
+class TenantMoved(Unavailable):
+    """A write reached a database that its tenant has been moved out of (or is being moved
+    out of): nothing of it was written. The placement router waits for the move's cutover
+    and sends the write again to the tenant's new database; a caller sees this only when the
+    move does not finish in time."""

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chronik.actions import Actions, Executor, HttpPolicy, Limits, Runtime
 from chronik.actions import projection as action_list
 from chronik.auth.oidc import Authenticator, OidcVerifier
 from chronik.auth.tokens import Tokens
-from chronik.errors import AlreadyExists, NotFound
+from chronik.errors import AlreadyExists, FailedPrecondition, NotFound
 from chronik.events import Catalogue, EventLog
 from chronik.groups import ConsumerGroups
 from chronik.records import Editor, Event, ExpectedVersion, NewEvent, Tenant, reserved
 from chronik.schedules import Scheduler, Schedules
 from chronik.settings import Settings
 from chronik.storage import Database, TenantStore, open_database
+from chronik.storage.placement import Moved, PlacedDatabase
 from chronik.views import Registry, ViewRunner, Views
 from chronik.webhooks import Deliverer, Destinations, WebhookRunner, Webhooks
 
@@ -155,6 +157,29 @@ class Chronik:
             editor=editor,
             flows=False,
         )
+
+    async def placements(self) -> dict[str, str]:
+        """Where each tenant lives (``host:port/dbname``; a tenant being moved: ``A -> B``);
+        empty when tenants are not placed across databases."""
+        if not isinstance(self.db, PlacedDatabase):
+            return {}
+        found = {}
+        for tenant in await self.tenants.list():
+            where = await self.db.placement(tenant.id, fresh=True)
+            found[tenant.id] = where.database + (
+                f" -> {where.moving_to}" if where.moving_to else ""
+            )
+        return found
+
+    async def move_tenant(
+        self, tenant: str, to: str, *, progress: Callable[[str], None] = lambda _: None
+    ) -> Moved:
+        """Move a tenant (id or name) with its records to another of the tenant databases."""
+        if not isinstance(self.db, PlacedDatabase):
+            raise FailedPrecondition(
+                "tenants move between tenant databases: give them with --tenant-databases"
+            )
+        return await self.db.move(tenant, to, progress=progress)
 
     async def default_tenant(self) -> Tenant:
         """The tenant named ``default``, created on first use (the embedded install's)."""

@@ -45,6 +45,14 @@ class Settings:
     subscribe_heartbeat_seconds: float = 15.0
     """Seconds of silence after which a live subscription gets a heartbeat comment."""
     postgres_pool_size: int = 10
+    tenant_databases: tuple[str, ...] = ()
+    """PostgreSQL databases to place tenants in (``CHRONIK_TENANT_DATABASES``, comma
+    separated): ``database_url`` is then the directory that says where each tenant lives,
+    and holds the tenants from before (and new ones only if it is named here too)."""
+    tenant_move_wait_seconds: float = 30.0
+    """How long a write of a tenant being moved waits for the move's cutover."""
+    placement_cache_seconds: float = 2.0
+    """How long a node keeps where a tenant lives before asking the directory again."""
     views: tuple[str, ...] = ()
     """Views to run besides the installed packages' entry points: ``module:attribute``."""
     view_lease_seconds: float = 10.0

@@ -309,6 +309,7 @@ async def test_locators_reused_by_a_different_append_conflict(
     assert len(await all_events(chronik, tenant)) == 1
 
 
+@pytest.mark.one_database  # across databases a client's locator is unique in its own only
 async def test_another_tenants_locator_is_refused_without_revealing_it(
     chronik: Chronik, tenant: str, other_tenant: str
 ) -> None:

@@ -105,8 +105,9 @@ _WRITER = textwrap.dedent(
     import sys
     from chronik import NewEvent, Settings, SyncChronik
     url, tenant, name, appends = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    most = int(sys.argv[5])
-    with SyncChronik.open(Settings(database_url=url), migrate=False) as c:
+    most, places = int(sys.argv[5]), tuple(filter(None, sys.argv[6].split(",")))
+    settings = Settings(database_url=url, tenant_databases=places)
+    with SyncChronik.open(settings, migrate=False) as c:
         for i in range(appends):
             event = NewEvent(aggregate_type="thing", aggregate_id=f"{name}{i % 5}",
                              type="thing.happened", payload={"i": i})
@@ -151,6 +152,7 @@ async def _race(settings: Settings, tenants: list[str], round_: int, most: int =
                 f"p{round_}{n}",
                 "40",
                 str(most),
+                ",".join(settings.tenant_databases),
                 stderr=subprocess.PIPE,
             )
             for n in range(2)

@@ -38,8 +38,12 @@ def _postgres_catalog(url: str) -> set[tuple[object, ...]]:
             "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p"
             " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
         ).fetchall()
+        triggers = conn.execute(
+            "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal"
+        ).fetchall()
     return (
         {("column", *c) for c in columns}
+        | {("trigger", *t) for t in triggers}
         | {("index", *i) for i in indexes}
         | {("function", *f) for f in functions}
     )

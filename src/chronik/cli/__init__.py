@@ -98,7 +98,11 @@ _group(
         "import": transfer.import_,
     },
 )
-_group("tenants", "Create and list tenants.", {"create": tenants.create, "list": tenants.list_})
+_group(
+    "tenants",
+    "Create, list and move tenants.",
+    {"create": tenants.create, "list": tenants.list_, "move": tenants.move},
+)
 _group(
     "tokens",
     "Create, list and revoke access tokens.",

@@ -45,6 +45,17 @@ DatabaseUrlOption = Annotated[
         show_default=False,
     ),
 ]
+TenantDatabasesOption = Annotated[
+    str,
+    typer.Option(
+        "--tenant-databases",
+        metavar="URL,URL…",
+        envvar="CHRONIK_TENANT_DATABASES",
+        help="PostgreSQL databases to place tenants in; --database-url is then the "
+        "directory of where each tenant lives (every command reads CHRONIK_TENANT_DATABASES).",
+        show_default=False,
+    ),
+]
 TenantOption = Annotated[
     str,
     typer.Option(
@@ -121,11 +132,16 @@ def settings_from(
     *,
     create: bool = False,
     webhook_allowed_hosts: str = "",
+    tenant_databases: str | None = None,
 ) -> Settings:
     """The one settings object of this invocation; ``create`` for the commands that may
-    create the database."""
+    create the database. The tenant databases come from ``CHRONIK_TENANT_DATABASES`` unless
+    the command has its own option."""
+    if tenant_databases is None:
+        tenant_databases = os.environ.get("CHRONIK_TENANT_DATABASES", "")
     return Settings(
         database_url=database_url,
+        tenant_databases=tuple(u.strip() for u in tenant_databases.split(",") if u.strip()),
         data_dir=data,
         views=tuple(views or ()),
         create_database=create,

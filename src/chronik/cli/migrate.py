@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from chronik.cli.context import DatabaseUrlOption, DataOption, run, say, settings_from
+from chronik.cli.context import (
+    DatabaseUrlOption,
+    DataOption,
+    TenantDatabasesOption,
+    run,
+    say,
+    settings_from,
+)
 from chronik.services import Chronik
 from chronik.settings import DEFAULT_DATA_DIR, Settings
 
 
-def migrate(data: DataOption = DEFAULT_DATA_DIR, database_url: DatabaseUrlOption = "") -> None:
+def migrate(
+    data: DataOption = DEFAULT_DATA_DIR,
+    database_url: DatabaseUrlOption = "",
+    tenant_databases: TenantDatabasesOption = "",
+) -> None:
     """Create the database, or apply the schema migrations it lacks.
 
     With serve and worker, the only command that creates a database (with its tenant
     'default'); the others refuse one that does not exist (exit code 2) and migrate an older
-    schema on start. A database written by a newer Chronik is refused (exit code 1).
+    schema on start. A database written by a newer Chronik is refused (exit code 1). With
+    --tenant-databases, each of them is created or migrated too.
     """
-    settings = settings_from(data, database_url, create=True)
+    settings = settings_from(data, database_url, create=True, tenant_databases=tenant_databases)
     run(lambda: _migrate(settings))
 
 

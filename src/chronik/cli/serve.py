@@ -19,6 +19,7 @@ from chronik.auth.bootstrap import FILE_NAME, bootstrap
 from chronik.cli.context import (
     DatabaseUrlOption,
     DataOption,
+    TenantDatabasesOption,
     ViewsOption,
     WebhookAllowedHostsOption,
     WebhookTimeoutOption,
@@ -114,6 +115,7 @@ def serve(
     views: ViewsOption = [],  # noqa: B006 - typer's way of a repeatable option
     webhook_allowed_hosts: WebhookAllowedHostsOption = "",
     webhook_timeout: WebhookTimeoutOption = 5.0,
+    tenant_databases: TenantDatabasesOption = "",
 ) -> None:
     """Serve the HTTP APIs, run the views, fire due schedules and deliver webhooks.
 
@@ -124,7 +126,12 @@ def serve(
     """
     settings = dataclasses.replace(
         settings_from(
-            data, database_url, views, create=True, webhook_allowed_hosts=webhook_allowed_hosts
+            data,
+            database_url,
+            views,
+            create=True,
+            webhook_allowed_hosts=webhook_allowed_hosts,
+            tenant_databases=tenant_databases,
         ),
         webhook_timeout_seconds=webhook_timeout,
         bootstrap_token=os.environ.get("CHRONIK_BOOTSTRAP_TOKEN") or None,
@@ -252,6 +259,7 @@ def _decode(text: str) -> Settings:
     fields = json.loads(text)
     fields["data_dir"] = Path(fields["data_dir"])
     fields["views"] = tuple(fields["views"])
+    fields["tenant_databases"] = tuple(fields["tenant_databases"])
     return Settings(**fields)
 
 

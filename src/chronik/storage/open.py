@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chronik.errors import InvalidArgument
 from chronik.settings import Settings
 from chronik.storage.ports import Database
+
+if TYPE_CHECKING:
+    from chronik.storage.placement import PlacedDatabase
 
 
 async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
@@ -17,7 +22,11 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
     """
     url = settings.resolved_database_url
     db: Database
-    if url.startswith("sqlite:///"):
+    if settings.tenant_databases:
+        placed = _placed(settings)
+        db = placed
+        opening = placed.open
+    elif url.startswith("sqlite:///"):
         from chronik.storage.sqlite.database import SQLiteDatabase, path_from_url
 
         lite = SQLiteDatabase(
@@ -56,6 +65,36 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
     return db
 
 
+def _placed(settings: Settings) -> PlacedDatabase:
+    from chronik.storage.placement import PlacedDatabase
+    from chronik.storage.postgres.database import PostgresDatabase
+
+    urls = [settings.resolved_database_url, *settings.tenant_databases]
+    wrong = [u for u in urls if not u.startswith(("postgresql://", "postgres://"))]
+    if wrong:
+        raise InvalidArgument(
+            "tenants are placed across PostgreSQL databases only: --database-url (the "
+            "directory) and every --tenant-databases URL must be postgresql://… URLs"
+        )
+
+    def pg(url: str) -> PostgresDatabase:
+        return PostgresDatabase(
+            url,
+            pool_size=settings.postgres_pool_size,
+            poll_seconds=settings.follow_poll_seconds,
+            create=settings.create_database,
+        )
+
+    directory = pg(urls[0])
+    others = {u: directory if u == urls[0] else pg(u) for u in urls[1:]}
+    return PlacedDatabase(
+        directory,
+        list(others.values()),
+        wait_seconds=settings.tenant_move_wait_seconds,
+        cache_seconds=settings.placement_cache_seconds,
+    )
+
+
 async def _check_current(db: Database) -> None:
     from chronik.errors import FailedPrecondition
 
@@ -70,6 +109,9 @@ async def _check_current(db: Database) -> None:
 
 def _latest(db: Database) -> int:
     from chronik.storage import queries
+    from chronik.storage.placement import PlacedDatabase
 
+    if isinstance(db, PlacedDatabase):
+        db = db.home_db
     package = type(db).__module__.rsplit(".", 1)[0]
     return queries.migrations(package)[-1][0]

@@ -25,6 +25,7 @@ from chronik.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    TenantMoved,
     Unavailable,
 )
 from chronik.records import Tenant
@@ -40,6 +41,11 @@ Q = sql_files.load(PACKAGE)
 def translate(exc: Exception) -> ChronikError:
     """The one place where psycopg's exceptions become Chronik's. Messages never carry the
     driver's text (it may quote the data); the log has it."""
+    if getattr(exc, "sqlstate", None) == "CH001":
+        return TenantMoved(
+            "the tenant's rows live in another database (it moved, or is moving, there): a "
+            "node of tenants placed across databases must be given them (--tenant-databases)"
+        )
     if isinstance(exc, pg_errors.UniqueViolation):
         return AlreadyExists("a unique key is already taken", cause=str(exc))
     if isinstance(exc, psycopg.DataError) and "NUL" in str(exc):

@@ -325,6 +325,7 @@ WITH due AS (
     LEFT JOIN failed_jobs f ON f.tenant_key = s.tenant_key AND f.grp = s.grp AND f.name = s.name
     WHERE s.next_fire_at <= %(now)s AND NOT s.paused AND NOT s.error
       AND s.next_fire_at IS NOT NULL AND (s.owner IS NULL OR s.lease_until < %(now)s)
+      AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.key = s.tenant_key AND t.moved_to IS NOT NULL)
     ORDER BY s.next_fire_at LIMIT %(limit)s
     FOR UPDATE OF s SKIP LOCKED
 )
@@ -337,8 +338,10 @@ RETURNING s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
           s.created_at, s.updated_at, due.previous, due.failures;
 
 -- name: schedule_next_due
-SELECT min(next_fire_at) FROM schedules
-WHERE NOT paused AND NOT error AND next_fire_at IS NOT NULL;
+-- (A tenant moved out of this database fires from its new one.)
+SELECT min(s.next_fire_at) FROM schedules s
+WHERE NOT s.paused AND NOT s.error AND s.next_fire_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.key = s.tenant_key AND t.moved_to IS NOT NULL);
 
 -- name: schedule_fired
 UPDATE schedules

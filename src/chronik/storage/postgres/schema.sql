@@ -10,7 +10,8 @@ CREATE TABLE tenants (
     key        integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     id         text NOT NULL UNIQUE,
     name       text NOT NULL UNIQUE,
-    created_at timestamptz NOT NULL
+    created_at timestamptz NOT NULL,
+    moved_to   text
 );
 
 CREATE TABLE events (
@@ -530,3 +531,85 @@ CREATE TABLE group_inflight (
     deliveries  integer NOT NULL,
     PRIMARY KEY (tenant_key, grp, sequence)
 );
+
+CREATE TABLE tenant_placement (
+    tenant_id text PRIMARY KEY,
+    database  text NOT NULL,
+    moving_to text,
+    placed_at timestamptz NOT NULL
+);
+
+CREATE FUNCTION chronik_fence() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$
+DECLARE
+    v_key integer;
+BEGIN
+    IF current_setting('chronik.moving', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    FOR v_key IN SELECT DISTINCT f.tenant_key FROM fenced f LOOP
+        PERFORM pg_advisory_xact_lock_shared(728392, v_key);
+        IF EXISTS (SELECT 1 FROM tenants t WHERE t.key = v_key AND t.moved_to IS NOT NULL) THEN
+            RAISE EXCEPTION 'tenant % has moved to another database', v_key
+                USING ERRCODE = 'CH001';
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER events_fence AFTER INSERT ON events
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER view_positions_fence_insert AFTER INSERT ON view_positions
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER view_positions_fence_update AFTER UPDATE ON view_positions
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER view_positions_fence_delete AFTER DELETE ON view_positions
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER failed_events_fence_insert AFTER INSERT ON failed_events
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER failed_events_fence_update AFTER UPDATE ON failed_events
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER failed_events_fence_delete AFTER DELETE ON failed_events
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER view_rows_fence_insert AFTER INSERT ON view_rows
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER view_rows_fence_update AFTER UPDATE ON view_rows
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER view_rows_fence_delete AFTER DELETE ON view_rows
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER schedules_fence_insert AFTER INSERT ON schedules
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER schedules_fence_update AFTER UPDATE ON schedules
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER schedules_fence_delete AFTER DELETE ON schedules
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER failed_jobs_fence_insert AFTER INSERT ON failed_jobs
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER failed_jobs_fence_update AFTER UPDATE ON failed_jobs
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER failed_jobs_fence_delete AFTER DELETE ON failed_jobs
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER action_runs_fence_insert AFTER INSERT ON action_runs
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER action_runs_fence_update AFTER UPDATE ON action_runs
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER action_runs_fence_delete AFTER DELETE ON action_runs
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER webhooks_fence_insert AFTER INSERT ON webhooks
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER webhooks_fence_update AFTER UPDATE ON webhooks
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER webhooks_fence_delete AFTER DELETE ON webhooks
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER consumer_groups_fence_insert AFTER INSERT ON consumer_groups
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER consumer_groups_fence_update AFTER UPDATE ON consumer_groups
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER consumer_groups_fence_delete AFTER DELETE ON consumer_groups
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER group_inflight_fence_insert AFTER INSERT ON group_inflight
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER group_inflight_fence_update AFTER UPDATE ON group_inflight
+    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
+CREATE TRIGGER group_inflight_fence_delete AFTER DELETE ON group_inflight
+    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
