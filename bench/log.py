@@ -51,7 +51,7 @@ from bench.common import Result, Run, check, log, median, percentile, timed_asyn
 from bench.data import TENANTS, Batch, Model, new_events
 from bench.es import ESRecorder
 from bench.raw import RawPostgres, RawSQLite
-from chronik import Chronik, Event, EventQuery, NotFound, Settings
+from chronik import Chronik, Event, EventQuery, NewEvent, NotFound, Settings
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PEER_TARGET = 1.0  # Chronik / eventsourcing on every write shape (issue 13)
@@ -581,6 +581,146 @@ async def tenants_workload(backend: str, sizes: Sizes, admin_url: str) -> list[R
     ]
 
 
+@contextlib.asynccontextmanager
+async def placed_databases(admin_url: str) -> AsyncIterator[tuple[str, str, str]]:
+    """A directory and two tenant databases, new and empty, dropped afterwards."""
+    async with (
+        fresh_database("postgres", admin_url, "chronik_bench_dir") as directory,
+        fresh_database("postgres", admin_url, "chronik_bench_a") as a,
+        fresh_database("postgres", admin_url, "chronik_bench_b") as b,
+    ):
+        yield directory, a, b
+
+
+async def placed_workload(backend: str, sizes: Sizes, admin_url: str) -> list[Result]:
+    """Tenants placed across two databases (of the same server): what routing by tenant
+    costs an append, what 16 tenants over two databases give against one database, and a
+    move of a tenant under 8 writers (its duration and the writers' pause)."""
+    if backend != "postgres":
+        return []
+    model = Model(seed=5)
+    singles = model.batches(4_000, 1)
+    results = []
+    async with (
+        placed_databases(admin_url) as (directory, a, b),
+        fresh_database(backend, admin_url, "chronik_bench_one") as one_url,
+    ):
+        placed = await Chronik.open(Settings(database_url=directory, tenant_databases=(a, b)))
+        direct = await Chronik.open(Settings(database_url=a))
+        one = await Chronik.open(Settings(database_url=one_url))
+        try:
+            spread_placed = [(await placed.tenants.create(f"bench-{i:02}")).id for i in range(16)]
+            spread_one = [(await one.tenants.create(f"bench-{i:02}")).id for i in range(16)]
+            first = spread_placed[0]  # in a: routed through the directory, or a itself
+
+            def work(tenants: list[str]) -> list[tuple[str, Any, Any]]:
+                return [(tenants[i % 16], b.editor, new_events(b)) for i, b in enumerate(singles)]
+
+            on_first = [(first, editor, events) for _, editor, events in work(spread_placed)]
+
+            async def settle() -> None:
+                await asyncio.sleep(0.2)
+
+            runs = await interleaved(
+                {
+                    "routed": lambda d: appenders(placed, on_first, d),
+                    "direct": lambda d: appenders(direct, on_first, d),
+                    "16 tenants, 2 databases": lambda d: appenders(placed, work(spread_placed), d),
+                    "16 tenants, 1 database": lambda d: appenders(one, work(spread_one), d),
+                },
+                sizes,
+                settle,
+            )
+            rates = {name: median([r.rate for r in found]) for name, found in runs.items()}
+            details = {name: summary(found) for name, found in runs.items()}
+            results.append(
+                Result(
+                    backend=backend,
+                    workload="3e. 32 concurrent 1-event appenders on one tenant, routed by the "
+                    "directory",
+                    unit="ev/s",
+                    raw=None,
+                    chronik=rates["routed"],
+                    eventsourcing=None,
+                    ratio=rates["routed"] / rates["direct"],
+                    target=">= 0.90 x its database opened directly",
+                    status=check(rates["routed"] / rates["direct"], ">=", 0.9),
+                    note=f"directly: {rates['direct']:,.0f} ev/s in the same rounds",
+                    details=details,
+                )
+            )
+            two = rates["16 tenants, 2 databases"]
+            results.append(
+                Result(
+                    backend=backend,
+                    workload="3f. 32 concurrent 1-event appenders over 16 tenants placed in "
+                    "2 databases of one server",
+                    unit="ev/s",
+                    raw=None,
+                    chronik=two,
+                    eventsourcing=None,
+                    ratio=two / rates["16 tenants, 1 database"],
+                    target="report (one server, one machine)",
+                    status="INFO",
+                    note=f"one database: {rates['16 tenants, 1 database']:,.0f} ev/s in the "
+                    "same rounds",
+                    details=details,
+                )
+            )
+            results.append(await _move_under_load(placed, first, sizes, b))
+        finally:
+            for chronik in (placed, direct, one):
+                await chronik.close()
+    return results
+
+
+async def _move_under_load(placed: Chronik, tenant: str, sizes: Sizes, to: str) -> Result:
+    """Load the tenant to ``sizes.events // 10`` events, then move it while 8 appenders
+    write it; the slowest single append is the pause a writer saw."""
+    total = sizes.events // 10
+    have = await placed.events.head(tenant)
+    batch = [NewEvent(aggregate_type="load", aggregate_id=f"l{i}", type="load") for i in range(100)]
+    for _ in range(max(0, total - have) // 100):
+        await placed.events.append(tenant, batch)
+    stop = asyncio.Event()
+    slowest = [0.0]
+    written = [0]
+
+    async def writer(i: int) -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await placed.events.append(
+                tenant, [NewEvent(aggregate_type="w", aggregate_id=f"w{i}", type="w")]
+            )
+            slowest[0] = max(slowest[0], time.perf_counter() - started)
+            written[0] += 1
+
+    writers = [asyncio.create_task(writer(i)) for i in range(8)]
+    await asyncio.sleep(0.5)
+    slowest[0], written[0] = 0.0, 0
+    started = time.perf_counter()
+    moved = await placed.move_tenant(tenant, to)
+    seconds = time.perf_counter() - started
+    stop.set()
+    await asyncio.gather(*writers)
+    return Result(
+        backend="postgres",
+        workload=f"3g. move a tenant of {moved.events:,} events under 8 appenders",
+        unit="s",
+        raw=None,
+        chronik=seconds,
+        eventsourcing=None,
+        ratio=None,
+        target="report",
+        status="INFO",
+        note=f"writes paused {moved.paused_seconds * 1000:,.0f} ms (the slowest append: "
+        f"{slowest[0] * 1000:,.0f} ms); {written[0]:,} appends during the move; the move "
+        f"waits {moved.seconds - moved.paused_seconds:.1f} s in all, of which the nodes' "
+        "placement cache (2 s) + 1 s before it clears the source",
+        details={"move_seconds": moved.seconds, "paused_seconds": moved.paused_seconds},
+    )
+
+
 def _node(url: str, tenants: list[str], seconds: float, start_at: float) -> int:
     """One node of ``nodes_workload``: a Chronik of its own process with 8 one-event
     appenders over ``tenants``, from ``start_at`` (a shared wall-clock start) for
@@ -1069,6 +1209,11 @@ async def run_backend(backend: str, sizes: Sizes, args: argparse.Namespace) -> l
         for r in spread:
             log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
         results += spread
+    if "placed" in args.workloads:
+        found = await placed_workload(backend, sizes, args.postgres_url)
+        for r in found:
+            log(f"{backend}: {r.workload}: {r.chronik:,.2f} {r.unit} ({r.status})")
+        results += found
     if "nodes" in args.workloads:
         nodes = await nodes_workload(backend, sizes, args.postgres_url)
         for r in nodes:
@@ -1096,8 +1241,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke check")
     parser.add_argument(
         "--workloads",
-        default="writes,cold,tenants,nodes,reads",
-        help="comma-separated: writes, cold, tenants, nodes, reads (default all)",
+        default="writes,cold,tenants,placed,nodes,reads",
+        help="comma-separated: writes, cold, tenants, placed (PostgreSQL), nodes, reads "
+        "(default all)",
     )
     parser.add_argument(
         "--reuse-data",

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from tests.conftest import BACKENDS, _reset_postgres, own_database
 
 from chronik.settings import Settings
-from tests.conftest import BACKENDS, _reset_postgres, own_database
 
 PLACED_MODULES = {
     "test_append",

@@ -10,6 +10,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
+from tests.conftest import BACKENDS, _reset_postgres, own_database, unavailable
+from tests.contract.test_views import Clock, counting_view, runner_for, seen
 
 from chronik.errors import FailedPrecondition, InvalidArgument, TenantMoved, Unavailable
 from chronik.records import NewEvent
@@ -17,8 +20,6 @@ from chronik.services import Chronik
 from chronik.settings import Settings
 from chronik.storage.placement import PlacedDatabase
 from chronik.storage.postgres import placement as pg
-from tests.conftest import BACKENDS, _reset_postgres, own_database, unavailable
-from tests.contract.test_views import Clock, counting_view, runner_for, seen
 
 TABLES = ("events", *pg.RECORDS)
 
@@ -70,7 +71,8 @@ def rows(url: str, tenant_id: str) -> dict[str, list[tuple[object, ...]]]:
             if key is None:
                 found[table] = []
                 continue
-            cur = conn.execute(f"SELECT * FROM {table} WHERE tenant_key = %s", (key[0],))
+            query = sql.SQL("SELECT * FROM {} WHERE tenant_key = %s").format(sql.Identifier(table))
+            cur = conn.execute(query, (key[0],))
             names = [c.name for c in cur.description or ()]
             found[table] = sorted(
                 (tuple(v for n, v in zip(names, r, strict=True) if n != "tenant_key") for r in cur),
@@ -190,13 +192,15 @@ async def test_a_move_under_load_loses_and_duplicates_nothing(
     follower = await Chronik.open(placed_settings, migrate=False)
     acknowledged: list[str] = []
     followed: list[int] = []
-    stop = asyncio.Event()
+    stop, under_way = asyncio.Event(), asyncio.Event()
 
     async def write(chronik: Chronik, name: str) -> None:
         i = 0
         while not stop.is_set():
             stored = await chronik.events.append(tenant, events(1 + i % 3, f"{name}{i}"))
             acknowledged.extend(e.locator for e in stored)
+            if len(acknowledged) >= 200:
+                under_way.set()
             i += 1
 
     async def follow() -> None:
@@ -210,8 +214,7 @@ async def test_a_move_under_load_loses_and_duplicates_nothing(
             for n, chronik in enumerate(writers)
             for k in range(3)
         ]
-        while len(acknowledged) < 200:  # the writers are under way
-            await asyncio.sleep(0.02)
+        await asyncio.wait_for(under_way.wait(), 30)
         moved = await node.move_tenant(tenant, b)
         copied_while_writing = moved.events - 2000
         await asyncio.sleep(0.3)

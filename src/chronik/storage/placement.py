@@ -103,6 +103,7 @@ class PlacedDatabase:
         self.wait_seconds = wait_seconds
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, pg.Placement]] = {}
+        self._loading: dict[str, asyncio.Future[pg.Placement]] = {}
         self._ensured: set[tuple[str, str]] = set()
         self.events = PlacedEventStore(self)
         self.tenants = PlacedTenantStore(self)
@@ -122,9 +123,16 @@ class PlacedDatabase:
     async def placement(self, tenant_id: str, *, fresh: bool = False) -> pg.Placement:
         """Where the tenant lives, as read from the directory at most ``cache_seconds`` ago."""
         hit = self._cache.get(tenant_id)
-        now = time.monotonic()
-        if hit is not None and not fresh and now - hit[0] < self.cache_seconds:
+        if hit is not None and not fresh and time.monotonic() - hit[0] < self.cache_seconds:
             return hit[1]
+        loading = self._loading.get(tenant_id)
+        if loading is None:  # one read of the directory however many callers wait for it
+            loading = self._loading[tenant_id] = asyncio.ensure_future(self._load(tenant_id))
+            loading.add_done_callback(lambda _: self._loading.pop(tenant_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load(self, tenant_id: str) -> pg.Placement:
+        now = time.monotonic()
         found = await self.directory.get(tenant_id)
         if found is None:
             tenant = await self.home_db.tenants.get(tenant_id)
@@ -135,6 +143,10 @@ class PlacedDatabase:
         return found
 
     async def database_of(self, tenant_id: str, *, fresh: bool = False) -> PostgresDatabase:
+        return self.databases[await self.name_of(tenant_id, fresh=fresh)]
+
+    async def name_of(self, tenant_id: str, *, fresh: bool = False) -> str:
+        """The name of the tenant's database (``host:port/dbname``)."""
         where = (await self.placement(tenant_id, fresh=fresh)).database
         db = self.databases.get(where)
         if db is None:
@@ -147,7 +159,7 @@ class PlacedDatabase:
             # between leaves it to the first node that routes there.
             await pg.ensure_tenant(db, await self.home_db.tenants.get(tenant_id))
             self._ensured.add((tenant_id, where))
-        return db
+        return where
 
     async def call(self, tenant_id: str, work: Callable[[PostgresDatabase], Awaitable[T]]) -> T:
         """Run ``work`` on the tenant's database; if a move fenced it there, again on the
@@ -178,8 +190,7 @@ class PlacedDatabase:
         """The positions of ``tenant_ids`` grouped by the database of each."""
         groups: dict[str, list[int]] = {}
         for i, tenant_id in enumerate(tenant_ids):
-            db = await self.database_of(tenant_id)
-            groups.setdefault(pg.identity(db.url), []).append(i)
+            groups.setdefault(await self.name_of(tenant_id), []).append(i)
         return groups
 
     async def fan_out(self, work: Callable[[PostgresDatabase], Awaitable[T]]) -> list[T]:
@@ -352,18 +363,24 @@ class PlacedEventStore:
             shares: dict[str, list[int]] = {}
             for i in todo:
                 try:
-                    db = await self._p.database_of(appends[i].tenant_id)
+                    shares.setdefault(await self._p.name_of(appends[i].tenant_id), []).append(i)
                 except ChronikError as err:
                     outcomes[i] = err
-                    continue
-                shares.setdefault(pg.identity(db.url), []).append(i)
-            results = await asyncio.gather(
-                *(
-                    self._p.databases[name].events.commit_group([appends[i] for i in share])
-                    for name, share in shares.items()
-                ),
-                return_exceptions=True,
-            )
+            results: list[list[AppendOutcome] | BaseException]
+            if len(shares) == 1:  # the usual group: no task of its own
+                [(name, share)] = shares.items()
+                try:
+                    results = [await self._share(name, [appends[i] for i in share])]
+                except ChronikError as exc:
+                    results = [exc]
+            else:
+                results = await asyncio.gather(
+                    *(
+                        self._share(name, [appends[i] for i in share])
+                        for name, share in shares.items()
+                    ),
+                    return_exceptions=True,
+                )
             todo = []
             for share, result in zip(shares.values(), results, strict=True):
                 if isinstance(result, TenantMoved):
@@ -381,6 +398,9 @@ class PlacedEventStore:
                 for i in todo:
                     await self._p.database_of(appends[i].tenant_id, fresh=True)
         return [o for o in outcomes if o is not None]
+
+    async def _share(self, name: str, appends: list[PendingAppend]) -> list[AppendOutcome]:
+        return await self._p.databases[name].events.commit_group(appends)
 
     async def search(self, query: EventFilter) -> list[Event]:
         return await self._p.call(query.tenant_id, lambda db: db.events.search(query))
