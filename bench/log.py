@@ -714,9 +714,9 @@ async def _move_under_load(placed: Chronik, tenant: str, sizes: Sizes, to: str) 
         target="report",
         status="INFO",
         note=f"writes paused {moved.paused_seconds * 1000:,.0f} ms (the slowest append: "
-        f"{slowest[0] * 1000:,.0f} ms); {written[0]:,} appends during the move; the move "
-        f"waits {moved.seconds - moved.paused_seconds:.1f} s in all, of which the nodes' "
-        "placement cache (2 s) + 1 s before it clears the source",
+        f"{slowest[0] * 1000:,.0f} ms); {written[0]:,} appends during the move; of its "
+        f"{moved.seconds:.1f} s, 3 s wait for the nodes' placement cache (2 s) to run out "
+        "before the source's rows are deleted",
         details={"move_seconds": moved.seconds, "paused_seconds": moved.paused_seconds},
     )
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -34,6 +40,38 @@ def databases() -> Iterator[tuple[str, str, str]]:
         own_database("chronik_b") as b,
     ):
         yield directory, a, b
+
+
+@pytest.fixture(scope="module")
+def second_server() -> Iterator[str]:
+    """A PostgreSQL server of this module's own (initdb and pg_ctl of the installed one, on a
+    free port), to move tenants between servers; the URL of its database ``postgres``."""
+    pg_config = shutil.which("pg_config")
+    bindir = Path(
+        subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip()
+        if pg_config
+        else "/nonexistent"
+    )
+    if not (bindir / "initdb").exists():
+        unavailable("no initdb to start a second PostgreSQL server (pg_config --bindir)")
+    data = tempfile.mkdtemp(prefix="chronik-pg2-", dir="/tmp")
+    as_owner: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: the server runs as postgres
+        shutil.chown(data, "postgres", "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    initdb = [str(bindir / "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"]
+    subprocess.run([*as_owner, *initdb], check=True, capture_output=True)
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+    pg_ctl = [*as_owner, str(bindir / "pg_ctl"), "-D", data]
+    subprocess.run([*pg_ctl, "-w", "-l", f"{data}/log", "-o", options, "start"], check=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture
@@ -182,14 +220,33 @@ async def test_a_move_carries_every_row_of_the_tenant_and_its_views_go_on(
 async def test_a_move_under_load_loses_and_duplicates_nothing(
     databases: tuple[str, str, str], placed_settings: Settings, node: Chronik
 ) -> None:
+    await _move_under_load(placed_settings, node, databases[1], databases[2])
+
+
+async def test_a_move_to_another_server_and_back_under_load(
+    databases: tuple[str, str, str], placed_settings: Settings, second_server: str
+) -> None:
+    _reset_postgres(second_server)
+    settings = dataclasses.replace(placed_settings, tenant_databases=(databases[1], second_server))
+    async with await Chronik.open(settings) as node:
+        await _move_under_load(settings, node, databases[1], second_server)
+        tenant = (await node.tenants.get("busy")).id
+        head = await node.events.head(tenant)
+        back = await node.move_tenant(tenant, databases[1])
+        assert (back.outcome, back.events) == ("moved", head)
+        assert rows(second_server, tenant)["events"] == []
+
+
+async def _move_under_load(settings: Settings, node: Chronik, a: str, b: str) -> None:
     """Writers on two other nodes (each with its own cached placement) and a follower on a
-    third keep going through the move; every acknowledged event is in the target once, the
-    tenant's sequence stays dense, and the follower saw each event once, in order."""
-    _, a, b = databases
+    third keep going through a move from ``a`` to ``b``; every acknowledged event is in the
+    target once, the tenant's sequence stays dense, and the follower saw each event once, in
+    order."""
     tenant = (await node.tenants.create("busy")).id
+    assert (await node.placements())[tenant] == pg.identity(a)
     await node.events.append(tenant, events(2000))
-    writers = [await Chronik.open(placed_settings, migrate=False) for _ in range(2)]
-    follower = await Chronik.open(placed_settings, migrate=False)
+    writers = [await Chronik.open(settings, migrate=False) for _ in range(2)]
+    follower = await Chronik.open(settings, migrate=False)
     acknowledged: list[str] = []
     followed: list[int] = []
     stop, under_way = asyncio.Event(), asyncio.Event()
@@ -321,8 +378,13 @@ async def test_a_move_under_way_can_be_called_off(
     assert all(found == [] for found in rows(b, tenant).values())
 
 
-async def test_moves_refuse_what_is_not_a_tenant_database(node: Chronik) -> None:
-    await node.tenants.create("acme")
+async def test_moves_refuse_what_is_not_a_tenant_database_and_a_second_mover(
+    databases: tuple[str, str, str], node: Chronik
+) -> None:
+    acme = await node.tenants.create("acme")
+    async with placed(node).directory.mover(acme.id):  # another process is moving it
+        with pytest.raises(FailedPrecondition, match="another process is moving"):
+            await node.move_tenant("acme", databases[2])
     with pytest.raises(InvalidArgument, match="not one of this node's databases"):
         await node.move_tenant("acme", "postgresql://postgres@127.0.0.1:5432/elsewhere")
     with pytest.raises(Exception, match="not found"):

@@ -174,7 +174,18 @@ class PlacedDatabase:
                 db = await self.database_of(tenant_id, fresh=True)
 
     async def settled(self, tenant_ids: Sequence[str], deadline: float) -> None:
-        """Wait until no move of these tenants is under way (their writes were fenced)."""
+        """Wait until no move of these tenants is under way (their writes were fenced), at
+        least a moment: a write fenced with no move under way (a placement being changed
+        right then) is tried again shortly, not in a tight loop."""
+        if time.monotonic() >= deadline:
+            raise TenantMoved(
+                f"the tenants {sorted(set(tenant_ids))} are being moved to another database and "
+                "the move has not finished; try again"
+            )
+        await asyncio.sleep(0.01)
+        await self._settled(tenant_ids, deadline)
+
+    async def _settled(self, tenant_ids: Sequence[str], deadline: float) -> None:
         delay = 0.02
         for tenant_id in set(tenant_ids):
             while (await self.placement(tenant_id, fresh=True)).moving_to is not None:
@@ -194,7 +205,21 @@ class PlacedDatabase:
         return groups
 
     async def fan_out(self, work: Callable[[PostgresDatabase], Awaitable[T]]) -> list[T]:
-        return list(await asyncio.gather(*(work(db) for db in self.databases.values())))
+        """``work`` on every database at once; a database that fails is left out (and
+        logged), so that one unavailable database does not stop the others' schedules and
+        deliveries. If every one fails, the first failure is raised."""
+        names = list(self.databases)
+        found = await asyncio.gather(
+            *(work(self.databases[name]) for name in names), return_exceptions=True
+        )
+        failures = [(n, f) for n, f in zip(names, found, strict=True) if isinstance(f, Exception)]
+        for name, failure in failures:
+            if not isinstance(failure, ChronikError):
+                raise failure
+            log.warning("the tenant database %s failed: %s", name, failure.message)
+        if failures and len(failures) == len(found):
+            raise failures[0][1]
+        return [f for f in found if not isinstance(f, BaseException)]
 
     async def least_loaded(self) -> str:
         """The configured database holding the fewest tenants (the first of equals)."""
@@ -216,9 +241,19 @@ class PlacedDatabase:
     ) -> Moved:
         """Move ``tenant`` (id or name) to the database named ``to`` (its URL or
         ``host:port/dbname``); ``--to`` where it lives now calls off a move under way."""
-        started = time.monotonic()
         found = await self.home_db.tenants.get(tenant)
-        to = self._name(to)
+        async with self.directory.mover(found.id):
+            return await self._move(found, self._name(to), batch, grace_seconds, progress)
+
+    async def _move(
+        self,
+        found: Tenant,
+        to: str,
+        batch: int,
+        grace_seconds: float | None,
+        progress: Callable[[str], None],
+    ) -> Moved:
+        started = time.monotonic()
         target = self.databases[to]
         where = await self.placement(found.id, fresh=True)
         source = self.databases.get(where.database)
@@ -264,7 +299,8 @@ class PlacedDatabase:
         await pg.copy_records(source, target, found.id, last)
         if await pg.head(target, found.id) != (last, count):
             raise FailedPrecondition("the copy does not match the source; run the move again")
-        await self.directory.cut_over(found.id, to)
+        if not await self.directory.cut_over(found.id, to):
+            raise FailedPrecondition("the move was called off meanwhile; the source stays")
         paused = time.monotonic() - fenced
         self._cache.pop(found.id, None)
         progress(f"cut over after a write pause of {paused:.3f} s")
@@ -565,12 +601,18 @@ class PlacedWebhookStore:
         """Each database's, but a tenant's only from where it lives (a move's source holds
         them until its leftovers are cleared)."""
         found: list[Webhook] = []
-        for name, db in self._p.databases.items():
-            for webhook in await db.webhooks.unsuspended():
+        each = await self._p.fan_out(self._of)
+        for webhooks in each:
+            for name, webhook in webhooks:
                 with contextlib.suppress(NotFound):
                     if (await self._p.placement(webhook.tenant_id)).database == name:
                         found.append(webhook)
         return found
+
+    @staticmethod
+    async def _of(db: PostgresDatabase) -> list[tuple[str, Webhook]]:
+        name = pg.identity(db.url)
+        return [(name, webhook) for webhook in await db.webhooks.unsuspended()]
 
     async def replace(self, webhook: Webhook) -> bool:
         return await self._p.call(webhook.tenant_id, lambda db: db.webhooks.replace(webhook))

@@ -7,6 +7,8 @@ their tenant key rewritten to the target's (keys are local to a database)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from chronik.errors import AlreadyExists, NotFound
+from chronik.errors import AlreadyExists, FailedPrecondition, NotFound
 from chronik.records import Tenant
 from chronik.storage import queries as sql_files
 from chronik.storage.postgres.database import PACKAGE, PostgresDatabase, Q
@@ -94,6 +96,19 @@ class Directory:
         """Record where a tenant that has no placement row lives (one of before placement)."""
         async with self.db.connection() as conn:
             await conn.execute(M["placement_insert"], (tenant_id, database, datetime.now(UTC)))
+
+    @contextlib.asynccontextmanager
+    async def mover(self, tenant_id: str) -> AsyncIterator[None]:
+        """Held by the one process moving the tenant (released if it dies)."""
+        async with self.db.connection() as conn:
+            cur = await conn.execute(M["placement_mover_lock"], (tenant_id,))
+            row = await cur.fetchone()
+            if not row or not row[0]:
+                raise FailedPrecondition("another process is moving this tenant right now")
+            try:
+                yield
+            finally:
+                await conn.execute(M["placement_mover_unlock"], (tenant_id,))
 
     async def begin_move(self, tenant_id: str, to: str) -> bool:
         async with self.db.connection() as conn:

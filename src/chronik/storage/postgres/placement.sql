@@ -17,6 +17,13 @@ INSERT INTO tenant_placement (tenant_id, database, placed_at) VALUES (%s, %s, %s
 -- name: placement_mark_elsewhere
 UPDATE tenants SET moved_to = %s WHERE id = %s;
 
+-- One mover per tenant at a time: a session lock, gone with the mover's connection.
+-- name: placement_mover_lock
+SELECT pg_try_advisory_lock(728393, hashtext(%s));
+
+-- name: placement_mover_unlock
+SELECT pg_advisory_unlock(728393, hashtext(%s));
+
 -- name: placement_begin_move
 UPDATE tenant_placement SET moving_to = %(to)s
 WHERE tenant_id = %(tenant)s AND moving_to IS NULL AND database <> %(to)s;
