@@ -15,6 +15,9 @@ Per backend, in one process:
    ``tenants``  32 concurrent one-event appenders over 16 tenants vs on one tenant;
    ``nodes``    the same over 4 processes (nodes) of 8 appenders, each on tenants of its own
    (PostgreSQL);
+   ``placed``   tenants placed across two databases (PostgreSQL): 32 appenders on one
+   tenant routed by the directory vs its database opened directly, 16 tenants over two
+   databases vs one, and a move of a tenant under 8 appenders (its time and write pause);
 4. ``search``     with ``--events`` events stored (loaded with Chronik's own append), the p99
    latency of each ListEvents filter shape, and page 1 vs page 5,000 of a Socotra stream;
 5. ``follow``     ``EventLog.follow_batches`` over all tenants from sequence 0.

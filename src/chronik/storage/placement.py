@@ -60,9 +60,12 @@ from chronik.storage.postgres.database import PostgresDatabase
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-STEADY_EVENTS = 1000
-"""A move fences the source once fewer events than this are left to copy (or after a few
-rounds of copying): the write pause is the copy of what is left and of the records."""
+STEADY_EVENTS = 100
+"""A move fences the source once a round of copying found fewer events than this to copy
+(or after ``COPY_ROUNDS``): the write pause is the copy of what is left and of the records.
+Under writes, each round copies what the writers added during the one before, a few times
+faster than they add it."""
+COPY_ROUNDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +198,7 @@ class PlacedDatabase:
                         "has not finished; try again"
                     )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.5)
+                delay = min(delay * 2, 0.05)
 
     async def split(self, tenant_ids: Sequence[str]) -> dict[str, list[int]]:
         """The positions of ``tenant_ids`` grouped by the database of each."""
@@ -287,7 +290,7 @@ class PlacedDatabase:
             if not await self.directory.begin_move(found.id, to):
                 raise FailedPrecondition("another move of the tenant began meanwhile")
         await pg.ensure_tenant(target, found)
-        for _ in range(5):
+        for _ in range(COPY_ROUNDS):
             last, _ = await pg.head(source, found.id)
             copied = await pg.copy_events(source, target, found.id, last, batch)
             progress(f"copied {copied} events (up to sequence {last})")

@@ -222,6 +222,10 @@ async def copy_records(
         await tconn.execute(M["move_mark"], (None, tkey))
 
 
+_columns: dict[str, list[str]] = {}
+"""Each table's columns, as the schema of this Chronik has them (read once)."""
+
+
 async def _copy(
     source: PostgresDatabase,
     sconn: psycopg.AsyncConnection[Any],
@@ -237,8 +241,10 @@ async def _copy(
     trow = await tkey.fetchone()
     if trow is None:
         raise NotFound(f"tenant {tenant_id!r} has no row in the target database")
-    cur = await sconn.execute(M["move_columns"], (table,))
-    columns = [r[0] for r in await cur.fetchall()]
+    columns = _columns.get(table)
+    if columns is None:
+        cur = await sconn.execute(M["move_columns"], (table,))
+        columns = _columns[table] = [r[0] for r in await cur.fetchall()]
     names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     picked = sql.SQL(", ").join(
         sql.Literal(int(trow[0])) if c == "tenant_key" else sql.Identifier(c) for c in columns
