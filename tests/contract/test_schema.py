@@ -102,6 +102,8 @@ def test_both_backends_define_the_same_queries() -> None:
         "schedule_claim_due",
         "schema_table_exists",
         "tenant_ids",
+        "tenants_moved",
+        "failed_jobs_delete_fired",
     }
     assert sqlite - only_sqlite == postgres - only_postgres
 

@@ -325,7 +325,7 @@ WITH due AS (
     LEFT JOIN failed_jobs f ON f.tenant_key = s.tenant_key AND f.grp = s.grp AND f.name = s.name
     WHERE s.next_fire_at <= %(now)s AND NOT s.paused AND NOT s.error
       AND s.next_fire_at IS NOT NULL AND (s.owner IS NULL OR s.lease_until < %(now)s)
-      AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.key = s.tenant_key AND t.moved_to IS NOT NULL)
+      AND s.tenant_key <> ALL (%(moved)s::integer[])
     ORDER BY s.next_fire_at LIMIT %(limit)s
     FOR UPDATE OF s SKIP LOCKED
 )
@@ -338,10 +338,15 @@ RETURNING s.tenant_key, s.grp, s.name, s.policy_locator, s.transaction_locator,
           s.created_at, s.updated_at, due.previous, due.failures;
 
 -- name: schedule_next_due
--- (A tenant moved out of this database fires from its new one.)
-SELECT min(s.next_fire_at) FROM schedules s
-WHERE NOT s.paused AND NOT s.error AND s.next_fire_at IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.key = s.tenant_key AND t.moved_to IS NOT NULL);
+-- (A tenant moved out of this database fires from its new one. Its keys come as a parameter,
+-- read just before: a subquery here would keep min() from reading the index's first entry.)
+SELECT min(next_fire_at) FROM schedules
+WHERE NOT paused AND NOT error AND next_fire_at IS NOT NULL
+  AND tenant_key <> ALL (%s::integer[]);
+
+-- The tenants moved out of this database (see migrations/0016_tenant_placement.sql).
+-- name: tenants_moved
+SELECT coalesce(array_agg(key), '{}') FROM tenants WHERE moved_to IS NOT NULL;
 
 -- name: schedule_fired
 UPDATE schedules
@@ -366,6 +371,12 @@ SET failure_count = excluded.failure_count, state = excluded.state, error = excl
 
 -- name: failed_job_delete
 DELETE FROM failed_jobs WHERE tenant_key = %s AND grp = %s AND name = %s;
+
+-- The failed jobs of the schedules a group of firings fired, in one statement.
+-- name: failed_jobs_delete_fired
+DELETE FROM failed_jobs f
+USING unnest(%s::integer[], %s::text[], %s::text[]) AS d (tenant_key, grp, name)
+WHERE f.tenant_key = d.tenant_key AND f.grp = d.grp AND f.name = d.name;
 
 -- name: failed_job_list
 SELECT f.tenant_key, f.grp, f.name, f.failure_count, f.state, f.error, f.created_at,

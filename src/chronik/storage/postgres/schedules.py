@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from psycopg import errors as pg_errors
 
 from chronik.errors import NotFound
@@ -120,6 +121,7 @@ class PostgresScheduleStore:
     ) -> list[tuple[Schedule, str | None, int]]:
         async with self._db.connection() as conn:
             params = {"owner": owner, "now": now, "until": until, "limit": limit}
+            params["moved"] = await _moved(conn)
             cur = await conn.execute(Q["schedule_claim_due"], params)
             rows = await cur.fetchall()
             await self._keys.learn(conn, (r[0] for r in rows))
@@ -128,7 +130,7 @@ class PostgresScheduleStore:
 
     async def next_due(self) -> datetime | None:
         async with self._db.connection() as conn:
-            cur = await conn.execute(Q["schedule_next_due"])
+            cur = await conn.execute(Q["schedule_next_due"], (await _moved(conn),))
             row = await cur.fetchone()
         return row[0] if row else None
 
@@ -163,7 +165,8 @@ class PostgresScheduleStore:
                         if ok
                     ]
                     if done:
-                        await cur.executemany(Q["failed_job_delete"], done)
+                        columns = [list(c) for c in zip(*done, strict=True)]
+                        await cur.execute(Q["failed_jobs_delete_fired"], columns)
                 appends = [f.append for f, ok in zip(firings, held, strict=True) if ok and f.append]
                 outcomes, call = await events.append_in(conn, appends) if appends else ([], None)
                 failed = [o for o in outcomes if not isinstance(o, list)]
@@ -248,3 +251,10 @@ class PostgresScheduleStore:
             if job is not None:
                 await conn.execute(Q["failed_job_restore"], restored_job(job, tenant, as_is))
             return True
+
+
+async def _moved(conn: psycopg.AsyncConnection[Any]) -> list[int]:
+    """The keys of the tenants moved out of this database: their schedules fire elsewhere."""
+    cur = await conn.execute(Q["tenants_moved"])
+    row = await cur.fetchone()
+    return list(row[0]) if row else []

@@ -532,6 +532,8 @@ CREATE TABLE group_inflight (
     PRIMARY KEY (tenant_key, grp, sequence)
 );
 
+CREATE INDEX tenants_moved ON tenants (key) WHERE moved_to IS NOT NULL;
+
 CREATE TABLE tenant_placement (
     tenant_id text PRIMARY KEY,
     database  text NOT NULL,
@@ -570,12 +572,6 @@ CREATE TRIGGER failed_events_fence_insert AFTER INSERT ON failed_events
 CREATE TRIGGER failed_events_fence_update AFTER UPDATE ON failed_events
     REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
 CREATE TRIGGER failed_events_fence_delete AFTER DELETE ON failed_events
-    REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
-CREATE TRIGGER view_rows_fence_insert AFTER INSERT ON view_rows
-    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
-CREATE TRIGGER view_rows_fence_update AFTER UPDATE ON view_rows
-    REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
-CREATE TRIGGER view_rows_fence_delete AFTER DELETE ON view_rows
     REFERENCING OLD TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
 CREATE TRIGGER schedules_fence_insert AFTER INSERT ON schedules
     REFERENCING NEW TABLE AS fenced FOR EACH STATEMENT EXECUTE FUNCTION chronik_fence();
