@@ -1198,30 +1198,22 @@ async def read_workloads(backend: str, sizes: Sizes, admin_url: str, reuse: bool
 
 async def run_backend(backend: str, sizes: Sizes, args: argparse.Namespace) -> list[Result]:
     results: list[Result] = []
-    if "writes" in args.workloads:
-        results += await write_workloads(backend, sizes, args.postgres_url)
-        for r in results:
-            log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
-    if "cold" in args.workloads:
-        cold = await cold_workload(backend, sizes, args.postgres_url)
-        for r in cold:
-            log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
-        results += cold
-    if "tenants" in args.workloads:
-        spread = await tenants_workload(backend, sizes, args.postgres_url)
-        for r in spread:
-            log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
-        results += spread
-    if "placed" in args.workloads:
-        found = await placed_workload(backend, sizes, args.postgres_url)
-        for r in found:
-            log(f"{backend}: {r.workload}: {r.chronik:,.2f} {r.unit} ({r.status})")
-        results += found
-    if "nodes" in args.workloads:
-        nodes = await nodes_workload(backend, sizes, args.postgres_url)
-        for r in nodes:
-            log(f"{backend}: {r.workload}: ratio {r.ratio:.2f} ({r.status})")
-        results += nodes
+    writing = {
+        "writes": write_workloads,
+        "cold": cold_workload,
+        "tenants": tenants_workload,
+        "placed": placed_workload,
+        "nodes": nodes_workload,
+    }
+    for name, workload in writing.items():
+        if name in args.workloads:
+            found = await workload(backend, sizes, args.postgres_url)
+            for r in found:
+                figure = (
+                    f"ratio {r.ratio:.2f}" if r.ratio is not None else f"{r.chronik:,.2f} {r.unit}"
+                )
+                log(f"{backend}: {r.workload}: {figure} ({r.status})")
+            results += found
     if "reads" in args.workloads:
         results += await read_workloads(backend, sizes, args.postgres_url, args.reuse_data)
     return results

@@ -395,6 +395,9 @@ async def test_placement_takes_postgresql_databases_only(placed_settings: Settin
     wrong = dataclasses.replace(placed_settings, tenant_databases=("sqlite:///x.db",))
     with pytest.raises(InvalidArgument, match="PostgreSQL databases only"):
         await Chronik.open(wrong)
+    malformed = dataclasses.replace(placed_settings, tenant_databases=("postgresql://[bad",))
+    with pytest.raises(InvalidArgument, match="not a PostgreSQL URL"):
+        await Chronik.open(malformed)
     plain = dataclasses.replace(placed_settings, tenant_databases=())
     async with await Chronik.open(plain) as lone:
         with pytest.raises(FailedPrecondition, match="--tenant-databases"):

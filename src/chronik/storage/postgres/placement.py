@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from chronik.errors import AlreadyExists, FailedPrecondition, NotFound
+from chronik.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from chronik.records import Tenant
 from chronik.storage import queries as sql_files
 from chronik.storage.postgres.database import PACKAGE, PostgresDatabase, Q
@@ -43,7 +43,10 @@ Tokens stay in the directory, where a bearer string is looked up before its tena
 def identity(url: str) -> str:
     """How the directory names a database: ``host:port/dbname``, without user or password,
     so that a changed password does not move anything."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise InvalidArgument(f"not a PostgreSQL URL: {exc}") from None
     host = info.get("host") or info.get("hostaddr") or "localhost"
     return f"{host}:{info.get('port') or 5432}/{info.get('dbname') or info.get('user') or ''}"
 
